@@ -1,0 +1,184 @@
+"""The ``dockerkernel`` command: install | images build/list | doctor | gc | run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import DockerKernelError
+from .languages import LANGUAGES, get_language
+
+SPEC_DIR = Path(__file__).parent / "kernelspecs"
+
+
+def kernelspec_json(lang_name: str, python: str | None = None) -> dict:
+    """The kernel.json of ``docker-<lang>`` (argv[0] = the Python that has dockerkernel)."""
+    spec = json.loads((SPEC_DIR / f"docker-{lang_name}" / "kernel.json").read_text())
+    if python:
+        spec["argv"][0] = python
+    return spec
+
+
+def cmd_install(args) -> int:
+    """Install the kernelspecs so Jupyter lists the Docker kernels."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    manager = KernelSpecManager()
+    names = [get_language(n).name for n in args.languages] if args.languages else list(LANGUAGES)
+    prefix = args.prefix or (sys.prefix if args.sys_prefix else None)
+    for name in names:
+        with tempfile.TemporaryDirectory() as tmp:
+            source = SPEC_DIR / f"docker-{name}"
+            target = Path(tmp) / f"docker-{name}"
+            shutil.copytree(source, target)
+            (target / "kernel.json").write_text(json.dumps(kernelspec_json(name, sys.executable), indent=1))
+            where = manager.install_kernel_spec(str(target), f"docker-{name}", user=args.user, prefix=prefix)
+            print(f"installed docker-{name} in {where}")
+    return 0
+
+
+def cmd_images(args) -> int:
+    """Build or list the language images."""
+    from . import imagebuild
+    from .sandbox import connect
+
+    client = connect(timeout=600)
+    if args.images_command == "build":
+        languages = [get_language(n).name if n != "base" else n for n in args.languages] or None
+        imagebuild.build_images(client, languages, force=args.force, ca_bundle=args.ca_bundle, progress=print)
+        return 0
+    rows = imagebuild.list_images(client)
+    print(f"{'image':<32} {'present':<8} {'size':>9}  state")
+    for row in rows:
+        size = f"{row.get('size_mb', 0):.0f} MB" if row.get("present") else "-"
+        print(f"{row['name']:<32} {str(bool(row.get('present'))):<8} {size:>9}  {row.get('state', '')}")
+    return 0
+
+
+def cmd_gc(args) -> int:
+    """Remove containers and volumes left by kernels that are gone."""
+    from .sandbox import connect, sweep
+
+    removed = sweep(connect(), everything=args.all)
+    print(f"removed {removed['containers']} container(s) and {removed['volumes']} volume(s)")
+    return 0
+
+
+EXTENSIONS = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".sh": "bash", ".bash": "bash"}
+
+
+def cmd_run(args) -> int:
+    """Run one file the way a cell runs; the exit status says how it ended."""
+    from .protocol import Frame
+    from .sandbox import CellRequest, Limits, Notice, Output, Sandbox
+    from .magics import parse_size
+
+    lang_name = args.lang or EXTENSIONS.get(Path(args.file).suffix.lower())
+    if not lang_name:
+        print(f"cannot tell the language of {args.file}; use --lang", file=sys.stderr)
+        return 2
+    language = get_language(lang_name)
+    source = Path(args.file).read_bytes()
+    limits = Limits(timeout=args.timeout, memory=parse_size(args.memory))
+
+    def on_event(event):
+        if isinstance(event, Output):
+            stream = sys.stdout if event.stream == "stdout" else sys.stderr
+            stream.buffer.write(event.data)
+            stream.flush()
+        elif isinstance(event, Notice):
+            print(event.text, file=sys.stderr)
+        elif isinstance(event, Frame) and event.kind in ("display", "update", "result"):
+            data = event.payload.get("data") or {}
+            print(data.get("text/plain") or f"[{event.kind}: {', '.join(data)}]")
+
+    async def main():
+        import uuid
+
+        sandbox = Sandbox(uuid.uuid4().hex, pool_size=0)
+        try:
+            request = CellRequest(language, source, language.image, limits)
+            return await sandbox.run(request, on_event)
+        finally:
+            await sandbox.close()
+
+    outcome = asyncio.run(main())
+    if outcome.error:
+        print("\n".join(outcome.error.get("traceback") or []), file=sys.stderr)
+    if outcome.reason == "ok":
+        return 0
+    if outcome.reason != "exit" or not outcome.exit_code:
+        print(f"dockerkernel: the program ended with: {outcome.reason}", file=sys.stderr)
+    return {"exit": outcome.exit_code or 1, "timeout": 124, "interrupt": 130}.get(outcome.reason, 125)
+
+
+def cmd_doctor(args) -> int:
+    """Check the daemon, runtime, images, kernelspecs and the limits that really apply."""
+    from .doctor import run_doctor
+
+    return run_doctor(language=args.lang, runtime=args.runtime)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dockerkernel`` command."""
+    parser = argparse.ArgumentParser(prog="dockerkernel", description="Jupyter kernels that run every cell in a fresh container.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    install = sub.add_parser("install", help="install the kernelspecs")
+    where = install.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="for the current user")
+    where.add_argument("--sys-prefix", action="store_true", help="into this Python environment")
+    where.add_argument("--prefix", help="under this prefix")
+    install.add_argument("languages", nargs="*", help="only these (default: all)")
+    install.set_defaults(func=cmd_install)
+
+    images = sub.add_parser("images", help="build or list the language images")
+    images_sub = images.add_subparsers(dest="images_command", required=True)
+    build = images_sub.add_parser("build", help="build what is missing or changed")
+    build.add_argument("languages", nargs="*", help="languages (default: all)")
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.add_argument("--ca-bundle", help="extra CA certificates for builds behind a TLS-inspecting proxy")
+    images_sub.add_parser("list", help="show the images and whether they are up to date")
+    images.set_defaults(func=cmd_images)
+
+    doctor = sub.add_parser("doctor", help="check the set-up and print the fix for each problem")
+    doctor.add_argument("--lang", default="python", help="language whose image is tried (default python)")
+    doctor.add_argument("--runtime", default="", help="OCI runtime to try (e.g. runsc)")
+    doctor.set_defaults(func=cmd_doctor)
+
+    gc = sub.add_parser("gc", help="remove containers and volumes of kernels that are gone")
+    gc.add_argument("--all", action="store_true", help="remove all of this host's dockerkernel objects, even of live kernels")
+    gc.set_defaults(func=cmd_gc)
+
+    run = sub.add_parser("run", help="run one file the way a cell runs")
+    run.add_argument("file")
+    run.add_argument("--lang", help="language (default: from the file extension)")
+    run.add_argument("--timeout", type=float, default=30.0)
+    run.add_argument("--memory", default="512m")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dockerkernel`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DockerKernelError as exc:
+        print(f"dockerkernel: {exc}", file=sys.stderr)
+        return 1
+    except KeyError as exc:
+        print(f"dockerkernel: {exc.args[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+#!/usr/bin/python3
+"""dockerkernel's in-container runner: runs exactly one cell, then reports how it ended.
+
+Stdlib only: it runs inside every language image (see dockerkernel/protocol.py for the wire
+format). Usage, as the container's command:
+
+    runner.py                  wait for the header + source on stdin, write the source to
+                               /tmp/dk/<source_file>, run header["run"]
+    runner.py --warm ARGV...   start ARGV now (an interpreter that loads itself while the
+                               container waits in the pool), then pipe it header + source
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+MAGIC = b"\x1bDK "
+CELL_DIR = "/tmp/dk"
+
+
+def frame(token, kind, payload=None):
+    """Encode one side-channel frame."""
+    body = json.dumps(payload or {}, separators=(",", ":")).encode()
+    return MAGIC + b"%s %s %d\n" % (token.encode(), kind.encode(), len(body)) + body
+
+
+def write_all(fd, data):
+    """Write every byte, retrying short writes."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        view = view[written:]
+
+
+def make_undumpable():
+    """Keep the end token out of reach of the program (same uid): no ptrace, no /proc/PID/mem."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+    except Exception:
+        pass
+
+
+def read_counter(paths, key):
+    """Read one counter from a cgroup key/value file (v1 or v2 path), or None."""
+    for path in paths:
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    parts = line.split()
+                    if len(parts) == 2 and parts[0] == key:
+                        return int(parts[1])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def oom_kills():
+    """How many processes the memory cgroup's OOM killer has killed so far."""
+    return read_counter(
+        ["/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"], "oom_kill"
+    )
+
+
+def pids_max_hits():
+    """How many times a fork failed at the pids limit so far."""
+    return read_counter(["/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events"], "max")
+
+
+def watch_pids(end_token, baseline, stop):
+    """Tell the kernel as soon as the pids limit is hit (a fork bomb), so it can end the cell."""
+    while not stop.wait(0.05):
+        hits = pids_max_hits()
+        if hits is not None and baseline is not None and hits > baseline:
+            write_all(1, frame(end_token, "limit", {"which": "pids"}))
+            return
+
+
+def list_workspace():
+    """Names in the working directory (for completion), bounded."""
+    try:
+        names = []
+        with os.scandir(".") as entries:
+            for entry in entries:
+                names.append(entry.name + ("/" if entry.is_dir(follow_symlinks=False) else ""))
+                if len(names) >= 1000:
+                    break
+        return sorted(names)
+    except OSError:
+        return []
+
+
+def read_exactly(stream, size):
+    """Read exactly ``size`` bytes (or fewer at EOF)."""
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def main():
+    """Run one cell and report its end in-band."""
+    make_undumpable()
+    argv = sys.argv[1:]
+    warm_argv = argv[1:] if argv[:1] == ["--warm"] else None
+    stdin = sys.stdin.buffer
+
+    child = None
+    if warm_argv:
+        # the interpreter loads now, while the container waits in the pool
+        child = subprocess.Popen(warm_argv, stdin=subprocess.PIPE, close_fds=True)
+
+    header_line = stdin.readline(1 << 20)
+    if not header_line.endswith(b"\n"):
+        if child:
+            child.kill()
+        sys.exit(0)  # the kernel went away before sending a cell: nothing to run
+    header = json.loads(header_line)
+    source = read_exactly(stdin, int(header["size"]))
+    end_token = header.pop("end_token")
+    nonce = header["nonce"]
+    forwarded_header = json.dumps(header, separators=(",", ":")).encode() + b"\n"
+
+    env = dict(os.environ)
+    env.update(header.get("env") or {})
+    env["DK_NONCE"] = nonce
+
+    baseline_oom, baseline_pids = oom_kills(), pids_max_hits()
+    stop = threading.Event()
+    threading.Thread(target=watch_pids, args=(end_token, baseline_pids, stop), daemon=True).start()
+
+    started = time.monotonic()
+    if child is None:
+        os.makedirs(CELL_DIR, exist_ok=True)
+        path = os.path.join(CELL_DIR, os.path.basename(header["source_file"]))
+        with open(path, "wb") as fh:
+            fh.write(source)
+        run = [arg.replace("{file}", path).replace("{dir}", CELL_DIR) for arg in header["run"]]
+        try:
+            child = subprocess.Popen(run, stdin=subprocess.DEVNULL, env=env, close_fds=True)
+        except OSError as exc:
+            write_all(2, ("dockerkernel: cannot start %s: %s\n" % (run[0], exc)).encode())
+            child = None
+    else:
+        try:
+            child.stdin.write(forwarded_header + source)
+            child.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    status = child.wait() if child else 127
+    elapsed = time.monotonic() - started
+    stop.set()
+    oom_after, pids_after = oom_kills(), pids_max_hits()
+    report = {
+        "exit_code": status if status >= 0 else None,
+        "signal": -status if status < 0 else None,
+        "oom_killed": bool(oom_after and oom_after > (baseline_oom or 0)),
+        "pids_limit_hit": bool(pids_after and pids_after > (baseline_pids or 0)),
+        "elapsed": round(elapsed, 6),
+        "files": list_workspace(),
+    }
+    # stderr first: once the kernel has the stdout end frame it only waits for this marker
+    write_all(2, frame(end_token, "end"))
+    write_all(1, frame(end_token, "end", report))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    main()

@@ -1,0 +1,78 @@
+"""A small pool of pre-started, single-use cell containers for one (image, language, limits).
+
+Each container is created, attached and started ahead of time, its runner (and, for Python
+and Node, the interpreter) already loaded and blocked on stdin. A cell *takes* one (it is
+never put back); the pool refills in the background, off the cell's critical path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+
+class ContainerPool:
+    """Ready containers for one pool key, refilled in the background."""
+
+    def __init__(self, create: Callable[[], object], size: int, executor: concurrent.futures.Executor):
+        """``create`` makes one started container (blocking); ``size`` is the target."""
+        self._create = create
+        self.size = size
+        self._executor = executor
+        self._ready: collections.deque = collections.deque()
+        self._starting = 0
+        self._retired = False
+        self._retire_late: Callable | None = None
+        self.failures = 0
+        self.last_error: BaseException | None = None
+
+    def take(self):
+        """Pop a ready container, or None."""
+        return self._ready.popleft() if self._ready else None
+
+    def __len__(self) -> int:
+        """Ready containers."""
+        return len(self._ready)
+
+    def refill(self) -> None:
+        """Start creating containers up to the target size (call from the event loop)."""
+        if self._retired:
+            return
+        loop = asyncio.get_running_loop()
+        # after repeated failures (image missing, daemon down) stop hammering the daemon;
+        # the cold path reports the error to the user
+        while self._starting + len(self._ready) < self.size and self.failures < 3:
+            self._starting += 1
+            future = loop.run_in_executor(self._executor, self._create)
+            future.add_done_callback(self._created)
+
+    def _created(self, future: asyncio.Future) -> None:
+        self._starting -= 1
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            self.failures += 1
+            self.last_error = exc
+            log.warning("pool container could not start: %s", exc)
+            return
+        self.failures = 0
+        container = future.result()
+        if self._retired:
+            # the pool was retired while this one was starting
+            if self._retire_late:
+                self._retire_late(container)
+            return
+        self._ready.append(container)
+
+    def drain(self, retire: Callable[[object], None]) -> None:
+        """Retire every ready container (and those still starting, when they arrive)."""
+        self._retired = True
+        self._retire_late = retire
+        while self._ready:
+            retire(self._ready.popleft())

@@ -1,0 +1,211 @@
+"""The wire protocol between the kernel and the runner inside a cell container.
+
+A cell container runs ``python3 /opt/dockerkernel/runner.py`` (under ``docker-init``).
+The kernel attaches to the container's stdin/stdout/stderr *before* starting it.
+
+Kernel → container (stdin)
+--------------------------
+One line of JSON (the *header*), then exactly ``header["size"]`` bytes of cell source::
+
+    {"v": 1, "nonce": "<32 hex>", "end_token": "<32 hex>", "size": 12,
+     "source_file": "cell.py", "run": ["bash", "{file}"] | null,
+     "env": {"NAME": "VALUE"}, "execution_count": 3}\\n
+    print("hi")\\n
+
+``run`` is the argv to start after the source was written to ``/tmp/dk/<source_file>``
+(``{file}`` is replaced by that path); ``null`` means the container was started with a
+*warm* interpreter (``runner.py --warm ARGV``) that is already waiting: the runner pipes the
+header line and the source into that interpreter's stdin instead. The program itself never
+sees the container's stdin: it reads from an empty pipe, so ``input()`` gets EOF at once.
+
+Container → kernel (stdout / stderr)
+------------------------------------
+The program's own bytes pass through untouched. Structured events are *frames* embedded in
+the same byte streams::
+
+    ESC "DK " <token> " " <kind> " " <length> LF <length bytes of JSON>
+
+``token`` is either the cell's ``nonce`` or the runner's ``end_token``:
+
+* frames signed with ``nonce`` come from helpers running as the program (``display()``, the
+  Python/Node boot code): kinds ``display``, ``update``, ``clear``, ``result``, ``error``.
+  The program can forge them, but only for its own cell: the nonce is new for every cell
+  and every container serves one cell.
+* frames signed with ``end_token`` come only from the runner, which keeps the token to
+  itself (the program never receives it and cannot read the runner's memory, which is made
+  non-dumpable): ``end`` (on stdout with the exit status, and an empty one on stderr, so the
+  kernel knows both streams are drained) and ``limit`` (a limit was hit while running).
+
+Bytes that look like a frame but carry an unknown token or a malformed header are output, so
+a program that prints look-alike bytes by accident loses nothing. A frame larger than
+``max_frame`` is skipped (never buffered) and reported as a ``FrameTooLarge`` event.
+
+``FrameParser`` below is the kernel side: feed it bytes in chunks split anywhere; it yields
+``Text`` and ``Frame`` events in order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Iterator
+
+FRAME_MAGIC = b"\x1bDK "
+# header after the magic: token, kind, length; bounded so garbage cannot grow the buffer
+_HEADER_RE = re.compile(rb"([0-9a-f]{32}) ([a-z_]{1,16}) ([0-9]{1,12})\n")
+_MAX_HEADER = 32 + 1 + 16 + 1 + 12 + 1
+
+PROGRAM_KINDS = frozenset({"display", "update", "clear", "result", "error", "input"})
+RUNNER_KINDS = frozenset({"end", "limit"})
+
+
+@dataclass(frozen=True)
+class Text:
+    """Plain program output."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded side-channel frame."""
+
+    kind: str
+    payload: dict = field(default_factory=dict)
+    from_runner: bool = False
+
+
+@dataclass(frozen=True)
+class FrameError:
+    """A frame that could not be accepted (too large, bad JSON)."""
+
+    reason: str
+    size: int
+
+
+def encode_frame(token: str, kind: str, payload: dict | None = None) -> bytes:
+    """Encode one frame (used by tests; the in-container code has its own copy)."""
+    body = json.dumps(payload or {}, separators=(",", ":")).encode()
+    return FRAME_MAGIC + b"%s %s %d\n" % (token.encode(), kind.encode(), len(body)) + body
+
+
+class FrameParser:
+    """Incremental splitter of one output stream into ``Text`` and ``Frame`` events."""
+
+    def __init__(self, nonce: str, end_token: str, max_frame: int = 16 << 20):
+        """Accept frames signed with ``nonce`` (program kinds) or ``end_token`` (runner kinds)."""
+        self._tokens = {nonce.encode(): PROGRAM_KINDS, end_token.encode(): RUNNER_KINDS}
+        self._runner_token = end_token.encode()
+        self.max_frame = max_frame
+        self._buf = bytearray()
+        self._skip = 0  # bytes of an oversized frame still to discard
+        self._pending: tuple[bytes, str, int] | None = None  # (token, kind, length) awaiting body
+
+    def feed(self, data: bytes) -> Iterator[Text | Frame | FrameError]:
+        """Consume ``data``; yield the events that are complete."""
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+        self._buf += data
+        yield from self._drain(final=False)
+
+    def close(self) -> Iterator[Text | Frame | FrameError]:
+        """End of stream: whatever is left is output."""
+        yield from self._drain(final=True)
+        if self._pending is not None:
+            token, kind, length = self._pending
+            self._pending = None
+            yield FrameError(f"truncated {kind} frame", length)
+        if self._buf:
+            yield Text(bytes(self._buf))
+            self._buf.clear()
+
+    def _drain(self, final: bool) -> Iterator[Text | Frame | FrameError]:
+        buf = self._buf
+        while buf:
+            if self._pending is not None:
+                token, kind, length = self._pending
+                if len(buf) < length:
+                    return
+                body = bytes(buf[:length])
+                del buf[:length]
+                self._pending = None
+                try:
+                    payload = json.loads(body)
+                    if not isinstance(payload, dict):
+                        raise ValueError("payload is not an object")
+                except ValueError as exc:
+                    yield FrameError(f"malformed {kind} frame: {exc}", length)
+                    continue
+                yield Frame(kind, payload, from_runner=token == self._runner_token)
+                continue
+            start = buf.find(FRAME_MAGIC)
+            if start < 0:
+                # keep a tail that may be the beginning of a magic split across reads
+                keep = 0 if final else _partial_suffix(buf, FRAME_MAGIC)
+                cut = len(buf) - keep
+                if cut:
+                    yield Text(bytes(buf[:cut]))
+                    del buf[:cut]
+                return
+            if start:
+                yield Text(bytes(buf[:start]))
+                del buf[:start]
+            header_end = buf.find(b"\n", len(FRAME_MAGIC), len(FRAME_MAGIC) + _MAX_HEADER)
+            if header_end < 0:
+                if len(buf) < len(FRAME_MAGIC) + _MAX_HEADER and not final:
+                    return  # header may still be arriving
+                yield Text(bytes(buf[:1]))  # not a frame: the ESC is output
+                del buf[:1]
+                continue
+            match = _HEADER_RE.fullmatch(bytes(buf[len(FRAME_MAGIC) : header_end + 1]))
+            kinds = self._tokens.get(match.group(1)) if match else None
+            if not match or kinds is None or match.group(2).decode() not in kinds:
+                yield Text(bytes(buf[:1]))
+                del buf[:1]
+                continue
+            token, kind, length = match.group(1), match.group(2).decode(), int(match.group(3))
+            del buf[: header_end + 1]
+            if length > self.max_frame:
+                yield FrameError(f"{kind} frame of {length} bytes exceeds the {self.max_frame}-byte limit", length)
+                dropped = min(length, len(buf))
+                del buf[:dropped]
+                self._skip = length - dropped
+                if self._skip:
+                    return
+                continue
+            self._pending = (token, kind, length)
+
+
+def _partial_suffix(buf: bytearray, magic: bytes) -> int:
+    """Length of the longest suffix of ``buf`` that is a proper prefix of ``magic``."""
+    for n in range(min(len(magic) - 1, len(buf)), 0, -1):
+        if buf.endswith(magic[:n]):
+            return n
+    return 0
+
+
+def make_header(
+    *,
+    nonce: str,
+    end_token: str,
+    source: bytes,
+    source_file: str,
+    run: list[str] | None,
+    env: dict[str, str],
+    execution_count: int,
+) -> bytes:
+    """The stdin header line plus the source, as the runner expects them."""
+    header = {
+        "v": 1,
+        "nonce": nonce,
+        "end_token": end_token,
+        "size": len(source),
+        "source_file": source_file,
+        "run": run,
+        "env": env,
+        "execution_count": execution_count,
+    }
+    return json.dumps(header, separators=(",", ":")).encode() + b"\n" + source

@@ -1,0 +1,759 @@
+"""One cell in one fresh container: create → attach → start → send → stream → end → remove.
+
+This is the Docker side of dockerkernel; it never imports ipykernel. The kernel hands it a
+``CellRequest`` and a callback for output events, and gets back a ``CellOutcome`` that says how
+the cell ended (ok, error exit, timeout, out of memory, output cap, pids cap, interrupt).
+
+Why it looks like this (see DESIGN.md §4/§5):
+* attach before start, or a short program's output is lost;
+* the end of a cell is signalled in-band by the runner (protocol.py), so we answer as soon as
+  the program is done, even if a background process still holds the output pipe open, and
+  the container is removed afterwards, off the critical path;
+* our own deadline: ``wait(timeout=)`` is only an HTTP timeout;
+* every object carries our labels, so ``sweep`` can remove what a dead kernel left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import secrets
+import select
+import socket
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import LogConfig, Mount
+
+from . import protocol
+from .errors import DaemonUnavailable, DockerKernelError, ImageMissing, SandboxError
+from .languages import Language
+from .pool import ContainerPool
+
+log = logging.getLogger(__name__)
+
+LABEL_KERNEL = "dockerkernel.kernel"
+LABEL_PID = "dockerkernel.pid"
+LABEL_PIDSTART = "dockerkernel.pidstart"
+LABEL_HOST = "dockerkernel.host"
+LABEL_ROLE = "dockerkernel.role"
+WORKSPACE = "/workspace"
+SANDBOX_USER = "1000:1000"
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Everything that shapes a cell container (part of the pool key)."""
+
+    memory: int = 512 * MiB
+    cpus: float = 1.0
+    pids: int = 256
+    timeout: float = 30.0
+    output: int = 1 * MiB
+    tmp_size: int = 64 * MiB
+    network: str = "none"
+    runtime: str = ""  # "" = the daemon's default (runc); "runsc" for gVisor
+    max_frame: int = 16 * MiB
+    display_budget: int = 64 * MiB
+
+    def container_key(self) -> tuple:
+        """The fields a running container is built with (timeout/output are enforced by us)."""
+        return (self.memory, self.cpus, self.pids, self.tmp_size, self.network, self.runtime)
+
+
+@dataclass(frozen=True)
+class CellRequest:
+    """One cell to run."""
+
+    language: Language
+    source: bytes
+    image: str
+    limits: Limits
+    env: dict = field(default_factory=dict)
+    execution_count: int = 0
+
+
+@dataclass
+class CellOutcome:
+    """How a cell ended, with what the kernel needs to report it."""
+
+    reason: str  # ok | exit | signal | timeout | oom | output | pids | interrupt | lost
+    exit_code: int | None = None
+    signal: int | None = None
+    error: dict | None = None  # the program's own error frame, if it sent one
+    elapsed: float = 0.0
+    files: list[str] | None = None
+    container_id: str = ""
+    image_id: str = ""
+    warm: bool = False
+
+
+@dataclass(frozen=True)
+class Output:
+    """A chunk of program output."""
+
+    stream: str  # stdout | stderr
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should read (a dropped frame, ...), shown on stderr."""
+
+    text: str
+
+
+EventCallback = Callable[[object], None]
+
+
+def this_host() -> str:
+    """The host name recorded on our objects (gc only touches its own host's objects)."""
+    return socket.gethostname()
+
+
+def process_start_time(pid: int) -> str:
+    """A process's start time in clock ticks since boot (tells a reused pid apart), or ''."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_alive(labels: dict) -> bool:
+    """Is the kernel process that created an object (by its labels) still running?"""
+    try:
+        pid = int(labels.get(LABEL_PID, "0"))
+    except ValueError:
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    recorded = labels.get(LABEL_PIDSTART)
+    return not recorded or recorded == process_start_time(pid)
+
+
+def connect(timeout: float = 60) -> docker.DockerClient:
+    """A Docker client from the environment (DOCKER_HOST, TLS variables); checks it answers."""
+    try:
+        client = docker.from_env(timeout=timeout)
+        client.api.ping()
+        return client
+    except docker.errors.DockerException as exc:
+        raise DaemonUnavailable(
+            f"cannot reach the Docker daemon ({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}): {exc}",
+            "Start it (for example: sudo dockerd, or bash scripts/ensure-docker.sh) or set DOCKER_HOST; "
+            "`dockerkernel doctor` checks the connection.",
+        ) from None
+
+
+def wrap_docker_error(exc: Exception, image: str = "") -> DockerKernelError:
+    """Translate a docker/requests exception into one of ours, with a fix in the hint."""
+    if isinstance(exc, DockerKernelError):
+        return exc
+    if isinstance(exc, docker.errors.ImageNotFound) or (
+        isinstance(exc, docker.errors.APIError) and "No such image" in str(exc)
+    ):
+        lang = image.split("/", 1)[-1].split(":", 1)[0] if image else ""
+        return ImageMissing(
+            f"image {image} is not on the Docker daemon",
+            f"Build it with: dockerkernel images build {lang}".rstrip(),
+        )
+    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionError, docker.errors.DockerException)) and not isinstance(
+        exc, docker.errors.APIError
+    ):
+        return DaemonUnavailable(
+            f"the Docker daemon does not answer: {exc}",
+            "Is dockerd running? `dockerkernel doctor` checks; the kernel retries on the next cell.",
+        )
+    return SandboxError(f"Docker error: {exc}")
+
+
+def sweep(client: docker.DockerClient, *, everything: bool = False, host: str | None = None) -> dict:
+    """Remove our containers and volumes whose kernel process is gone (all ours if ``everything``)."""
+    host = host or this_host()
+    removed = {"containers": 0, "volumes": 0}
+    for info in client.api.containers(all=True, filters={"label": [LABEL_KERNEL]}):
+        labels = info.get("Labels") or {}
+        if labels.get(LABEL_HOST) != host or (not everything and owner_alive(labels)):
+            continue
+        try:
+            client.api.remove_container(info["Id"], force=True, v=True)
+            removed["containers"] += 1
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            log.warning("could not remove container %s: %s", info["Id"][:12], exc)
+    volumes = client.api.volumes(filters={"label": LABEL_KERNEL}).get("Volumes") or []
+    for info in volumes:
+        labels = info.get("Labels") or {}
+        if labels.get(LABEL_HOST) != host or (not everything and owner_alive(labels)):
+            continue
+        try:
+            client.api.remove_volume(info["Name"], force=True)
+            removed["volumes"] += 1
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            log.warning("could not remove volume %s: %s", info["Name"], exc)
+    return removed
+
+
+class CellContainer:
+    """A created, attached and started container waiting for its one cell."""
+
+    def __init__(self, container_id: str, attach, warm: bool, image_id: str = ""):
+        """Wrap a started container and its attach socket."""
+        self.id = container_id
+        self._attach = attach  # keeps the HTTP response (and TLS) alive
+        self.sock = getattr(attach, "_sock", attach)
+        self.warm = warm
+        self.image_id = image_id
+        self.created = time.monotonic()
+
+    def looks_alive(self) -> bool:
+        """A waiting container has said nothing; readable means it died (EOF) or misbehaves."""
+        try:
+            fileno = self.sock.fileno()
+        except Exception:
+            return False
+        try:
+            readable, _, _ = select.select([fileno], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def send(self, data: bytes) -> None:
+        """Write the cell to the runner's stdin."""
+        self.sock.sendall(data)
+
+    def close(self) -> None:
+        """Close the attach connection."""
+        for obj in (self.sock, self._attach):
+            try:
+                obj.close()
+            except Exception:
+                pass
+
+
+class Sandbox:
+    """The containers of one kernel: its workspace, its pools, its running cell."""
+
+    def __init__(
+        self,
+        kernel_id: str,
+        *,
+        client: docker.DockerClient | None = None,
+        pool_size: int = 2,
+        workspace_size: int = 1024 * MiB,
+        workspace_inodes: int = 100_000,
+        docker_workers: int = 4,
+    ):
+        """Prepare (but do not yet touch Docker) the sandbox of kernel ``kernel_id``."""
+        self.kernel_id = kernel_id
+        self._client = client
+        self.pool_size = pool_size
+        self.workspace_size = workspace_size
+        self.workspace_inodes = workspace_inodes
+        self.labels = {
+            LABEL_KERNEL: kernel_id,
+            LABEL_PID: str(os.getpid()),
+            LABEL_PIDSTART: process_start_time(os.getpid()),
+            LABEL_HOST: this_host(),
+        }
+        self.volume = f"dockerkernel-ws-{kernel_id[:24]}"
+        self._holder_id: str | None = None
+        self._workspace_ready = False
+        self._executor = concurrent.futures.ThreadPoolExecutor(docker_workers, thread_name_prefix="dockerkernel")
+        self._pools: dict[tuple, ContainerPool] = {}
+        self._background: set[asyncio.Future] = set()
+        self._current: _RunningCell | None = None
+        self._image_ids: dict[str, str] = {}
+        self.last_files: list[str] = []
+        self.closed = False
+
+    # -- Docker plumbing -------------------------------------------------------------------
+    @property
+    def client(self) -> docker.DockerClient:
+        """The Docker client, connected on first use."""
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    async def _call(self, fn, *args, **kwargs):
+        """Run a blocking Docker call in our thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+
+    def _in_background(self, fn, *args) -> None:
+        """Run a blocking call off the critical path, remembered so shutdown can wait for it."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, fn, *args)
+        self._background.add(future)
+        future.add_done_callback(self._background_done)
+
+    def _background_done(self, future) -> None:
+        self._background.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("background Docker call failed: %s", future.exception())
+
+    def _workspace_mount(self) -> Mount:
+        return Mount(WORKSPACE, self.volume, type="volume")
+
+    def _host_config(self, limits: Limits, memory: int | None = None):
+        """Hardened HostConfig for a cell (DESIGN.md §4)."""
+        mem = memory or limits.memory
+        return self.client.api.create_host_config(
+            mem_limit=mem,
+            memswap_limit=mem,  # no swap beyond the memory limit
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            network_mode=limits.network,
+            read_only=True,
+            # exec: compiled languages run their binaries from /tmp; nosuid/nodev still apply
+            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={limits.tmp_size},mode=1777"},
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            init=True,
+            log_config=LogConfig(type="none"),
+            mounts=[self._workspace_mount()],
+            runtime=limits.runtime or None,
+            ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
+        )
+
+    def _ensure_workspace(self) -> None:
+        """Create the size-capped workspace volume and the tiny container that keeps it mounted.
+
+        The volume is a tmpfs with a size and inode cap, so filling it cannot fill the
+        daemon's disk; a tmpfs volume lives only while mounted, hence the holder container.
+        """
+        if self._workspace_ready:
+            return
+        api = self.client.api
+        if self.workspace_size:
+            opts = {
+                "type": "tmpfs",
+                "device": "tmpfs",
+                "o": f"size={self.workspace_size},nr_inodes={self.workspace_inodes},uid=1000,gid=1000,mode=0755",
+            }
+        else:
+            opts = {}
+        try:
+            api.inspect_volume(self.volume)
+        except docker.errors.NotFound:
+            api.create_volume(self.volume, driver="local", driver_opts=opts, labels=self.labels)
+        self._workspace_ready = True
+
+    def _ensure_holder(self, image: str) -> None:
+        if self._holder_id is not None or not self.workspace_size:
+            return
+        api = self.client.api
+        host_config = self._host_config(Limits(memory=32 * MiB, cpus=0.1, pids=8))
+        created = api.create_container(
+            image,
+            command=["sleep", "infinity"],
+            user=SANDBOX_USER,
+            working_dir=WORKSPACE,
+            labels={**self.labels, LABEL_ROLE: "workspace"},
+            network_disabled=True,
+            host_config=host_config,
+        )
+        api.start(created["Id"])
+        self._holder_id = created["Id"]
+
+    def image_id(self, image: str) -> str:
+        """The image's content id (for provenance), cached."""
+        if image not in self._image_ids:
+            self._image_ids[image] = self.client.api.inspect_image(image)["Id"]
+        return self._image_ids[image]
+
+    def run_command_once(self, image: str, argv: list[str]) -> str:
+        """Run a trusted one-off command (a version probe) in a locked-down container; its stdout."""
+        try:
+            output = self.client.containers.run(
+                image, argv, remove=True, user=SANDBOX_USER, network_disabled=True, network_mode="none",
+                read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"], mem_limit="128m",
+                pids_limit=32, tmpfs={"/tmp": "size=16m"}, labels={**self.labels, LABEL_ROLE: "probe"},
+                stdout=True, stderr=False, working_dir="/tmp",
+            )
+            return output.decode("utf-8", "replace")
+        except Exception as exc:
+            raise wrap_docker_error(exc, image) from exc
+
+    def _create_started(self, language: Language, image: str, limits: Limits) -> CellContainer:
+        """Create, attach (before start!) and start one cell container. Blocking."""
+        try:
+            self._ensure_workspace()
+            self._ensure_holder(image)
+            api = self.client.api
+            warm = bool(language.warm_command)
+            created = api.create_container(
+                image,
+                command=language.container_command(),
+                user=SANDBOX_USER,
+                working_dir=WORKSPACE,
+                environment=dict(language.env),
+                labels={**self.labels, LABEL_ROLE: "cell"},
+                stdin_open=True,
+                tty=False,
+                network_disabled=limits.network == "none",
+                host_config=self._host_config(limits),
+            )
+            container_id = created["Id"]
+            try:
+                attach = api.attach_socket(
+                    container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                )
+                api.start(container_id)
+            except Exception:
+                self._remove_quietly(container_id)
+                raise
+            return CellContainer(container_id, attach, warm, self.image_id(image))
+        except Exception as exc:
+            raise wrap_docker_error(exc, image) from exc
+
+    def _remove_quietly(self, container_id: str) -> None:
+        """Kill and remove a container; gone already is fine."""
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except Exception as exc:  # the daemon may be down: gc will sweep it later
+            log.warning("could not remove %s: %s", container_id[:12], exc)
+
+    def _retire(self, container: CellContainer) -> None:
+        """Close and remove a used (or unwanted) container in the background."""
+        container.close()
+        self._in_background(self._remove_quietly, container.id)
+
+    # -- pools -----------------------------------------------------------------------------
+    def _pool_key(self, request: CellRequest) -> tuple:
+        return (request.image, request.language.name, request.limits.container_key())
+
+    def _pool_for(self, request: CellRequest) -> ContainerPool:
+        key = self._pool_key(request)
+        pool = self._pools.get(key)
+        if pool is None:
+            # a config change (limits, image, runtime) retires the containers built the old way
+            for old_key in [k for k in self._pools if k[1] == request.language.name]:
+                self._pools.pop(old_key).drain(self._retire)
+            language, image, limits = request.language, request.image, request.limits
+            pool = ContainerPool(
+                create=lambda: self._create_started(language, image, limits),
+                size=self.pool_size,
+                executor=self._executor,
+            )
+            self._pools[key] = pool
+        return pool
+
+    def warm_up(self, request: CellRequest) -> None:
+        """Start filling the pool for cells like ``request`` (call from the event loop)."""
+        if self.pool_size > 0 and not self.closed:
+            self._pool_for(request).refill()
+
+    async def _acquire(self, request: CellRequest) -> CellContainer:
+        """A fresh container for this cell: from the pool when one is ready, else cold."""
+        if self.pool_size > 0:
+            pool = self._pool_for(request)
+            while True:
+                container = pool.take()
+                if container is None:
+                    break
+                if container.looks_alive():
+                    pool.refill()
+                    return container
+                self._retire(container)  # died while waiting (daemon restart, ...)
+            pool.refill()
+        return await self._call(
+            self._create_started, request.language, request.image, request.limits
+        )
+
+    # -- running a cell --------------------------------------------------------------------
+    async def run(self, request: CellRequest, on_event: EventCallback) -> CellOutcome:
+        """Run one cell in a fresh container; ``on_event`` gets Output/Frame/Notice events."""
+        if self.closed:
+            raise SandboxError("the sandbox is shut down")
+        container = await self._acquire(request)
+        cell = _RunningCell(self, container, request, on_event)
+        self._current = cell
+        try:
+            return await cell.run()
+        finally:
+            self._current = None
+            self.last_files = cell.files if cell.files is not None else self.last_files
+            self._retire(container)
+
+    def interrupt(self) -> bool:
+        """Stop the running cell now (the container is killed); False if none runs."""
+        cell = self._current
+        if cell is None:
+            return False
+        cell.stop("interrupt")
+        return True
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        """Write a file into the workspace without running a cell (for %%file)."""
+        import io
+        import tarfile
+
+        name = os.path.normpath(path).lstrip("/")
+        if name.startswith("workspace/"):
+            name = name[len("workspace/") :]
+        if name.startswith("..") or not name or name == ".":
+            raise SandboxError(f"{path!r} is outside {WORKSPACE}")
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o644, 1000, 1000, int(time.time())
+            tar.addfile(info, io.BytesIO(data))
+        if self._holder_id is None:
+            raise SandboxError("the workspace is not ready yet: run a cell first")
+        ok = await self._call(self.client.api.put_archive, self._holder_id, WORKSPACE, buf.getvalue())
+        if not ok:
+            raise SandboxError(f"could not write {path}")
+
+    async def close(self) -> None:
+        """Remove every container and the workspace volume of this kernel."""
+        self.closed = True
+        if self._current is not None:
+            self._current.stop("interrupt")
+        for pool in self._pools.values():
+            pool.drain(self._retire)
+        self._pools.clear()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        try:
+            await self._call(self.close_sync)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    def close_sync(self) -> None:
+        """Blocking part of close: remove the holder, leftovers and the volume."""
+        if self._client is None:
+            return
+        try:
+            api = self.client.api
+            for info in api.containers(all=True, filters={"label": [f"{LABEL_KERNEL}={self.kernel_id}"]}):
+                self._remove_quietly(info["Id"])
+            self._holder_id = None
+            try:
+                api.remove_volume(self.volume, force=True)
+            except docker.errors.NotFound:
+                pass
+            self._workspace_ready = False
+        except Exception as exc:
+            log.warning("cleanup incomplete (gc will finish it): %s", exc)
+
+    async def reset_workspace(self) -> None:
+        """Empty the workspace (used on restart): remove the holder and volume; made anew later."""
+        for pool in self._pools.values():
+            pool.drain(self._retire)
+        self._pools.clear()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._call(self.close_sync)
+
+
+class _RunningCell:
+    """The life of one cell inside its container (event loop side + reader thread)."""
+
+    def __init__(self, sandbox: Sandbox, container: CellContainer, request: CellRequest, on_event: EventCallback):
+        self.sandbox = sandbox
+        self.container = container
+        self.request = request
+        self.on_event = on_event
+        self.nonce = secrets.token_hex(16)
+        self.end_token = secrets.token_hex(16)
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.stop_reason: str | None = None
+        self.files: list[str] | None = None
+        limits = request.limits
+        self.parsers = {
+            name: protocol.FrameParser(self.nonce, self.end_token, max_frame=limits.max_frame)
+            for name in ("stdout", "stderr")
+        }
+        self.text_budget = limits.output
+        self.display_budget = limits.display_budget
+
+    def stop(self, reason: str) -> None:
+        """Ask the cell to end now for ``reason`` (thread-safe)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, ("stop", reason))
+
+    def _reader(self) -> None:
+        """Thread: demultiplex the attach stream, split frames, enforce the output cap."""
+        sock = self.container.sock
+        buf = bytearray()
+        over_budget = False
+        try:
+            while True:
+                try:
+                    data = sock.recv(1 << 16)
+                except (OSError, ValueError):
+                    break
+                if not data:
+                    break
+                buf += data
+                batch = []
+                while len(buf) >= 8:
+                    size = int.from_bytes(buf[4:8], "big")
+                    if len(buf) < 8 + size:
+                        break
+                    stream = "stderr" if buf[0] == 2 else "stdout"
+                    payload = bytes(buf[8 : 8 + size])
+                    del buf[: 8 + size]
+                    for event in self.parsers[stream].feed(payload):
+                        if isinstance(event, protocol.Text):
+                            if over_budget:
+                                continue
+                            if len(event.data) > self.text_budget:
+                                batch.append(Output(stream, event.data[: self.text_budget]))
+                                self.text_budget = 0
+                                over_budget = True
+                                batch.append(("limit", "output"))
+                                continue
+                            self.text_budget -= len(event.data)
+                            batch.append(Output(stream, event.data))
+                        elif isinstance(event, protocol.Frame):
+                            if not event.from_runner:
+                                self.display_budget -= len(str(event.payload))
+                                if self.display_budget < 0:
+                                    if not over_budget:
+                                        over_budget = True
+                                        batch.append(("limit", "output"))
+                                    continue
+                            batch.append((stream, event))
+                        else:
+                            batch.append(Notice(f"dockerkernel: {event.reason}; the frame was dropped"))
+                if batch:
+                    self.loop.call_soon_threadsafe(self.queue.put_nowait, ("events", batch))
+        finally:
+            tail = []
+            for stream, parser in self.parsers.items():
+                for event in parser.close():
+                    if isinstance(event, protocol.Text) and not over_budget:
+                        tail.append(Output(stream, event.data[: max(self.text_budget, 0)]))
+            try:
+                self.loop.call_soon_threadsafe(self.queue.put_nowait, ("events", tail))
+                self.loop.call_soon_threadsafe(self.queue.put_nowait, ("eof", None))
+            except RuntimeError:
+                pass  # the loop is closed: the kernel is exiting
+
+    async def run(self) -> CellOutcome:
+        """Send the cell, relay its events until it ends, and say how it ended."""
+        request, container = self.request, self.container
+        language = request.language
+        payload = protocol.make_header(
+            nonce=self.nonce,
+            end_token=self.end_token,
+            source=request.source,
+            source_file=language.source_file,
+            run=None if container.warm else list(language.run_command or ()),
+            env=dict(request.env),
+            execution_count=request.execution_count,
+        )
+        started = time.monotonic()
+        threading.Thread(target=self._reader, name="dockerkernel-reader", daemon=True).start()
+        try:
+            await self.sandbox._call(container.send, payload)
+        except OSError as exc:
+            raise SandboxError(f"the cell container went away before the cell started: {exc}") from exc
+        deadline = self.loop.time() + request.limits.timeout
+        report: dict | None = None
+        stderr_done = False
+        error: dict | None = None
+        reason: str | None = None
+        eof = False
+        while reason is None:
+            remaining = deadline - self.loop.time()
+            if remaining <= 0:
+                reason = "timeout"
+                break
+            try:
+                kind, value = await asyncio.wait_for(self.queue.get(), remaining)
+            except asyncio.TimeoutError:
+                reason = "timeout"
+                break
+            if kind == "stop":
+                reason = value
+            elif kind == "eof":
+                eof = True
+                break
+            else:
+                for event in value:
+                    if isinstance(event, tuple) and event[0] == "limit":
+                        reason = reason or event[1]
+                        continue
+                    if isinstance(event, tuple):
+                        stream, frame = event
+                        if frame.from_runner:
+                            if frame.kind == "limit":
+                                reason = reason or frame.payload.get("which", "limit")
+                            elif frame.kind == "end" and stream == "stdout":
+                                report = frame.payload
+                            elif frame.kind == "end":
+                                stderr_done = True
+                            continue
+                        if frame.kind == "error":
+                            error = frame.payload
+                            continue
+                        self.on_event(frame)
+                    else:
+                        self.on_event(event)
+                if report is not None and stderr_done:
+                    break
+        elapsed = time.monotonic() - started
+        outcome = CellOutcome(
+            reason="ok", error=error, elapsed=elapsed, container_id=container.id,
+            image_id=container.image_id, warm=container.warm,
+        )
+        if reason is not None:
+            # the cell must end now: kill it before anything else (interrupt within 1 s)
+            await self.sandbox._call(self.sandbox._remove_quietly, container.id)
+            outcome.reason = reason
+            return outcome
+        if report is None:
+            # the runner never reported: the container died (runner OOM-killed, PID 1 killed, ...)
+            return await self._post_mortem(outcome, eof)
+        self.files = report.get("files")
+        outcome.exit_code = report.get("exit_code")
+        outcome.signal = report.get("signal")
+        if report.get("oom_killed") and (outcome.exit_code or outcome.signal):
+            outcome.reason = "oom"
+        elif report.get("pids_limit_hit") and (outcome.exit_code or outcome.signal):
+            outcome.reason = "pids"
+        elif outcome.signal:
+            outcome.reason = "signal"
+        elif outcome.exit_code:
+            outcome.reason = "exit"
+        return outcome
+
+    async def _post_mortem(self, outcome: CellOutcome, eof: bool) -> CellOutcome:
+        """Find out from the daemon why a container ended without the runner's report."""
+        try:
+            state = (await self.sandbox._call(self.sandbox.client.api.inspect_container, self.container.id))["State"]
+        except Exception:
+            outcome.reason = "lost"
+            return outcome
+        if state.get("OOMKilled"):
+            outcome.reason = "oom"
+        else:
+            outcome.reason = "lost"
+            outcome.exit_code = state.get("ExitCode")
+        return outcome
