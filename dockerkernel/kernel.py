@@ -130,6 +130,7 @@ class DockerKernel(Kernel):
         self._provenance: dict = {}
         self._started = False
         self._setup_task: asyncio.Future | None = None
+        self._shell_loop: asyncio.AbstractEventLoop | None = None
 
     # -- configuration ---------------------------------------------------------------------
     def _workspace_bytes(self) -> int:
@@ -178,7 +179,7 @@ class DockerKernel(Kernel):
         self._setup_task = asyncio.ensure_future(self._setup())
 
     async def _setup(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._shell_loop = asyncio.get_running_loop()
         try:
             from .sandbox import sweep
 
@@ -474,7 +475,13 @@ class DockerKernel(Kernel):
     async def do_shutdown(self, restart):
         """Remove this kernel's containers and workspace (restart starts from an empty one)."""
         try:
-            await asyncio.wait_for(self.sandbox.close(), 30)
+            shell_loop = self._shell_loop
+            if shell_loop is not None and shell_loop is not asyncio.get_running_loop() and shell_loop.is_running():
+                # shutdown arrives on the control thread; the sandbox lives on the shell loop
+                done = asyncio.run_coroutine_threadsafe(self.sandbox.close(), shell_loop)
+                await asyncio.wait_for(asyncio.wrap_future(done), 30)
+            else:
+                await asyncio.wait_for(self.sandbox.close(), 30)
         except Exception as exc:
             self.log.warning("dockerkernel: cleanup incomplete (dockerkernel gc will finish it): %s", exc)
         return {"status": "ok", "restart": restart}

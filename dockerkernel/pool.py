@@ -26,6 +26,7 @@ class ContainerPool:
         self._executor = executor
         self._ready: collections.deque = collections.deque()
         self._starting = 0
+        self._futures: set = set()
         self._retired = False
         self._retire_late: Callable | None = None
         self.failures = 0
@@ -49,10 +50,16 @@ class ContainerPool:
         while self._starting + len(self._ready) < self.size and self.failures < 3:
             self._starting += 1
             future = loop.run_in_executor(self._executor, self._create)
+            self._futures.add(future)
             future.add_done_callback(self._created)
+
+    def pending(self) -> list:
+        """Creations still in flight (shutdown waits for them, then removes what they made)."""
+        return list(self._futures)
 
     def _created(self, future: asyncio.Future) -> None:
         self._starting -= 1
+        self._futures.discard(future)
         if future.cancelled():
             return
         exc = future.exception()

@@ -278,6 +278,7 @@ class Sandbox:
         self.volume = f"dockerkernel-ws-{kernel_id[:24]}"
         self._holder_id: str | None = None
         self._workspace_ready = False
+        self._workspace_lock = threading.Lock()  # pool fills run in parallel threads
         self._executor = concurrent.futures.ThreadPoolExecutor(docker_workers, thread_name_prefix="dockerkernel")
         self._pools: dict[tuple, ContainerPool] = {}
         self._background: set[asyncio.Future] = set()
@@ -397,8 +398,11 @@ class Sandbox:
     def _create_started(self, language: Language, image: str, limits: Limits) -> CellContainer:
         """Create, attach (before start!) and start one cell container. Blocking."""
         try:
-            self._ensure_workspace()
-            self._ensure_holder(image)
+            with self._workspace_lock:
+                if self.closed:
+                    raise SandboxError("the kernel is shutting down")
+                self._ensure_workspace()
+                self._ensure_holder(image)
             api = self.client.api
             warm = bool(language.warm_command)
             created = api.create_container(
@@ -531,9 +535,13 @@ class Sandbox:
         self.closed = True
         if self._current is not None:
             self._current.stop("interrupt")
+        in_flight = []
         for pool in self._pools.values():
+            in_flight += pool.pending()
             pool.drain(self._retire)
         self._pools.clear()
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         try:
@@ -547,6 +555,9 @@ class Sandbox:
             return
         try:
             api = self.client.api
+            with self._workspace_lock:  # no pool fill may create a holder behind our back
+                self.closed = True
+            # everything of this kernel, found by label: holder, cells, stragglers
             for info in api.containers(all=True, filters={"label": [f"{LABEL_KERNEL}={self.kernel_id}"]}):
                 self._remove_quietly(info["Id"])
             self._holder_id = None
@@ -557,15 +568,6 @@ class Sandbox:
             self._workspace_ready = False
         except Exception as exc:
             log.warning("cleanup incomplete (gc will finish it): %s", exc)
-
-    async def reset_workspace(self) -> None:
-        """Empty the workspace (used on restart): remove the holder and volume; made anew later."""
-        for pool in self._pools.values():
-            pool.drain(self._retire)
-        self._pools.clear()
-        if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
-        await self._call(self.close_sync)
 
 
 class _RunningCell:
