@@ -50,7 +50,8 @@ def cmd_images(args) -> int:
 
     client = connect(timeout=600)
     if args.images_command == "build":
-        languages = [get_language(n).name if n != "base" else n for n in args.languages] or None
+        # default: the languages that have a kernel (the table), base layer first
+        languages = [get_language(n).name if n != "base" else n for n in args.languages] or list(LANGUAGES)
         imagebuild.build_images(client, languages, force=args.force, ca_bundle=args.ca_bundle, progress=print)
         return 0
     rows = imagebuild.list_images(client)
@@ -141,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     images = sub.add_parser("images", help="build or list the language images")
     images_sub = images.add_subparsers(dest="images_command", required=True)
     build = images_sub.add_parser("build", help="build what is missing or changed")
-    build.add_argument("languages", nargs="*", help="languages (default: all)")
+    build.add_argument("languages", nargs="*", help="languages (default: every kernel's language)")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.add_argument("--ca-bundle", help="extra CA certificates for builds behind a TLS-inspecting proxy")
     images_sub.add_parser("list", help="show the images and whether they are up to date")

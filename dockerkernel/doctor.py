@@ -180,3 +180,14 @@ def _hello(name: str) -> bytes:
         "javascript": b"console.log('hello')",
         "bash": b"echo hello",
     }.get(name, b"")
+
+
+def _check_kernelspecs(report: Report) -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    found = KernelSpecManager().find_kernel_specs()
+    for lang in LANGUAGES.values():
+        if lang.kernel_name in found:
+            report.ok(f"kernelspec {lang.kernel_name}", found[lang.kernel_name])
+        else:
+            report.bad(f"kernelspec {lang.kernel_name}", "not installed", "dockerkernel install --sys-prefix (or --user)")

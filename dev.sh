@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine (Debian bookworm, root or sudo-less root CI):
+#   ./dev.sh lab     set everything up, then start JupyterLab with the Docker kernels
+#   ./dev.sh test    set everything up, then run the test suite (extra args go to pytest)
+#   ./dev.sh setup   only the set-up: Docker daemon, virtualenv, images, kernelspecs
+#   ./dev.sh bench   the benchmark (bench/bench.py; extra args go to it)
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${VENV:-.venv}
+
+setup() {
+    bash scripts/ensure-docker.sh
+    if [ ! -x "$VENV/bin/python" ]; then
+        python3 -m venv "$VENV"
+    fi
+    "$VENV/bin/pip" install -q --upgrade pip
+    "$VENV/bin/pip" install -q -e ".[test$1]"
+    # builds only what is missing or changed (base layer first, then each language)
+    "$VENV/bin/dockerkernel" images build
+    "$VENV/bin/dockerkernel" install --sys-prefix
+}
+
+command=${1:-}
+shift || true
+case "$command" in
+    lab)
+        setup ",lab"
+        token=${JUPYTER_TOKEN:-$(python3 -c 'import secrets; print(secrets.token_hex(16))')}
+        echo "JupyterLab: http://127.0.0.1:${PORT:-8888}/lab?token=$token"
+        exec "$VENV/bin/jupyter" lab --no-browser --ip 127.0.0.1 --port "${PORT:-8888}" \
+            --IdentityProvider.token="$token" --allow-root --notebook-dir examples "$@"
+        ;;
+    test)
+        setup ""
+        exec "$VENV/bin/python" -m pytest "$@"
+        ;;
+    setup)
+        setup ""
+        ;;
+    bench)
+        setup ""
+        exec "$VENV/bin/python" bench/bench.py "$@"
+        ;;
+    *)
+        sed -n '2,6p' "$0"
+        exit 2
+        ;;
+esac
