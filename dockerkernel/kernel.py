@@ -10,6 +10,7 @@ program's own exception) as one ``error`` message with a name that says what hap
 from __future__ import annotations
 
 import asyncio
+import atexit
 import codecs
 import os
 import re
@@ -131,6 +132,10 @@ class DockerKernel(Kernel):
         self._started = False
         self._setup_task: asyncio.Future | None = None
         self._shell_loop: asyncio.AbstractEventLoop | None = None
+        # a kernel stopped without a shutdown_request (SIGTERM from a manager, a crash) still
+        # removes its containers and workspace; only SIGKILL needs the next start's sweep or gc
+        atexit.register(self._cleanup_at_exit)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
 
     # -- configuration ---------------------------------------------------------------------
     def _workspace_bytes(self) -> int:
@@ -472,6 +477,13 @@ class DockerKernel(Kernel):
         return {"status": "ok", "matches": matches, "cursor_start": start, "cursor_end": cursor_pos, "metadata": {}}
 
     # -- shutdown --------------------------------------------------------------------------
+    def _on_sigterm(self, signum, frame):
+        raise SystemExit(0)
+
+    def _cleanup_at_exit(self) -> None:
+        if not self.sandbox.closed:
+            self.sandbox.close_sync()
+
     async def do_shutdown(self, restart):
         """Remove this kernel's containers and workspace (restart starts from an empty one)."""
         try:
