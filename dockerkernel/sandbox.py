@@ -671,11 +671,15 @@ class _RunningCell:
             execution_count=request.execution_count,
         )
         started = time.monotonic()
-        threading.Thread(target=self._reader, name="dockerkernel-reader", daemon=True).start()
         try:
-            await self.sandbox._call(container.send, payload)
+            if len(payload) <= 1 << 16:
+                container.send(payload)  # fits the socket buffer: no thread hop on the hot path
+            else:
+                await self.sandbox._call(container.send, payload)
         except OSError as exc:
             raise SandboxError(f"the cell container went away before the cell started: {exc}") from exc
+        # read only after the send: a TLS socket must not be written and read by two threads at once
+        threading.Thread(target=self._reader, name="dockerkernel-reader", daemon=True).start()
         deadline = self.loop.time() + request.limits.timeout
         report: dict | None = None
         stderr_done = False
