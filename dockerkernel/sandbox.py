@@ -482,9 +482,11 @@ class Sandbox:
                     return container
                 self._retire(container)  # died while waiting (daemon restart, ...)
             pool.refill()
-        return await self._call(
-            self._create_started, request.language, request.image, request.limits
-        )
+        container = await self._call(self._create_started, request.language, request.image, request.limits)
+        if self.pool_size > 0 and not self.closed:
+            pool.failures = 0  # the daemon works again (or the image exists now): refill
+            pool.refill()
+        return container
 
     # -- running a cell --------------------------------------------------------------------
     async def run(self, request: CellRequest, on_event: EventCallback) -> CellOutcome:
@@ -493,6 +495,18 @@ class Sandbox:
             raise SandboxError("the sandbox is shut down")
         container = await self._acquire(request)
         cell = _RunningCell(self, container, request, on_event)
+        try:
+            await cell.send()
+        except SandboxError:
+            # a pool container that died just now: one retry with a new container
+            self._retire(container)
+            container = await self._call(self._create_started, request.language, request.image, request.limits)
+            cell = _RunningCell(self, container, request, on_event)
+            try:
+                await cell.send()
+            except SandboxError:
+                self._retire(container)
+                raise
         self._current = cell
         try:
             return await cell.run()
@@ -657,8 +671,8 @@ class _RunningCell:
             except RuntimeError:
                 pass  # the loop is closed: the kernel is exiting
 
-    async def run(self) -> CellOutcome:
-        """Send the cell, relay its events until it ends, and say how it ended."""
+    async def send(self) -> None:
+        """Hand the cell to the runner (header + source on stdin)."""
         request, container = self.request, self.container
         language = request.language
         payload = protocol.make_header(
@@ -670,7 +684,6 @@ class _RunningCell:
             env=dict(request.env),
             execution_count=request.execution_count,
         )
-        started = time.monotonic()
         try:
             if len(payload) <= 1 << 16:
                 container.send(payload)  # fits the socket buffer: no thread hop on the hot path
@@ -678,6 +691,11 @@ class _RunningCell:
                 await self.sandbox._call(container.send, payload)
         except OSError as exc:
             raise SandboxError(f"the cell container went away before the cell started: {exc}") from exc
+
+    async def run(self) -> CellOutcome:
+        """Relay the sent cell's events until it ends, and say how it ended."""
+        request, container = self.request, self.container
+        started = time.monotonic()
         # read only after the send: a TLS socket must not be written and read by two threads at once
         threading.Thread(target=self._reader, name="dockerkernel-reader", daemon=True).start()
         deadline = self.loop.time() + request.limits.timeout

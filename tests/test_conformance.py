@@ -127,6 +127,7 @@ class TestDockerPython(DockerKernelTests):
         {"code": 'from dkdisplay import HTML\ndisplay(HTML("<b>x</b>"))', "mime": "text/html"},
         {"code": "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()", "mime": "image/png"},
     ]
+    code_clear_output = 'from dkdisplay import clear_output\nprint("soon gone")\nclear_output()'
 
     def test_html_display_content(self):
         """display(HTML(...)) sends the HTML itself, not a repr."""
@@ -183,6 +184,7 @@ class TestDockerJavaScript(DockerKernelTests):
         {"code": 'display.markdown("# title")', "mime": "text/markdown"},
         {"code": 'display.svg("<svg xmlns=\'http://www.w3.org/2000/svg\'></svg>")', "mime": "image/svg+xml"},
     ]
+    code_clear_output = 'console.log("soon gone"); display.clear()'
 
     def test_type_error_name(self):
         """Node's own exception name comes through (not a generic ExitCode)."""
@@ -223,6 +225,7 @@ class TestDockerBash(DockerKernelTests):
         {"code": "echo '<b>x</b>' > x.html\ndisplay --html x.html", "mime": "text/html"},
         {"code": "display --text 'plain words'", "mime": "text/plain"},
     ]
+    code_clear_output = "echo soon gone; display --clear"
 
     def test_exit_status_in_error(self):
         """The exit status is in the error: `exit 3` says 3."""
