@@ -27,7 +27,6 @@ import os
 import queue
 import re
 import shutil
-import stat
 import subprocess
 import tarfile
 import tempfile
@@ -164,8 +163,10 @@ def _one_line_entries(text: str) -> Iterator[dict[str, str]]:
         }
 
 
-def debian_mirror_from_sources(text: str, *, deb822: bool | None = None) -> str | None:
-    """Return the first Debian main-archive URI in apt sources text, or None."""
+def debian_mirror_from_sources(
+    text: str, *, deb822: bool | None = None, security: bool = False
+) -> str | None:
+    """Return the first Debian main-archive (or security-archive) URI in apt sources text."""
     if deb822 is None:
         deb822 = re.search(r"^(Types|URIs)\s*:", text, re.I | re.M) is not None
     entries = _deb822_entries(text) if deb822 else _one_line_entries(text)
@@ -176,23 +177,26 @@ def debian_mirror_from_sources(text: str, *, deb822: bool | None = None) -> str 
             continue
         if "main" not in entry.get("components", "").split():
             continue
-        if not any(s.strip("/") in _DEBIAN_SUITES for s in entry.get("suites", "").split()):
+        suites = [s.strip("/") for s in entry.get("suites", "").split()]
+        if security:
+            # Any release's security suite: the security archive URI is the same for all.
+            ok = any(s.endswith(("-security", "/updates")) and s.split("-")[0].split("/")[0]
+                     in _DEBIAN_SUITES for s in suites)
+        else:
+            ok = any(s in _DEBIAN_SUITES for s in suites)
+        if not ok:
             continue
         for uri in entry.get("uris", "").split():
             # http(s)/ftp only: the mirror is also written into the image and used by apt
             # inside builds, where file:, cdrom: and mirror+ methods cannot work.
-            if re.match(r"(https?|ftp)://", uri) and "security" not in uri:
+            if re.match(r"(https?|ftp)://", uri) and ("security" in uri) == security:
                 return uri.rstrip("/")
     return None
 
 
-def find_debian_mirror(apt_dir: str | os.PathLike = "/etc/apt") -> str:
-    """Return the Debian mirror configured on this host (env DOCKERKERNEL_DEBIAN_MIRROR wins)."""
-    override = os.environ.get(MIRROR_ENV, "").strip()
-    if override:
-        return override.rstrip("/")
+def _host_sources(apt_dir: str | os.PathLike) -> Iterator[tuple[str, bool]]:
+    """Yield (text, is_deb822) of the host's apt sources, in the order apt reads them."""
     apt = Path(apt_dir)
-    # The order apt itself reads them in: sources.list, then sources.list.d alphabetically.
     candidates: list[tuple[Path, bool]] = [(apt / "sources.list", False)]
     parts = apt / "sources.list.d"
     if parts.is_dir():
@@ -203,16 +207,45 @@ def find_debian_mirror(apt_dir: str | os.PathLike = "/etc/apt") -> str:
                 candidates.append((p, True))
     for path, is_deb822 in candidates:
         try:
-            text = path.read_text(errors="replace")
+            yield path.read_text(errors="replace"), is_deb822
         except OSError:
             continue
+
+
+def find_debian_mirror(apt_dir: str | os.PathLike = "/etc/apt") -> str:
+    """Return the Debian mirror configured on this host (env DOCKERKERNEL_DEBIAN_MIRROR wins)."""
+    override = os.environ.get(MIRROR_ENV, "").strip()
+    if override:
+        return override.rstrip("/")
+    for text, is_deb822 in _host_sources(apt_dir):
         mirror = debian_mirror_from_sources(text, deb822=is_deb822)
         if mirror:
             return mirror
     raise ImageBuildError(
-        f"no Debian archive (suite {BASE_OS_SUITE}-compatible, component main) found in "
-        f"{apt}/sources.list or {apt}/sources.list.d/; set {MIRROR_ENV} to a Debian mirror URL"
+        f"no Debian archive (a Debian suite, component main) found in {apt_dir}/sources.list "
+        f"or {apt_dir}/sources.list.d/; set {MIRROR_ENV} to a Debian mirror URL"
     )
+
+
+def _find_security_mirror(apt_dir: str | os.PathLike = "/etc/apt") -> str | None:
+    for text, is_deb822 in _host_sources(apt_dir):
+        mirror = debian_mirror_from_sources(text, deb822=is_deb822, security=True)
+        if mirror:
+            return mirror
+    return None
+
+
+def _image_apt_sources(mirror: str, apt_dir: str | os.PathLike = "/etc/apt") -> str:
+    """sources.list for the bootstrapped image: release + updates (+ security if the host has it).
+
+    debootstrap only writes the release suite; without -updates and -security, every
+    image built on it would miss Debian's fixes.
+    """
+    lines = [f"deb {mirror} {BASE_OS_SUITE} main", f"deb {mirror} {BASE_OS_SUITE}-updates main"]
+    security = _find_security_mirror(apt_dir)
+    if security:
+        lines.append(f"deb {security} {BASE_OS_SUITE}-security main")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------
@@ -314,6 +347,7 @@ _DEBOOTSTRAP_NOISE = re.compile(
 def _bootstrap_base_os(client: docker.DockerClient, progress: Progress) -> None:
     """debootstrap a minimal bookworm into a temp dir and ``docker import`` it."""
     mirror = find_debian_mirror()
+    image_sources = _image_apt_sources(mirror)
     debootstrap = shutil.which("debootstrap") or shutil.which(
         "debootstrap", path="/usr/sbin:/sbin"
     )
@@ -331,8 +365,8 @@ def _bootstrap_base_os(client: docker.DockerClient, progress: Progress) -> None:
     rootfs = os.path.join(tmp, "rootfs")
     try:
         cmd = [debootstrap, "--variant=minbase"]
-        if mirror.startswith("https:"):
-            # apt inside later builds talks https to this mirror, which needs the CA store.
+        if "https://" in image_sources:
+            # apt inside later builds talks https to a mirror, which needs the CA store.
             cmd.append("--include=ca-certificates")
         cmd += [BASE_OS_SUITE, rootfs, mirror]
         progress(f"base-os: {' '.join(cmd)}")
@@ -357,6 +391,7 @@ def _bootstrap_base_os(client: docker.DockerClient, progress: Progress) -> None:
             )
         progress(f"base-os: debootstrap done in {time.monotonic() - started:.0f} s")
         _trim_rootfs(Path(rootfs))
+        Path(rootfs, "etc/apt/sources.list").write_text(image_sources)
         _import_rootfs(client, rootfs, progress)
     finally:
         _safe_rmtree(tmp, progress)
@@ -477,10 +512,10 @@ def _tree_entries(src: Path, prefix: str) -> list[_Entry]:
             if p.is_symlink() or not p.is_file():
                 continue
             data = p.read_bytes()
-            # Scripts executable, everything else plain: the host checkout's modes (umask,
-            # git core.fileMode) must not change what ends up in the image or its hash.
-            executable = bool(p.stat().st_mode & stat.S_IXUSR) or data.startswith(b"#!")
-            entries.append(_Entry(_join(prefix, rel_root / name), data, 0o755 if executable else 0o644))
+            # Scripts (a #! line) 0755, everything else 0644: the host checkout's modes
+            # (umask, git core.fileMode) must not change the image or its hash.
+            mode = 0o755 if data.startswith(b"#!") else 0o644
+            entries.append(_Entry(_join(prefix, rel_root / name), data, mode))
     return entries
 
 
@@ -661,12 +696,11 @@ def _run_build(
         raise
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise ImageBuildError(f"{lang}: build failed at {_one_line(step, 200)}: {exc}") from exc
-    # The daemon's own answer for what the tag now points to is the authority.
-    img = _get_image(client, tag)
+    # The id from the build's own output names what *this* build produced, even if another
+    # process re-tags the image meanwhile; the tag is only the fallback.
+    img = _get_image(client, image_id or tag)
     if img is None:
-        raise ImageBuildError(f"{lang}: build finished but {tag} does not exist")
-    if image_id and not img.id.split(":")[-1].startswith(image_id.split(":")[-1]):
-        raise ImageBuildError(f"{lang}: build produced {image_id} but {tag} is {img.id}")
+        raise ImageBuildError(f"{lang}: build finished but {image_id or tag} does not exist")
     return img.id
 
 

@@ -15,8 +15,12 @@ import codecs
 import os
 import re
 import signal
+import threading
 import time
 import uuid
+from dataclasses import replace
+
+import zmq
 
 from ipykernel.kernelbase import Kernel
 from traitlets import Bool, CFloat, CInt, Dict, Unicode, default, observe
@@ -116,6 +120,7 @@ class DockerKernel(Kernel):
     pool_size = CInt(2, config=True, help="Pre-started containers kept ready per (image, limits); 0 disables the pool.")
     stream_interval = CFloat(0.05, config=True, help="Seconds over which stream output is coalesced into one message.")
     env = Dict(config=True, help="Environment variables for every cell.")
+    keep_state = Bool(True, config=True, help="Python: carry picklable globals from cell to cell (%state on|off).")
 
     def __init__(self, **kwargs):
         """Start the kernel; containers are created lazily, the pool warms up in the background."""
@@ -175,6 +180,7 @@ class DockerKernel(Kernel):
             limits=self.limits,
             env={**{str(k): str(v) for k, v in self.env.items()}, **self.cell_env},
             execution_count=count,
+            state=self.keep_state,
         )
 
     # -- start-up --------------------------------------------------------------------------
@@ -259,15 +265,23 @@ class DockerKernel(Kernel):
                 return self._error("InvalidSource", "the cell contains NUL bytes, which no program source may contain")
             if not body.strip():
                 return self._ok()  # nothing to run: no container at all
-            return await self._run_cell(body.encode("utf-8", "surrogateescape"), silent)
+            return await self._run_cell(body.encode("utf-8", "surrogateescape"), silent, allow_stdin)
         except MagicError as exc:
             return self._error("UsageError", str(exc))
         except DockerKernelError as exc:
             return self._error(type(exc).__name__, str(exc).split("\n")[0], [str(exc)])
 
-    async def _run_cell(self, source: bytes, silent: bool) -> dict:
+    async def _run_cell(self, source: bytes, silent: bool, allow_stdin: bool = False) -> dict:
         coalescer = StreamCoalescer(self._send_stream if not silent else (lambda name, text: None), self.stream_interval)
-        request = self._request(source, self.execution_count)
+        request = replace(self._request(source, self.execution_count), stdin=bool(allow_stdin))
+        answered = threading.Event()  # set when the cell ends: stop waiting for the frontend
+        ident = self._get_shell_context_var(self._shell_parent_ident)
+        parent = self.get_parent("shell")
+
+        async def on_input(prompt: str, password: bool):
+            coalescer.flush()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self._ask_frontend, prompt, password, ident, parent, answered)
 
         def on_event(event):
             if silent:
@@ -282,11 +296,34 @@ class DockerKernel(Kernel):
 
         started = time.time()
         try:
-            outcome = await self.sandbox.run(request, on_event)
+            outcome = await self.sandbox.run(request, on_event, on_input)
         finally:
+            answered.set()
             coalescer.flush(final=True)
         self._provenance = self._provenance_of(request, outcome, started)
         return self._reply_for(outcome, request, coalescer)
+
+    def _ask_frontend(self, prompt: str, password: bool, ident, parent, cancelled: threading.Event):
+        """Thread: send an input_request and wait for its reply (None on EOF or when the cell ends).
+
+        Like ipykernel's ``_input_request``, but in a worker thread and cancellable, so the
+        event loop keeps relaying output and an interrupt still kills the cell.
+        """
+        while True:  # drop stale replies
+            try:
+                self.stdin_socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.ZMQError:
+                break
+        self.session.send(self.stdin_socket, "input_request", {"prompt": prompt, "password": password}, parent, ident=ident)
+        while not cancelled.is_set():
+            readable, _, failed = zmq.select([self.stdin_socket], [], [self.stdin_socket], 0.05)
+            if readable or failed:
+                _, reply = self.session.recv(self.stdin_socket)
+                if reply is None:
+                    continue
+                value = reply.get("content", {}).get("value", "")
+                return None if value == "\x04" else str(value)
+        return None
 
     def _send_stream(self, name: str, text: str) -> None:
         self.send_response(self.iopub_socket, "stream", {"name": name, "text": text})
@@ -423,6 +460,9 @@ class DockerKernel(Kernel):
                 if not self.allow_image_change:
                     raise MagicError("changing the image is not allowed (set DockerKernel.allow_image_change=True)")
                 self._image_override = args.strip()
+            elif name == "state" and self.lang.name == "python":
+                self.keep_state = magics.parse_on_off(args)
+                self._send_stream("stdout", f"variables {'are' if self.keep_state else 'are not'} carried to the next cell\n")
             elif name == "matplotlib" and self.lang.name == "python":
                 pass  # figures are always shown inline
             else:

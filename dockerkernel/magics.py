@@ -30,6 +30,7 @@ LINE_MAGICS = {
     "image": "%image NAME — run the following cells in another image (only if DockerKernel.allow_image_change)",
     "lsmagic": "%lsmagic — list the magics",
     "help": "%help — this help",
+    "state": "%state on|off — Python: carry picklable variables, functions and classes to the next cell (default on)",
     "matplotlib": "%matplotlib inline — accepted for compatibility (figures are always inline)",
 }
 CELL_MAGICS = {

@@ -9,7 +9,8 @@ One line of JSON (the *header*), then exactly ``header["size"]`` bytes of cell s
 
     {"v": 1, "nonce": "<32 hex>", "end_token": "<32 hex>", "size": 12,
      "source_file": "cell.py", "run": ["bash", "{file}"] | null,
-     "env": {"NAME": "VALUE"}, "execution_count": 3}\\n
+     "env": {"NAME": "VALUE"}, "execution_count": 3, "stdin": true,
+     "state": true}\\n
     print("hi")\\n
 
 ``run`` is the argv to start after the source was written to ``/tmp/dk/<source_file>``
@@ -17,6 +18,14 @@ One line of JSON (the *header*), then exactly ``header["size"]`` bytes of cell s
 *warm* interpreter (``runner.py --warm ARGV``) that is already waiting: the runner pipes the
 header line and the source into that interpreter's stdin instead. The program itself never
 sees the container's stdin: it reads from an empty pipe, so ``input()`` gets EOF at once.
+
+Interactive input: a program asks with an ``input`` frame (``{"prompt": "name? ",
+"password": false}``, see below); the kernel forwards it to the frontend as an
+``input_request`` and writes the answer to the container's stdin as one JSON line
+``{"input": "Ada"}`` (``{"input": null}`` for no answer). The runner passes it to the program
+on a separate pipe whose descriptor is in ``$DK_INPUT_FD``. When the frontend cannot answer
+(``"stdin": false``, e.g. nbconvert) that pipe is closed at once: the program sees EOF.
+``"state"`` tells the Python boot code whether to carry globals between cells.
 
 Container → kernel (stdout / stderr)
 ------------------------------------
@@ -28,7 +37,8 @@ the same byte streams::
 ``token`` is either the cell's ``nonce`` or the runner's ``end_token``:
 
 * frames signed with ``nonce`` come from helpers running as the program (``display()``, the
-  Python/Node boot code): kinds ``display``, ``update``, ``clear``, ``result``, ``error``.
+  Python/Node boot code): kinds ``display``, ``update``, ``clear``, ``result``, ``error``,
+  ``input``.
   The program can forge them, but only for its own cell: the nonce is new for every cell
   and every container serves one cell.
 * frames signed with ``end_token`` come only from the runner, which keeps the token to
@@ -196,6 +206,8 @@ def make_header(
     run: list[str] | None,
     env: dict[str, str],
     execution_count: int,
+    stdin: bool = False,
+    state: bool = True,
 ) -> bytes:
     """The stdin header line plus the source, as the runner expects them."""
     header = {
@@ -207,5 +219,7 @@ def make_header(
         "run": run,
         "env": env,
         "execution_count": execution_count,
+        "stdin": stdin,
+        "state": state,
     }
     return json.dumps(header, separators=(",", ":")).encode() + b"\n" + source

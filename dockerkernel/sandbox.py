@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import os
 import secrets
@@ -80,6 +81,8 @@ class CellRequest:
     limits: Limits
     env: dict = field(default_factory=dict)
     execution_count: int = 0
+    stdin: bool = False  # the frontend can answer input requests
+    state: bool = True  # Python: carry globals to the next cell
 
 
 @dataclass
@@ -113,6 +116,8 @@ class Notice:
 
 
 EventCallback = Callable[[object], None]
+# asks the user for one line: (prompt, password) -> answer, or None for end-of-file
+InputCallback = Callable[[str, bool], "asyncio.Future[str | None]"]
 
 
 def this_host() -> str:
@@ -489,19 +494,23 @@ class Sandbox:
         return container
 
     # -- running a cell --------------------------------------------------------------------
-    async def run(self, request: CellRequest, on_event: EventCallback) -> CellOutcome:
-        """Run one cell in a fresh container; ``on_event`` gets Output/Frame/Notice events."""
+    async def run(self, request: CellRequest, on_event: EventCallback, on_input: InputCallback | None = None) -> CellOutcome:
+        """Run one cell in a fresh container; ``on_event`` gets Output/Frame/Notice events.
+
+        ``on_input`` answers the program's input requests; the wall-clock limit does not run
+        while the user is being asked.
+        """
         if self.closed:
             raise SandboxError("the sandbox is shut down")
         container = await self._acquire(request)
-        cell = _RunningCell(self, container, request, on_event)
+        cell = _RunningCell(self, container, request, on_event, on_input)
         try:
             await cell.send()
         except SandboxError:
             # a pool container that died just now: one retry with a new container
             self._retire(container)
             container = await self._call(self._create_started, request.language, request.image, request.limits)
-            cell = _RunningCell(self, container, request, on_event)
+            cell = _RunningCell(self, container, request, on_event, on_input)
             try:
                 await cell.send()
             except SandboxError:
@@ -511,6 +520,7 @@ class Sandbox:
         try:
             return await cell.run()
         finally:
+            cell.cancel_asks()
             self._current = None
             self.last_files = cell.files if cell.files is not None else self.last_files
             self._retire(container)
@@ -587,11 +597,16 @@ class Sandbox:
 class _RunningCell:
     """The life of one cell inside its container (event loop side + reader thread)."""
 
-    def __init__(self, sandbox: Sandbox, container: CellContainer, request: CellRequest, on_event: EventCallback):
+    def __init__(self, sandbox: Sandbox, container: CellContainer, request: CellRequest, on_event: EventCallback,
+                 on_input: InputCallback | None = None):
         self.sandbox = sandbox
         self.container = container
         self.request = request
         self.on_event = on_event
+        self.on_input = on_input
+        self.asking = 0  # input requests waiting for the user (the deadline is paused)
+        self.ask_tasks: list[asyncio.Future] = []
+        self.deadline = 0.0
         self.nonce = secrets.token_hex(16)
         self.end_token = secrets.token_hex(16)
         self.loop = asyncio.get_running_loop()
@@ -683,6 +698,8 @@ class _RunningCell:
             run=None if container.warm else list(language.run_command or ()),
             env=dict(request.env),
             execution_count=request.execution_count,
+            stdin=request.stdin and self.on_input is not None,
+            state=request.state,
         )
         try:
             if len(payload) <= 1 << 16:
@@ -698,15 +715,15 @@ class _RunningCell:
         started = time.monotonic()
         # read only after the send: a TLS socket must not be written and read by two threads at once
         threading.Thread(target=self._reader, name="dockerkernel-reader", daemon=True).start()
-        deadline = self.loop.time() + request.limits.timeout
+        self.deadline = self.loop.time() + request.limits.timeout
         report: dict | None = None
         stderr_done = False
         error: dict | None = None
         reason: str | None = None
         eof = False
         while reason is None:
-            remaining = deadline - self.loop.time()
-            if remaining <= 0:
+            remaining = None if self.asking else self.deadline - self.loop.time()
+            if remaining is not None and remaining <= 0:
                 reason = "timeout"
                 break
             try:
@@ -714,6 +731,8 @@ class _RunningCell:
             except asyncio.TimeoutError:
                 reason = "timeout"
                 break
+            if kind == "tick":
+                continue
             if kind == "stop":
                 reason = value
             elif kind == "eof":
@@ -736,6 +755,9 @@ class _RunningCell:
                             continue
                         if frame.kind == "error":
                             error = frame.payload
+                            continue
+                        if frame.kind == "input":
+                            self._ask(frame.payload)
                             continue
                         self.on_event(frame)
                     else:
@@ -767,6 +789,35 @@ class _RunningCell:
         elif outcome.exit_code:
             outcome.reason = "exit"
         return outcome
+
+    def _ask(self, payload: dict) -> None:
+        """Forward an input request to the user; the answer goes back on the runner's stdin."""
+        if self.on_input is None or not self.request.stdin:
+            return  # the runner already closed the answer pipe: the program saw EOF
+        self.asking += 1
+        asked_at = self.loop.time()
+
+        async def ask():
+            answer = None
+            try:
+                answer = await self.on_input(str(payload.get("prompt", "")), bool(payload.get("password")))
+            except Exception as exc:  # a frontend that fails to answer is end-of-file
+                log.warning("input request failed: %s", exc)
+            finally:
+                self.asking -= 1
+                self.deadline += self.loop.time() - asked_at  # waiting for a human is not run time
+            try:
+                self.container.send(json.dumps({"input": answer}).encode() + b"\n")
+            except OSError:
+                pass
+            self.queue.put_nowait(("tick", None))
+
+        self.ask_tasks.append(asyncio.ensure_future(ask()))
+
+    def cancel_asks(self) -> None:
+        """The cell is over: stop waiting for answers nobody will read."""
+        for task in self.ask_tasks:
+            task.cancel()
 
     async def _post_mortem(self, outcome: CellOutcome, eof: bool) -> CellOutcome:
         """Find out from the daemon why a container ended without the runner's report."""

@@ -39,10 +39,16 @@ class DockerKernelTests(jkt.KernelTests):
         return self.execute_helper(code=code, timeout=60)
 
     def test_kernelspec_is_from_this_checkout(self):
-        """The kernel under test is the one installed from this checkout, not a stale one."""
-        spec = KernelSpecManager().get_kernel_spec(self.kernel_name)
-        assert spec.argv[1:3] == ["-m", "dockerkernel"]
-        assert any(os.path.commonpath([spec.resource_dir, p]) == p for p in os.environ["JUPYTER_PATH"].split(os.pathsep) if p)
+        """setUpClass started the kernelspec installed by conftest (JUPYTER_PATH was already set).
+
+        Another copy may be installed in sys.prefix or ~/.local; the one in the test prefix
+        must win, or these tests would exercise a stale kernel.json.
+        """
+        started = self.km.kernel_spec.resource_dir
+        prefixes = [p for p in os.environ["JUPYTER_PATH"].split(os.pathsep) if p]
+        assert any(os.path.commonpath([started, p]) == p for p in prefixes), (started, prefixes)
+        assert KernelSpecManager().get_kernel_spec(self.kernel_name).resource_dir == started
+        assert self.km.kernel_spec.argv[1:3] == ["-m", "dockerkernel"]
 
     def test_kernel_info_language_version(self):
         """language_info carries the version read from the image, and a lexer."""
@@ -128,6 +134,16 @@ class TestDockerPython(DockerKernelTests):
         {"code": "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()", "mime": "image/png"},
     ]
     code_clear_output = 'from dkdisplay import clear_output\nprint("soon gone")\nclear_output()'
+
+    def test_auto_indented_blank_line_ends_block(self):
+        """What jupyter console sends when Enter is pressed on the auto-indented empty line.
+
+        After ``for ...:`` / ``    print(i)`` the console inserts a new line with the indent
+        the kernel asked for; Enter on that whitespace-only line must run the block (IPython
+        answers complete), otherwise the block can never be finished with Enter.
+        """
+        self.flush_channels()
+        self.check_is_complete("for i in range(3):\n    print(i)\n    ", "complete")
 
     def test_html_display_content(self):
         """display(HTML(...)) sends the HTML itself, not a repr."""
@@ -217,7 +233,7 @@ class TestDockerBash(DockerKernelTests):
         "if true; then\n  echo yes\nfi",
         "%limits",
     ]
-    incomplete_code_samples = ["for i in 1 2; do", "if true; then", "echo hi \\", "cat <<EOF\nabc", 'echo "open']
+    incomplete_code_samples = ["for i in 1 2; do", "if true; then", "echo hi \\", "f() {"]
     invalid_code_samples = ["fi", "done", "echo )"]
 
     test_execute_result = None
@@ -226,6 +242,16 @@ class TestDockerBash(DockerKernelTests):
         {"code": "display --text 'plain words'", "mime": "text/plain"},
     ]
     code_clear_output = "echo soon gone; display --clear"
+
+    def test_unterminated_heredoc_is_incomplete(self):
+        """`cat <<EOF` + Enter in jupyter console must ask for the heredoc's lines, not run."""
+        self.flush_channels()
+        self.check_is_complete("cat <<EOF\nabc", "incomplete")
+
+    def test_unclosed_quote_is_incomplete(self):
+        """A string still open at Enter continues on the next line (bash's own PS2 behaviour)."""
+        self.flush_channels()
+        self.check_is_complete('echo "first line', "incomplete")
 
     def test_exit_status_in_error(self):
         """The exit status is in the error: `exit 3` says 3."""

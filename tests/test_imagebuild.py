@@ -188,3 +188,24 @@ def test_failing_step_raises_image_build_error(client):
     assert "Step 2/" in message
     assert "something broke" in message
     assert "returned a non-zero code: 3" in message
+
+
+def test_security_mirror_from_sources():
+    assert (
+        imagebuild.debian_mirror_from_sources(DEB822, security=True)
+        == "http://deb.debian.org/debian-security"
+    )
+    assert (
+        imagebuild.debian_mirror_from_sources(ONE_LINE, security=True)
+        == "http://security.debian.org/debian-security"
+    )
+
+
+def test_context_modes_are_normalised():
+    ctx, _ = imagebuild.make_build_context("base")
+    members = _members(ctx)
+    scripts = [m for m in members.values() if m.isfile() and m.name.startswith("incontainer/")]
+    assert scripts, "dockerkernel/incontainer/ is empty"
+    for m in scripts:
+        assert m.mode in (0o644, 0o755), (m.name, oct(m.mode))
+        assert m.uid == 0 and m.mtime == members["Dockerfile"].mtime

@@ -1,25 +1,63 @@
 """Python cell boot: loaded while the container waits in the pool, then runs one cell.
 
-Reads the header line and the source from stdin (see dockerkernel/protocol.py), runs the
-cell like IPython would (a trailing expression becomes ``execute_result``), and reports an
-uncaught exception as an ``error`` frame with the cell's own traceback.
+Reads the header line and the source from stdin (see dockerkernel/protocol.py) and runs the
+cell the way IPython users expect:
+
+* a trailing expression becomes ``execute_result``; ``!cmd`` lines run in a shell;
+* an uncaught exception becomes an ``error`` frame with the cell's own traceback;
+* ``input()`` and ``getpass.getpass()`` ask the frontend (``input`` frame, answer on the
+  pipe in ``$DK_INPUT_FD``);
+* state: the globals of the previous cells are restored from the workspace before the cell
+  and saved after it (dill, so functions and classes defined in cells survive); what cannot
+  be pickled is named once on stderr. Modules come back by re-import, and the modules the
+  notebook uses are imported here *before* the cell arrives, while the container waits.
 """
 
 import ast
 import builtins
+import io
 import json
 import linecache
 import os
+import re
+import subprocess
 import sys
 import threading
+import time
 import traceback
+import types
 
 sys.path.insert(0, "/opt/dockerkernel/python")
 import dkdisplay  # noqa: E402  (helpers: display(), HTML(), ...; the frame writer)
 
+STATE_DIR = "/workspace/.dockerkernel"
+STATE_FILE = os.path.join(STATE_DIR, "python-state.pkl")
+MODULES_FILE = os.path.join(STATE_DIR, "python-modules.txt")
+SKIPPED_FILE = os.path.join(STATE_DIR, "python-skipped.json")
+# names that belong to the boot code or are rebuilt every cell
+NOT_STATE = {"__builtins__", "__name__", "__doc__", "__package__", "__loader__", "__spec__", "_", "__", "___"}
+
+
+def prewarm():
+    """Import what the notebook's earlier cells imported, before the cell arrives."""
+    try:
+        import dill  # noqa: F401  (its import is part of every state restore)
+    except ImportError:
+        pass
+    try:
+        with open(MODULES_FILE) as fh:
+            names = [line.strip() for line in fh if line.strip()]
+    except OSError:
+        return
+    for name in names[:200]:
+        try:
+            __import__(name)
+        except BaseException:
+            pass
+
 
 def read_cell():
-    """Header and source from stdin; afterwards stdin is at EOF, so input() gets EOFError."""
+    """Header and source from stdin; afterwards stdin is at EOF, so sys.stdin reads get EOF."""
     stdin = sys.stdin.buffer
     header = json.loads(stdin.readline())
     size = int(header["size"])
@@ -33,6 +71,145 @@ def read_cell():
     return header, b"".join(chunks).decode("utf-8", "replace")
 
 
+# -- input -----------------------------------------------------------------------------------
+def ask(prompt="", password=False):
+    """Ask the frontend for one line (input()/getpass()); EOFError when it cannot answer."""
+    dkdisplay.send_frame("input", {"prompt": str(prompt), "password": bool(password)})
+    fd = int(os.environ.get("DK_INPUT_FD", "-1"))
+    line = bytearray()
+    while fd >= 0:
+        try:
+            chunk = os.read(fd, 1)
+        except OSError:
+            break
+        if not chunk:
+            break
+        if chunk == b"\n":
+            return line.decode("utf-8", "replace")
+        line += chunk
+    raise EOFError("no input: this frontend does not answer input requests (e.g. nbconvert, papermill)")
+
+
+def _input(prompt=""):
+    return ask(prompt, password=False)
+
+
+def _getpass(prompt="Password: ", stream=None):
+    return ask(prompt, password=True)
+
+
+# -- shell escapes ---------------------------------------------------------------------------
+_BANG = re.compile(r"^([ \t]*)!(.*)$")
+
+
+def shell(command):
+    """`!command` in a cell: run it in bash, output straight to the cell."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    status = subprocess.run(command, shell=True, executable="/bin/bash").returncode
+    if status:
+        sys.stderr.write("dockerkernel: `%s` exited with status %d\n" % (command, status))
+
+
+def transform_bangs(source):
+    """Turn `!cmd` lines into calls of ``shell`` (line numbers unchanged)."""
+    if "!" not in source:
+        return source
+    lines = source.split("\n")
+    for index, line in enumerate(lines):
+        match = _BANG.match(line)
+        if match and not match.group(2).startswith("="):
+            lines[index] = "%s__dk_shell__(%r)" % (match.group(1), match.group(2))
+    return "\n".join(lines)
+
+
+# -- state -----------------------------------------------------------------------------------
+def restore_state(main):
+    """Put the previous cells' globals back into ``main``."""
+    try:
+        with open(STATE_FILE, "rb") as fh:
+            blob = fh.read()
+    except OSError:
+        return
+    import dill
+
+    try:
+        unpickler = dill.Unpickler(io.BytesIO(blob))
+        unpickler._main = main  # functions get this cell's globals back, not a copy
+        main.__dict__.update(unpickler.load())
+    except Exception as exc:  # a broken state must not break the cell
+        sys.stderr.write("dockerkernel: the previous cells' variables could not be restored (%s: %s)\n" % (type(exc).__name__, exc))
+
+
+def save_state(main):
+    """Save the picklable globals for the next cell; name what cannot be carried over, once."""
+    import dill
+
+    started = time.monotonic()
+    namespace = {k: v for k, v in main.__dict__.items() if k not in NOT_STATE and not k.startswith("__dk_")}
+    modules = set()
+    for value in namespace.values():
+        if isinstance(value, types.ModuleType):
+            modules.add(value.__name__)
+        else:
+            for owner in (value, type(value)):
+                name = getattr(owner, "__module__", None)
+                if isinstance(name, str) and name not in ("__main__", "builtins"):
+                    modules.add(name)
+
+    def dumps(obj):
+        buf = io.BytesIO()
+        pickler = dill.Pickler(buf, recurse=False)
+        pickler._main = main  # the cell's globals are pickled as a reference, not copied
+        pickler.dump(obj)
+        return buf.getvalue()
+
+    skipped = {}
+    try:
+        blob = dumps(namespace)  # all at once keeps shared references shared
+    except Exception:
+        keep = {}
+        for name, value in namespace.items():
+            try:
+                dumps(value)
+                keep[name] = value
+            except Exception as exc:
+                skipped[name] = "%s (%s)" % (type(value).__name__, type(exc).__name__)
+        try:
+            blob = dumps(keep)
+        except Exception as exc:
+            blob = dumps({})
+            skipped["(all)"] = str(exc)
+    os.makedirs(STATE_DIR, exist_ok=True)
+    tmp = STATE_FILE + ".tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(blob)
+    os.replace(tmp, STATE_FILE)
+    with open(MODULES_FILE, "w") as fh:
+        fh.write("\n".join(sorted(m for m in modules if m and not m.startswith("_"))))
+    announce_skipped(skipped)
+    took = time.monotonic() - started
+    if took > 1:
+        sys.stderr.write("dockerkernel: saving this notebook's variables for the next cell took %.1f s (%d bytes); "
+                         "`%%state off` turns this off\n" % (took, len(blob)))
+
+
+def announce_skipped(skipped):
+    """Say once per name that it will not reach the next cell."""
+    try:
+        with open(SKIPPED_FILE) as fh:
+            told = json.load(fh)
+    except (OSError, ValueError):
+        told = {}
+    new = {name: why for name, why in skipped.items() if told.get(name) != why}
+    if new:
+        listing = ", ".join("%s: %s" % item for item in sorted(new.items()))
+        sys.stderr.write("dockerkernel: not carried over to the next cell (cannot be pickled): %s\n" % listing)
+    with open(SKIPPED_FILE, "w") as fh:
+        json.dump(skipped, fh)
+
+
+# -- running ---------------------------------------------------------------------------------
 def cell_frames(tb, filename):
     """Drop the boot code's own frames: the user sees the cell and what it called."""
     frames = traceback.extract_tb(tb)
@@ -57,7 +234,7 @@ def report_exception(exc, filename):
 def run(source, filename, namespace):
     """Execute the cell; show the value of a trailing expression."""
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    tree = ast.parse(source, filename, "exec")
+    tree = ast.parse(transform_bangs(source), filename, "exec")
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = ast.Expression(tree.body.pop().value)
@@ -71,13 +248,27 @@ def run(source, filename, namespace):
 
 def main():
     """Run one cell and exit with its status."""
+    prewarm()
     header, source = read_cell()
     os.environ.update(header.get("env") or {})
     dkdisplay.NONCE = os.environ["DK_NONCE"] = header["nonce"]
     count = header.get("execution_count") or 0
     filename = "Cell In[%d]" % count
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
+    # the cell runs in a real __main__ module, so dill pickles its functions by value and
+    # binds them to the next cell's globals
+    main_module = types.ModuleType("__main__")
+    main_module.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = main_module
+    namespace = main_module.__dict__
+    namespace["__dk_shell__"] = shell
+    builtins.input = _input
+    import getpass
+
+    getpass.getpass = _getpass
     dkdisplay.install(namespace)
+    keep_state = bool(header.get("state", True))
+    if keep_state:
+        restore_state(main_module)
     status = 0
     try:
         run(source, filename, namespace)
@@ -94,6 +285,11 @@ def main():
             pass
         report_exception(exc, filename)
         status = 1
+    if keep_state:
+        try:
+            save_state(main_module)
+        except Exception as exc:
+            sys.stderr.write("dockerkernel: the variables could not be saved for the next cell (%s: %s)\n" % (type(exc).__name__, exc))
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -99,6 +99,26 @@ def list_workspace():
         return []
 
 
+def relay_answers(stdin, answer_w):
+    """Thread: pass the kernel's answers (JSON lines on stdin) to the program's answer pipe."""
+    try:
+        for line in iter(lambda: stdin.readline(1 << 20), b""):
+            try:
+                value = json.loads(line).get("input")
+            except (ValueError, AttributeError):
+                continue
+            if value is None:  # the user gave no answer (EOF)
+                break
+            write_all(answer_w, value.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n")
+    except OSError:
+        pass
+    finally:
+        try:
+            os.close(answer_w)
+        except OSError:
+            pass
+
+
 def read_exactly(stream, size):
     """Read exactly ``size`` bytes (or fewer at EOF)."""
     chunks, left = [], size
@@ -118,10 +138,19 @@ def main():
     warm_argv = argv[1:] if argv[:1] == ["--warm"] else None
     stdin = sys.stdin.buffer
 
+    # answers to input requests reach the program on their own pipe (fd DK_INPUT_FD), never
+    # on its stdin, so a program that reads stdin still gets EOF at once
+    answer_r, answer_w = os.pipe()
+    os.set_inheritable(answer_r, True)
+    input_env = {"DK_INPUT_FD": str(answer_r)}
+
     child = None
     if warm_argv:
         # the interpreter loads now, while the container waits in the pool
-        child = subprocess.Popen(warm_argv, stdin=subprocess.PIPE, close_fds=True)
+        child = subprocess.Popen(
+            warm_argv, stdin=subprocess.PIPE, close_fds=True, pass_fds=(answer_r,),
+            env={**os.environ, **input_env},
+        )
 
     header_line = stdin.readline(1 << 20)
     if not header_line.endswith(b"\n"):
@@ -136,7 +165,12 @@ def main():
 
     env = dict(os.environ)
     env.update(header.get("env") or {})
+    env.update(input_env)
     env["DK_NONCE"] = nonce
+    if header.get("stdin"):
+        threading.Thread(target=relay_answers, args=(stdin, answer_w), daemon=True).start()
+    else:
+        os.close(answer_w)  # the frontend cannot answer: input requests get EOF at once
 
     baseline_oom, baseline_pids = oom_kills(), pids_max_hits()
     stop = threading.Event()
@@ -150,7 +184,7 @@ def main():
             fh.write(source)
         run = [arg.replace("{file}", path).replace("{dir}", CELL_DIR) for arg in header["run"]]
         try:
-            child = subprocess.Popen(run, stdin=subprocess.DEVNULL, env=env, close_fds=True)
+            child = subprocess.Popen(run, stdin=subprocess.DEVNULL, env=env, close_fds=True, pass_fds=(answer_r,))
         except OSError as exc:
             write_all(2, ("dockerkernel: cannot start %s: %s\n" % (run[0], exc)).encode())
             child = None

@@ -255,32 +255,59 @@ def show_open_figures():
     pyplot.close("all")
 
 
-class _PyplotHook:
-    """Import hook: when the cell imports matplotlib.pyplot, make plt.show() display inline."""
+def _patch_pyplot(module):
+    module.show = _show
+
+
+def _patch_ipython_display(module):
+    # IPython's display() prints a repr when no IPython shell runs; ours sends frames
+    module.display = display
+    module.update_display = update_display
+    module.clear_output = clear_output
+
+
+_PATCHES = {"matplotlib.pyplot": _patch_pyplot, "IPython.core.display_functions": _patch_ipython_display}
+
+
+class _PostImportHook:
+    """Import hook: patch a few modules right after they load (plt.show, IPython's display)."""
 
     def find_spec(self, name, path=None, target=None):
-        if name != "matplotlib.pyplot":
+        patch = _PATCHES.get(name)
+        if patch is None:
             return None
-        sys.meta_path.remove(self)
         import importlib.util
 
-        spec = importlib.util.find_spec(name)
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
         if spec is None or spec.loader is None:
             return spec
         original_exec = spec.loader.exec_module
 
         def exec_module(module):
             original_exec(module)
-            module.show = _show
+            patch(module)
 
         spec.loader.exec_module = exec_module
         return spec
 
 
+def _register_hooks():
+    for name, patch in _PATCHES.items():
+        if name in sys.modules:
+            patch(sys.modules[name])
+    sys.meta_path.insert(0, _PostImportHook())
+
+
 def install(namespace):
-    """Give the cell the display helpers as builtins, and inline matplotlib."""
+    """Give the cell the display helpers as builtins (IPython's names work too)."""
     import builtins
 
-    builtins.display = display
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    sys.meta_path.insert(0, _PyplotHook())
+    builtins.display = display  # like IPython; the classes come from `from IPython.display import ...`
+
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+_register_hooks()
