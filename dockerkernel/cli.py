@@ -30,7 +30,8 @@ def cmd_install(args) -> int:
     from jupyter_client.kernelspec import KernelSpecManager
 
     manager = KernelSpecManager()
-    names = [get_language(n).name for n in args.languages] if args.languages else list(LANGUAGES)
+    available = sorted(path.name.removeprefix("docker-") for path in SPEC_DIR.iterdir() if (path / "kernel.json").is_file())
+    names = [n if n == "polyglot" else get_language(n).name for n in args.languages] if args.languages else available
     prefix = args.prefix or (sys.prefix if args.sys_prefix else None)
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:

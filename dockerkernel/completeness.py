@@ -7,6 +7,7 @@ bracket/string scanner for C-like languages.
 from __future__ import annotations
 
 import codeop
+import re
 import shutil
 import subprocess
 import warnings
@@ -79,6 +80,9 @@ def bracket_status(code: str, line_comment: str = "//") -> tuple[str, str]:
                 return "incomplete", ""
             i = end + 2
             continue
+        if ch == "'" and not re.match(r"'(\\.|[^\\'\n])'", body[i : i + 4]) and "'" not in body[i + 1 : body.find("\n", i) if "\n" in body[i:] else n]:
+            i += 1  # a Rust lifetime ('a) or a lone apostrophe, not a string
+            continue
         if ch in "\"'`":
             j = i + 1
             while j < n and body[j] != ch:
@@ -105,12 +109,38 @@ def bracket_status(code: str, line_comment: str = "//") -> tuple[str, str]:
     return "complete", ""
 
 
+_RUBY_OPENERS = re.compile(r"^\s*(?:[\w.\[\]@$]+\s*=\s*)?(def|class|module|if|unless|while|until|case|begin|for)\b")
+_RUBY_DO = re.compile(r"\bdo\s*(\|[^|]*\|)?\s*$")
+_RUBY_END = re.compile(r"^\s*end\b")
+
+
+def ruby_status(code: str) -> tuple[str, str]:
+    """Ruby: block keywords (def/if/do ... end) and brackets must balance."""
+    _, body = split_magics(code)
+    depth = 0
+    for line in body.split("\n"):
+        stripped = line.split("#", 1)[0]
+        if _RUBY_OPENERS.match(stripped) and not re.search(r"\bend\s*$", stripped):
+            depth += 1
+        elif _RUBY_DO.search(stripped):
+            depth += 1
+        if _RUBY_END.match(stripped):
+            depth -= 1
+    if depth < 0:
+        return "invalid", ""
+    if depth > 0:
+        return "incomplete", "  " * depth
+    return bracket_status(body, "#")
+
+
 def is_complete(strategy: str, code: str, comment: str = "#") -> dict:
     """The ``is_complete_reply`` content for ``code`` under a language's strategy."""
     if strategy == "python":
         status, indent = python_status(code)
     elif strategy == "bash":
         status, indent = bash_status(code)
+    elif strategy == "ruby":
+        status, indent = ruby_status(code)
     else:
         status, indent = bracket_status(code, comment if comment != "#" else "//")
     reply = {"status": status}

@@ -805,6 +805,7 @@ def list_images(
     base_os = _get_image(client, BASE_OS_IMAGE)
     parent_id = base_os.id if base_os is not None else None
     rows = []
+    base_ok = False
     for lang in [BASE, *available_languages()]:
         img = _get_image(client, image_name(lang))
         expected = None
@@ -813,6 +814,9 @@ def list_images(
                                      parent_id)
         up_to_date = img is not None and expected is not None and (
             img.labels.get(LABEL_HASH) == expected)
+        if lang != BASE and not base_ok:
+            # build_images would rebuild the base first, and then this image too.
+            up_to_date = False
         rows.append({
             "language": lang,
             "name": image_name(lang),
@@ -826,4 +830,5 @@ def list_images(
         if lang == BASE:
             # Language images are built FROM the base as it is now.
             parent_id = img.id if img is not None else None
+            base_ok = up_to_date
     return rows

@@ -14,6 +14,7 @@ import atexit
 import codecs
 import os
 import re
+import shlex
 import signal
 import threading
 import time
@@ -25,10 +26,10 @@ import zmq
 from ipykernel.kernelbase import Kernel
 from traitlets import Bool, CFloat, CInt, Dict, Unicode, default, observe
 
-from . import __version__, magics
+from . import __version__, magics, sources
 from .completeness import is_complete
 from .errors import DockerKernelError, MagicError
-from .languages import Language, get_language
+from .languages import LANGUAGES, Language, get_language
 from .protocol import Frame
 from .sandbox import CellOutcome, CellRequest, Limits, Notice, Output, Sandbox
 from .versions import LanguageVersions
@@ -101,7 +102,12 @@ class DockerKernel(Kernel):
     implementation = "dockerkernel"
     implementation_version = __version__
 
-    language = Unicode("python", config=True, help="Language of this kernel (python, javascript, bash).")
+    language = Unicode(
+        "python", config=True,
+        help="Language of this kernel (python, javascript, bash, ruby, c, cpp, go, rust, java) or 'polyglot'.",
+    )
+    polyglot_default = Unicode("python", config=True, help="Polyglot kernel: language of cells without a %%LANG line (%lang).")
+    compile_flags = Unicode("", config=True, help="Extra compiler flags for C, C++, Go, Rust and Java cells (%cflags).")
     image = Unicode("", config=True, help="Image for the cells (default: dockerkernel/<language>:latest).")
     timeout = CFloat(30.0, config=True, help="Wall-clock limit per cell, in seconds.")
     mem_limit = Unicode("512m", config=True, help="Memory limit per cell (e.g. 512m, 1g); swap is never added.")
@@ -125,7 +131,9 @@ class DockerKernel(Kernel):
     def __init__(self, **kwargs):
         """Start the kernel; containers are created lazily, the pool warms up in the background."""
         super().__init__(**kwargs)
-        self.lang: Language = get_language(self.language)
+        self.polyglot = self.language.strip().lower() == "polyglot"
+        # the kernel's language; a polyglot kernel's default (cells may pick another with %%LANG)
+        self.lang: Language = get_language(self.polyglot_default if self.polyglot else self.language)
         self.kernel_id = uuid.uuid4().hex
         self.sandbox = Sandbox(self.kernel_id, pool_size=self.pool_size, workspace_size=self._workspace_bytes())
         self.versions = LanguageVersions()
@@ -169,18 +177,32 @@ class DockerKernel(Kernel):
 
     @property
     def current_image(self) -> str:
-        """The image the next cell runs in."""
-        return self._image_override or self.image or self.lang.image
+        """The image the next cell of the kernel's language runs in."""
+        return self.image_for(self.lang)
 
-    def _request(self, source: bytes, count: int) -> CellRequest:
+    def image_for(self, lang: Language) -> str:
+        """The image for a cell of ``lang`` (overrides apply to the kernel's own language)."""
+        if lang is self.lang:
+            return self._image_override or self.image or lang.image
+        return lang.image
+
+    def _request(self, source: bytes, count: int, lang: Language | None = None) -> CellRequest:
+        lang = lang or self.lang
+        text = source.decode("utf-8", "surrogateescape")
+        program, source_file = sources.prepare(lang.wrapper, text, lang.source_file)
+        flags = shlex.split(self.compile_flags or lang.default_flags)
+        compile_argv, run_argv = lang.command_lines(flags)
         return CellRequest(
-            language=self.lang,
-            source=source,
-            image=self.current_image,
+            language=lang,
+            source=program.encode("utf-8", "surrogateescape"),
+            image=self.image_for(lang),
             limits=self.limits,
             env={**{str(k): str(v) for k, v in self.env.items()}, **self.cell_env},
             execution_count=count,
             state=self.keep_state,
+            source_file=source_file,
+            compile=tuple(compile_argv) if compile_argv else None,
+            run=tuple(run_argv) if run_argv else None,
         )
 
     # -- start-up --------------------------------------------------------------------------
@@ -202,6 +224,9 @@ class DockerKernel(Kernel):
     @property
     def language_info(self) -> dict:
         """``language_info`` with the version read from the image."""
+        if self.polyglot:
+            return {"name": "polyglot", "version": __version__, "mimetype": "text/plain", "file_extension": ".txt",
+                    "pygments_lexer": "text", "codemirror_mode": ""}
         return self.lang.language_info(self.versions.cached(self.lang, self.current_image) or "")
 
     @property
@@ -229,7 +254,8 @@ class DockerKernel(Kernel):
     async def kernel_info_request(self, stream, ident, parent):
         """Read the language version from the image (once per image id) before answering."""
         try:
-            await asyncio.wait_for(self.versions.probe(self.lang, self.current_image, self.sandbox), 20)
+            if not self.polyglot:
+                await asyncio.wait_for(self.versions.probe(self.lang, self.current_image, self.sandbox), 20)
         except Exception as exc:
             self.log.warning("dockerkernel: could not read the language version: %s", exc)
         await super().kernel_info_request(stream, ident, parent)
@@ -257,7 +283,13 @@ class DockerKernel(Kernel):
         self._provenance = {}
         try:
             found, body = magics.split_magics(code, self.lang.comment)
+            lang = self.lang
             for magic in found:
+                if magic.cell and _cell_language(magic.name):
+                    # %%ruby etc.: this cell is another language; blank lines keep its line numbers
+                    lang = _cell_language(magic.name)
+                    body = "\n" * magic.line_number + body
+                    continue
                 result = await self._apply_magic(magic, body)
                 if result is not None:  # a cell magic consumed the cell
                     return self._ok()
@@ -265,15 +297,15 @@ class DockerKernel(Kernel):
                 return self._error("InvalidSource", "the cell contains NUL bytes, which no program source may contain")
             if not body.strip():
                 return self._ok()  # nothing to run: no container at all
-            return await self._run_cell(body.encode("utf-8", "surrogateescape"), silent, allow_stdin)
+            return await self._run_cell(body.encode("utf-8", "surrogateescape"), silent, allow_stdin, lang)
         except MagicError as exc:
             return self._error("UsageError", str(exc))
         except DockerKernelError as exc:
             return self._error(type(exc).__name__, str(exc).split("\n")[0], [str(exc)])
 
-    async def _run_cell(self, source: bytes, silent: bool, allow_stdin: bool = False) -> dict:
+    async def _run_cell(self, source: bytes, silent: bool, allow_stdin: bool = False, lang: Language | None = None) -> dict:
         coalescer = StreamCoalescer(self._send_stream if not silent else (lambda name, text: None), self.stream_interval)
-        request = replace(self._request(source, self.execution_count), stdin=bool(allow_stdin))
+        request = replace(self._request(source, self.execution_count, lang), stdin=bool(allow_stdin))
         answered = threading.Event()  # set when the cell ends: stop waiting for the frontend
         ident = self._get_shell_context_var(self._shell_parent_ident)
         parent = self.get_parent("shell")
@@ -353,6 +385,18 @@ class DockerKernel(Kernel):
         if reason == "exit" and outcome.error:
             err = outcome.error
             return self._error(str(err.get("ename") or "Error"), str(err.get("evalue") or ""), [str(x) for x in err.get("traceback") or []])
+        if reason == "compile":
+            label = f"Cell In[{request.execution_count}]"
+            text = outcome.diagnostics.replace(f"/tmp/dk/{request.source_file}", label).replace(request.source_file, label)
+            lines = text.rstrip("\n").split("\n")
+            first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
+            return self._error("CompileError", first.strip(), lines)
+        if reason == "exit" and request.language.error_pattern:
+            found = list(re.finditer(request.language.error_pattern, outcome.stderr_tail, re.MULTILINE))
+            if found:
+                groups = found[-1].groupdict()
+                ename = groups.get("ename") or "Panic"
+                return self._error(ename, (groups.get("evalue") or "").strip(), [f"{ename}: {(groups.get('evalue') or '').strip()}", f"(the program exited with status {outcome.exit_code}; its stderr is above)"])
         if reason == "output":
             notice = f"\n[dockerkernel: output limit of {magics.format_size(limits.output)} reached; the program was stopped]\n"
             self._send_stream("stderr", notice)
@@ -460,6 +504,15 @@ class DockerKernel(Kernel):
                 if not self.allow_image_change:
                     raise MagicError("changing the image is not allowed (set DockerKernel.allow_image_change=True)")
                 self._image_override = args.strip()
+            elif name == "cflags":
+                shlex.split(args)  # refuse unbalanced quotes now, not in the container
+                self.compile_flags = args.strip()
+            elif name == "lang":
+                chosen = _cell_language(args.strip())
+                if chosen is None:
+                    raise MagicError(f"unknown language {args.strip()!r}; known: {', '.join(LANGUAGES)}")
+                self.lang = chosen
+                self._send_stream("stdout", f"cells without a %%LANG line now run as {chosen.name}\n")
             elif name == "state" and self.lang.name == "python":
                 self.keep_state = magics.parse_on_off(args)
                 self._send_stream("stdout", f"variables {'are' if self.keep_state else 'are not'} carried to the next cell\n")
@@ -504,7 +557,7 @@ class DockerKernel(Kernel):
         start = cursor_pos - len(token)
         candidates: list[str] = []
         if token.startswith("%"):
-            candidates = [f"%{name}" for name in magics.LINE_MAGICS] + [f"%%{name}" for name in magics.CELL_MAGICS]
+            candidates = [f"%{name}" for name in magics.LINE_MAGICS] + ["%%file"] + [f"%%{name}" for name in LANGUAGES]
         else:
             word = re.search(r"[\w]*$", token).group(0)
             if "/" not in token:
@@ -537,6 +590,14 @@ class DockerKernel(Kernel):
         except Exception as exc:
             self.log.warning("dockerkernel: cleanup incomplete (dockerkernel gc will finish it): %s", exc)
         return {"status": "ok", "restart": restart}
+
+
+def _cell_language(name: str) -> Language | None:
+    """The language a ``%%name`` cell magic selects, if it names one."""
+    try:
+        return get_language(name)
+    except KeyError:
+        return None
 
 
 def _loop_running() -> bool:

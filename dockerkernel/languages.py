@@ -19,8 +19,16 @@ class Language:
     source_file: str
     # argv started *before* the cell arrives (a warm interpreter reading the cell on stdin)
     warm_command: tuple[str, ...] | None = None
-    # argv started after the source is written to /tmp/dk/<source_file> ({file} = that path)
+    # argv started after the source is written to /tmp/dk/<source_file>; placeholders:
+    # {file} that path, {dir} /tmp/dk, {stem} the file name without extension, {exe} /tmp/dk/cell
     run_command: tuple[str, ...] | None = None
+    # compiled languages: argv run first, in the same container and time limit; a failure is
+    # a CompileError. "{flags}" is replaced by the user's extra flags (%cflags / compile_flags)
+    compile_command: tuple[str, ...] | None = None
+    default_flags: str = ""
+    wrapper: str = ""  # convenience rule of sources.prepare (c, cpp, go, rust, java)
+    # how to read the exception's name from stderr when the program does not send one
+    error_pattern: str = ""
     version_command: tuple[str, ...] = ()
     mimetype: str = "text/plain"
     file_extension: str = ".txt"
@@ -30,6 +38,15 @@ class Language:
     completeness: str = "brackets"  # how is_complete judges a cell: python | bash | brackets
     comment: str = "#"
     env: tuple[tuple[str, str], ...] = field(default=())
+
+    def command_lines(self, flags: list[str]) -> tuple[list[str] | None, list[str] | None]:
+        """(compile argv, run argv) with the extra compiler flags in place of ``{flags}``."""
+        compile_argv = None
+        if self.compile_command:
+            compile_argv = []
+            for arg in self.compile_command:
+                compile_argv.extend(flags if arg == "{flags}" else [arg])
+        return compile_argv, list(self.run_command) if self.run_command else None
 
     @property
     def kernel_name(self) -> str:
@@ -71,6 +88,37 @@ _BASH_KEYWORDS = tuple(
     "cd pwd ls cat grep sed awk sort uniq wc head tail find xargs mkdir rm cp mv touch display".split()
 )
 
+_RUBY_KEYWORDS = tuple(
+    "BEGIN END alias and begin break case class def defined? do else elsif end ensure false for if in "
+    "module next nil not or redo rescue retry return self super then true undef unless until when while "
+    "yield puts print p require attr_accessor each map select lambda proc".split()
+)
+_C_KEYWORDS = tuple(
+    "auto break case char const continue default do double else enum extern float for goto if inline int "
+    "long register restrict return short signed sizeof static struct switch typedef union unsigned void "
+    "volatile while printf scanf malloc free main include define".split()
+)
+_CPP_KEYWORDS = tuple(
+    "bool catch class constexpr delete explicit false friend namespace new nullptr operator private "
+    "protected public template this throw true try typename using virtual std cout cin endl vector string "
+    "map auto".split()
+)
+_GO_KEYWORDS = tuple(
+    "break case chan const continue default defer else fallthrough for func go goto if import interface "
+    "map package range return select struct switch type var fmt Println Printf main".split()
+)
+_RUST_KEYWORDS = tuple(
+    "as break const continue crate else enum extern false fn for if impl in let loop match mod move mut pub "
+    "ref return self Self static struct super trait true type unsafe use where while println format vec "
+    "String Vec Option Some None Result Ok Err".split()
+)
+_JAVA_KEYWORDS = tuple(
+    "abstract boolean break byte case catch char class continue default do double else enum extends final "
+    "finally float for if implements import instanceof int interface long new package private protected "
+    "public return short static super switch this throw throws try void while var record String System "
+    "main".split()
+)
+
 LANGUAGES: dict[str, Language] = {
     lang.name: lang
     for lang in (
@@ -100,6 +148,98 @@ LANGUAGES: dict[str, Language] = {
             keywords=_JS_KEYWORDS,
             completeness="brackets",
             comment="//",
+        ),
+        Language(
+            name="ruby",
+            display_name="Ruby (Docker)",
+            source_file="cell.rb",
+            run_command=("ruby", "{file}"),
+            version_command=("ruby", "-e", "print RUBY_VERSION"),
+            mimetype="text/x-ruby",
+            file_extension=".rb",
+            pygments_lexer="ruby",
+            codemirror_mode="ruby",
+            keywords=_RUBY_KEYWORDS,
+            completeness="ruby",
+            error_pattern=r":in [`'][^']*': (?P<evalue>.*) \((?P<ename>[A-Z][\w:]*)\)$",
+        ),
+        Language(
+            name="c",
+            display_name="C (Docker)",
+            source_file="cell.c",
+            compile_command=("gcc", "-std=gnu17", "-Wall", "-O1", "-o", "{exe}", "{file}", "{flags}", "-lm"),
+            run_command=("stdbuf", "-oL", "-eL", "{exe}"),
+            version_command=("gcc", "-dumpfullversion"),
+            mimetype="text/x-csrc",
+            file_extension=".c",
+            pygments_lexer="c",
+            codemirror_mode="text/x-csrc",
+            keywords=_C_KEYWORDS,
+            wrapper="c",
+            comment="//",
+        ),
+        Language(
+            name="cpp",
+            display_name="C++ (Docker)",
+            source_file="cell.cpp",
+            compile_command=("g++", "-std=gnu++17", "-Wall", "-O1", "-o", "{exe}", "{file}", "{flags}"),
+            run_command=("stdbuf", "-oL", "-eL", "{exe}"),
+            version_command=("g++", "-dumpfullversion"),
+            mimetype="text/x-c++src",
+            file_extension=".cpp",
+            pygments_lexer="cpp",
+            codemirror_mode="text/x-c++src",
+            keywords=_C_KEYWORDS + _CPP_KEYWORDS,
+            wrapper="cpp",
+            comment="//",
+        ),
+        Language(
+            name="go",
+            display_name="Go (Docker)",
+            source_file="cell.go",
+            compile_command=("go", "build", "{flags}", "-o", "{exe}", "{file}"),
+            run_command=("{exe}",),
+            version_command=("sh", "-c", "go version | cut -d' ' -f3 | sed s/^go//"),
+            mimetype="text/x-go",
+            file_extension=".go",
+            pygments_lexer="go",
+            codemirror_mode="text/x-go",
+            keywords=_GO_KEYWORDS,
+            wrapper="go",
+            comment="//",
+            error_pattern=r"^panic: (?P<evalue>.*)$",
+        ),
+        Language(
+            name="rust",
+            display_name="Rust (Docker)",
+            source_file="cell.rs",
+            compile_command=("rustc", "--edition", "2021", "-C", "debuginfo=0", "{flags}", "-o", "{exe}", "{file}"),
+            run_command=("{exe}",),
+            version_command=("sh", "-c", "rustc --version | cut -d' ' -f2"),
+            mimetype="text/rust",
+            file_extension=".rs",
+            pygments_lexer="rust",
+            codemirror_mode="rust",
+            keywords=_RUST_KEYWORDS,
+            wrapper="rust",
+            comment="//",
+            error_pattern=r"^thread '[^']*' panicked at (?P<evalue>.*)$",
+        ),
+        Language(
+            name="java",
+            display_name="Java (Docker)",
+            source_file="Main.java",
+            compile_command=("javac", "-Xlint:none", "-d", "{dir}", "{flags}", "{file}"),
+            run_command=("java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", "{dir}", "{stem}"),
+            version_command=("sh", "-c", "java -version 2>&1 | head -1 | cut -d'\"' -f2"),
+            mimetype="text/x-java",
+            file_extension=".java",
+            pygments_lexer="java",
+            codemirror_mode="text/x-java",
+            keywords=_JAVA_KEYWORDS,
+            wrapper="java",
+            comment="//",
+            error_pattern=r"^Exception in thread \"[^\"]*\" (?P<ename>[\w.$]+)(?:: (?P<evalue>.*))?$",
         ),
         Language(
             name="bash",

@@ -30,11 +30,14 @@ LINE_MAGICS = {
     "image": "%image NAME — run the following cells in another image (only if DockerKernel.allow_image_change)",
     "lsmagic": "%lsmagic — list the magics",
     "help": "%help — this help",
+    "cflags": "%cflags FLAGS — extra compiler flags for C, C++, Go, Rust and Java cells (e.g. -O2 -lm)",
+    "lang": "%lang NAME — language of the following cells that have no %%LANG line",
     "state": "%state on|off — Python: carry picklable variables, functions and classes to the next cell (default on)",
     "matplotlib": "%matplotlib inline — accepted for compatibility (figures are always inline)",
 }
 CELL_MAGICS = {
     "file": "%%file PATH — write the rest of the cell to PATH in /workspace, without a container",
+    "LANG": "%%python, %%javascript, %%bash, %%ruby, %%c, %%cpp, %%go, %%rust, %%java — run this cell in that language (same /workspace)",
 }
 
 _MAGIC_RE = re.compile(r"^(%%?)([A-Za-z_][\w-]*)\s*(.*?)\s*$")

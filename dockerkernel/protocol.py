@@ -14,7 +14,9 @@ One line of JSON (the *header*), then exactly ``header["size"]`` bytes of cell s
     print("hi")\\n
 
 ``run`` is the argv to start after the source was written to ``/tmp/dk/<source_file>``
-(``{file}`` is replaced by that path); ``null`` means the container was started with a
+(``{file}`` is replaced by that path, ``{exe}`` by ``/tmp/dk/cell``); ``compile``, when not
+null, runs first with its output collected: if it fails, the end frame carries
+``compile_failed`` and the ``diagnostics`` instead of running anything. ``null`` ``run`` means the container was started with a
 *warm* interpreter (``runner.py --warm ARGV``) that is already waiting: the runner pipes the
 header line and the source into that interpreter's stdin instead. The program itself never
 sees the container's stdin: it reads from an empty pipe, so ``input()`` gets EOF at once.
@@ -208,6 +210,7 @@ def make_header(
     execution_count: int,
     stdin: bool = False,
     state: bool = True,
+    compile: list[str] | None = None,
 ) -> bytes:
     """The stdin header line plus the source, as the runner expects them."""
     header = {
@@ -221,5 +224,6 @@ def make_header(
         "execution_count": execution_count,
         "stdin": stdin,
         "state": state,
+        "compile": compile,
     }
     return json.dumps(header, separators=(",", ":")).encode() + b"\n" + source

@@ -83,6 +83,9 @@ class CellRequest:
     execution_count: int = 0
     stdin: bool = False  # the frontend can answer input requests
     state: bool = True  # Python: carry globals to the next cell
+    source_file: str = ""  # default: the language's
+    compile: tuple[str, ...] | None = None  # compiled languages: argv run before the program
+    run: tuple[str, ...] | None = None  # default: the language's run_command
 
 
 @dataclass
@@ -95,6 +98,8 @@ class CellOutcome:
     error: dict | None = None  # the program's own error frame, if it sent one
     elapsed: float = 0.0
     files: list[str] | None = None
+    diagnostics: str = ""  # compiler output when reason == "compile"
+    stderr_tail: str = ""  # the end of stderr, to read an exception name from
     container_id: str = ""
     image_id: str = ""
     warm: bool = False
@@ -619,6 +624,7 @@ class _RunningCell:
             for name in ("stdout", "stderr")
         }
         self.text_budget = limits.output
+        self.stderr_tail = bytearray()  # last bytes of stderr (exception names of other languages)
         self.display_budget = limits.display_budget
 
     def stop(self, reason: str) -> None:
@@ -661,6 +667,9 @@ class _RunningCell:
                                 continue
                             self.text_budget -= len(event.data)
                             batch.append(Output(stream, event.data))
+                            if stream == "stderr":
+                                self.stderr_tail += event.data
+                                del self.stderr_tail[:-8192]
                         elif isinstance(event, protocol.Frame):
                             if not event.from_runner:
                                 self.display_budget -= len(str(event.payload))
@@ -694,8 +703,9 @@ class _RunningCell:
             nonce=self.nonce,
             end_token=self.end_token,
             source=request.source,
-            source_file=language.source_file,
-            run=None if container.warm else list(language.run_command or ()),
+            source_file=request.source_file or language.source_file,
+            run=None if container.warm else list(request.run or language.run_command or ()),
+            compile=None if container.warm else (list(request.compile) if request.compile else None),
             env=dict(request.env),
             execution_count=request.execution_count,
             stdin=request.stdin and self.on_input is not None,
@@ -778,9 +788,14 @@ class _RunningCell:
             # the runner never reported: the container died (runner OOM-killed, PID 1 killed, ...)
             return await self._post_mortem(outcome, eof)
         self.files = report.get("files")
+        outcome.files = self.files
         outcome.exit_code = report.get("exit_code")
         outcome.signal = report.get("signal")
-        if report.get("oom_killed") and (outcome.exit_code or outcome.signal):
+        outcome.stderr_tail = bytes(self.stderr_tail).decode("utf-8", "replace")
+        if report.get("compile_failed"):
+            outcome.reason = "compile"
+            outcome.diagnostics = str(report.get("diagnostics") or "")
+        elif report.get("oom_killed") and (outcome.exit_code or outcome.signal):
             outcome.reason = "oom"
         elif report.get("pids_limit_hit") and (outcome.exit_code or outcome.signal):
             outcome.reason = "pids"

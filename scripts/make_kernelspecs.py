@@ -47,17 +47,19 @@ def logo(size, colour):
 
 def main():
     root = Path(__file__).resolve().parent.parent / "dockerkernel" / "kernelspecs"
-    for name, lang in LANGUAGES.items():
-        folder = root / lang.kernel_name
+    entries = [(name, lang.kernel_name, lang.display_name, lang.image) for name, lang in LANGUAGES.items()]
+    entries.append(("polyglot", "docker-polyglot", "Polyglot (Docker)", "dockerkernel/<language>:latest"))
+    for name, kernel_name, display_name, image in entries:
+        folder = root / kernel_name
         folder.mkdir(parents=True, exist_ok=True)
         spec = {
             "argv": ["python3", "-m", "dockerkernel", "-f", "{connection_file}", f"--DockerKernel.language={name}"],
-            "display_name": lang.display_name,
+            "display_name": display_name,
             "language": name,
             # signal: jupyter_client (JupyterLab's server, nbclient, jupyter console) sends SIGINT,
             # which the kernel turns into killing the running cell's container
             "interrupt_mode": "signal",
-            "metadata": {"dockerkernel": {"language": name, "image": lang.image}},
+            "metadata": {"dockerkernel": {"language": name, "image": image}},
         }
         (folder / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
         for size in (32, 64):

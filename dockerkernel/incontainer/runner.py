@@ -182,7 +182,34 @@ def main():
         path = os.path.join(CELL_DIR, os.path.basename(header["source_file"]))
         with open(path, "wb") as fh:
             fh.write(source)
-        run = [arg.replace("{file}", path).replace("{dir}", CELL_DIR) for arg in header["run"]]
+        names = {"{file}": path, "{dir}": CELL_DIR, "{stem}": os.path.splitext(os.path.basename(path))[0],
+                 "{exe}": os.path.join(CELL_DIR, "cell")}
+
+        def expand(argv):
+            out = []
+            for arg in argv:
+                for key, value in names.items():
+                    arg = arg.replace(key, value)
+                out.append(arg)
+            return out
+
+        if header.get("compile"):
+            # compile and run share the container and the cell's time limit; diagnostics are
+            # collected (not streamed) so the kernel can show them as one CompileError
+            compiled = subprocess.run(expand(header["compile"]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, env=env, cwd=os.getcwd())
+            diagnostics = compiled.stdout[-65536:].decode("utf-8", "replace")
+            if compiled.returncode != 0:
+                stop.set()
+                report = {"exit_code": compiled.returncode, "signal": None, "compile_failed": True,
+                          "diagnostics": diagnostics, "oom_killed": False, "pids_limit_hit": False,
+                          "elapsed": round(time.monotonic() - started, 6), "files": list_workspace()}
+                write_all(2, frame(end_token, "end"))
+                write_all(1, frame(end_token, "end", report))
+                sys.exit(0)
+            if diagnostics.strip():
+                write_all(2, diagnostics.encode())  # warnings only: show them, then run
+        run = expand(header["run"])
         try:
             child = subprocess.Popen(run, stdin=subprocess.DEVNULL, env=env, close_fds=True, pass_fds=(answer_r,))
         except OSError as exc:
