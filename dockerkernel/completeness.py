@@ -63,7 +63,7 @@ def bash_status(code: str) -> tuple[str, str]:
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 
 
-def bracket_status(code: str, line_comment: str = "//") -> tuple[str, str]:
+def bracket_status(code: str, line_comment: str = "//", single_quote_strings: bool = True) -> tuple[str, str]:
     """C-like languages: open brackets, strings or block comments mean incomplete."""
     _, body = split_magics(code, line_comment)
     stack: list[str] = []
@@ -80,8 +80,10 @@ def bracket_status(code: str, line_comment: str = "//") -> tuple[str, str]:
                 return "incomplete", ""
             i = end + 2
             continue
-        if ch == "'" and not re.match(r"'(\\.|[^\\'\n])'", body[i : i + 4]) and "'" not in body[i + 1 : body.find("\n", i) if "\n" in body[i:] else n]:
-            i += 1  # a Rust lifetime ('a) or a lone apostrophe, not a string
+        if ch == "'" and not single_quote_strings:
+            # C, C++, Java, Go, Rust: ' only opens a char literal ('x', '\n'); else a Rust lifetime
+            literal = re.match(r"'(\\.[^']*|[^\\'\n])'", body[i : i + 12])
+            i += literal.end() if literal else 1
             continue
         if ch in "\"'`":
             j = i + 1
@@ -141,6 +143,8 @@ def is_complete(strategy: str, code: str, comment: str = "#") -> dict:
         status, indent = bash_status(code)
     elif strategy == "ruby":
         status, indent = ruby_status(code)
+    elif strategy == "clike":
+        status, indent = bracket_status(code, "//", single_quote_strings=False)
     else:
         status, indent = bracket_status(code, comment if comment != "#" else "//")
     reply = {"status": status}

@@ -13,6 +13,9 @@ How it fits together:
   plus the id of the image it is built ``FROM``. A build is skipped when the tagged image
   already carries the expected hash, so ``build_images`` only builds what is missing or
   changed, and a rebuilt base makes every language image stale.
+- The in-container runner (``dockerkernel/incontainer/`` -> ``/opt/dockerkernel/``) is the last
+  layer of each language image, not part of the base, so editing it rebuilds one small layer
+  per image while the apt layers stay cached.
 - An extra CA bundle (argument ``ca_bundle`` or env ``DOCKERKERNEL_CA_BUNDLE``) is put into the
   base image's trust store, for TLS-inspecting proxies.
 """
@@ -546,8 +549,11 @@ def _context_entries(lang: str, ca_bundle: str | os.PathLike | None) -> list[_En
             f"(available: {', '.join(available_languages())})"
         )
     entries = _tree_entries(folder, "")
-    if lang == BASE:
+    if lang != BASE:
+        # The runner is each language image's last layer, not part of the base: editing it
+        # must not make the base (and every apt layer built on it) stale.
         entries += _tree_entries(INCONTAINER_DIR, "incontainer/")
+    else:
         # Always present so the Dockerfile's COPY works with or without a bundle.
         entries.append(_Entry("extra-ca", None, 0o755))
         if ca_bundle:

@@ -123,6 +123,10 @@ def test_context_without_ca_bundle_has_empty_extra_ca():
     members = _members(ctx)
     assert members["extra-ca"].isdir()
     assert not [n for n in names if n.startswith("extra-ca/")]
+    # the runner belongs to the language images, so editing it leaves the base up to date
+    assert not [n for n in names if n.startswith("incontainer")]
+    _, lang_names = imagebuild.make_build_context("python")
+    assert "incontainer/runner.py" in lang_names and "extra-ca" not in lang_names
 
 
 def test_non_pem_ca_bundle_is_rejected(tmp_path):
@@ -202,7 +206,7 @@ def test_security_mirror_from_sources():
 
 
 def test_context_modes_are_normalised():
-    ctx, _ = imagebuild.make_build_context("base")
+    ctx, _ = imagebuild.make_build_context("bash")
     members = _members(ctx)
     scripts = [m for m in members.values() if m.isfile() and m.name.startswith("incontainer/")]
     assert scripts, "dockerkernel/incontainer/ is empty"
