@@ -6,7 +6,8 @@ the full program:
 
 * C / C++: a cell without a ``main`` function is wrapped in ``int main(void) { ... return 0; }``
   with the common headers included (C: stdio, stdlib, string, math, stdint, stdbool, ctype,
-  time; C++: ``<bits/stdc++.h>`` and ``using namespace std``); its ``#include`` lines are
+  time; C++: iostream, string, vector, map, set, algorithm, numeric, cmath, memory, ... and
+  ``using namespace std``); its ``#include`` lines are
   moved above ``main``.
 * Go: a cell without a ``package`` clause gets ``package main``.
 * Rust: a cell without ``fn main`` becomes the body of ``fn main``.
@@ -27,7 +28,12 @@ _JAVA_CLASS = re.compile(r"\b(?:class|record|enum|interface)\s+([A-Za-z_$][\w$]*
 _JAVA_MAIN = re.compile(r"\bstatic\s+void\s+main\s*\(")
 
 C_PRELUDE = "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdbool.h>\n#include <ctype.h>\n#include <time.h>\n"
-CPP_PRELUDE = "#include <bits/stdc++.h>\nusing namespace std;\n"
+# the usual headers, not <bits/stdc++.h>: that one alone costs seconds of compile time per cell
+CPP_PRELUDE = (
+    "#include <iostream>\n#include <iomanip>\n#include <sstream>\n#include <string>\n#include <vector>\n"
+    "#include <map>\n#include <set>\n#include <unordered_map>\n#include <algorithm>\n#include <numeric>\n"
+    "#include <cmath>\n#include <cstdio>\n#include <cstdlib>\n#include <memory>\nusing namespace std;\n"
+)
 
 
 def _strip_comments(code: str) -> str:

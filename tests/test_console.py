@@ -165,16 +165,20 @@ def test_python_session(console, docker_client):
 def test_python_multiline_cell(console, docker_client):
     """The real prompt: a block typed over several lines runs when Enter is pressed on an empty line."""
     con = console("docker-python", simple=False)
+    settle = 0.5  # prompt_toolkit drops keys typed before its prompt is up: pacing, not a bound
+    time.sleep(settle)
     con.child.send("for i in range(3):\r")
     con.child.expect(r"\.\.\.: ")  # continuation prompt: the kernel said "incomplete"
     con.child.send("    print(i*10)\r")
     con.child.expect(r"\.\.\.: ")
-    con.child.send("\r")
+    con.child.send("\r")  # Enter on the (auto-indented) empty line ends the block
     con.child.expect(r"0\r\n10\r\n20\r\n", timeout=15)
     con.child.expect(PROMPT, timeout=15)
+    time.sleep(settle)
     con.child.send('print("hi")\r')
-    con.child.expect(r"\nhi\r\n", timeout=15)
+    con.child.expect(r"hi\r\n", timeout=15)
     con.child.expect(PROMPT, timeout=15)
+    time.sleep(settle)
     assert con.exit_by_eof() == 0
     assert_nothing_left(docker_client, con)
 
