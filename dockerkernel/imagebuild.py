@@ -760,8 +760,12 @@ def _remove_replaced(client: docker.DockerClient, ids: list[str], progress: Prog
     """
     for image_id in reversed(ids):
         try:
+            # Only if nothing names it any more: removing by id would also delete an image
+            # that a user (or another tag) still refers to.
+            if client.api.inspect_image(image_id).get("RepoTags"):
+                continue
             client.api.remove_image(image_id)
-            progress(f"removed superseded image {image_id[7:19]}")
+            progress(f"removed superseded image {image_id.split(':')[-1][:12]}")
         except docker.errors.APIError:
             pass
 

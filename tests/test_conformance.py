@@ -18,9 +18,10 @@ from jupyter_client.kernelspec import KernelSpecManager
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
-# The first cell of a kernel may have to create its workspace volume and wait for the
-# pool; jupyter_kernel_test's 15 s default is tight on a loaded 2-core machine.
-jkt.TIMEOUT = 60
+# The first cell of a kernel may have to create its workspace volume and wait for the pool;
+# jupyter_kernel_test's 15 s is tight on a loaded 2-core machine. These are no-hang bounds.
+TIMEOUT = 60
+jkt.TIMEOUT = TIMEOUT  # read at call time by test_kernel_info
 
 
 class DockerKernelTests(jkt.KernelTests):
@@ -33,10 +34,14 @@ class DockerKernelTests(jkt.KernelTests):
     test_inspect = None
     test_history = None
 
+    def execute_helper(self, code, timeout=TIMEOUT, **kwargs):
+        """The inherited helper with our bound (its default was fixed at 15 s when defined)."""
+        return super().execute_helper(code, timeout=timeout, **kwargs)
+
     def execute(self, code: str):
         """Run ``code``; return (reply, iopub output messages)."""
         self.flush_channels()
-        return self.execute_helper(code=code, timeout=60)
+        return self.execute_helper(code)
 
     def test_kernelspec_is_from_this_checkout(self):
         """setUpClass started the kernelspec installed by conftest (JUPYTER_PATH was already set).
@@ -54,7 +59,7 @@ class DockerKernelTests(jkt.KernelTests):
         """language_info carries the version read from the image, and a lexer."""
         self.flush_channels()
         self.kc.kernel_info()
-        reply = self.kc.get_shell_msg(timeout=60)
+        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
         info = reply["content"]["language_info"]
         assert info["name"] == self.language_name
         assert info["version"] and info["version"][0].isdigit(), info
@@ -84,7 +89,7 @@ class DockerKernelTests(jkt.KernelTests):
         reply, _ = self.execute(self.code_write_zebra)
         assert reply["content"]["status"] == "ok"
         self.kc.complete("zebra_n")
-        reply = self.get_non_kernel_info_reply(timeout=30)
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
         assert "zebra_notes.txt" in reply["content"]["matches"]
         assert reply["content"]["cursor_start"] == 0
         assert reply["content"]["cursor_end"] == len("zebra_n")
@@ -92,7 +97,7 @@ class DockerKernelTests(jkt.KernelTests):
     def test_magic_completion(self):
         """Magics are completed in every language."""
         self.kc.complete("%lim")
-        reply = self.get_non_kernel_info_reply(timeout=30)
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
         assert reply["content"]["matches"] == ["%limits"]
 
 

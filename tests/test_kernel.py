@@ -253,6 +253,13 @@ def test_file_magic_then_read(kernel):
     assert_ok(kernel.run("print(open('data.txt').read())"), "hello file\nline 2\n")
 
 
+def test_file_magic_outside_the_workspace_is_refused(kernel):
+    result = kernel.run("%%file ../escape.txt\nnope")
+    assert result.status == "error"
+    assert len(result.of_type("error")) == 1
+    assert_ok(kernel.run("import os\nprint(os.path.exists('/escape.txt'))"), "False\n")
+
+
 def test_env_magic(kernel):
     assert_ok(kernel.run("%env GREETING=hello there"))
     assert_ok(kernel.run("import os\nprint(os.environ['GREETING'])"), "hello there\n")
@@ -474,9 +481,16 @@ def test_pool_size_zero(kernels, docker_client):
     handle = kernels("docker-python", "--DockerKernel.pool_size=0")
     assert_ok(handle.run("print('cold')"), "cold\n")
     kid = kernel_id_of(handle)
+
+    def running_cells():
+        return [
+            c for c in our_objects(docker_client, kid)[0]
+            if c["Labels"].get("dockerkernel.role") == "cell" and c["State"] == "running"
+        ]
+
+    assert wait_until(lambda: not running_cells(), timeout=15)  # nothing pre-started
     time.sleep(1)
-    cells = [c for c in our_objects(docker_client, kid)[0] if c["Labels"].get("dockerkernel.role") == "cell"]
-    assert not [c for c in cells if c["State"] == "running"]  # nothing pre-started
+    assert not running_cells()
     assert_ok(handle.run("print('again')"), "again\n")
 
 
