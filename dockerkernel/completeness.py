@@ -53,9 +53,12 @@ def bash_status(code: str) -> tuple[str, str]:
         proc = subprocess.run([bash, "-n"], input=body.encode(), capture_output=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown", ""
+    # an unterminated here-document is only a warning for `bash -n`, but the user is not done
+    if b"here-document" in proc.stderr and b"delimited by end-of-file" in proc.stderr:
+        return "incomplete", ""
     if proc.returncode == 0:
         return "complete", ""
-    if b"unexpected end of file" in proc.stderr or b"here-document" in proc.stderr:
+    if b"unexpected end of file" in proc.stderr or b"unexpected EOF while looking for matching" in proc.stderr:
         return "incomplete", "  "
     return "invalid", ""
 

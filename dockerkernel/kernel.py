@@ -56,8 +56,13 @@ class StreamCoalescer:
 
     def add(self, name: str, data: bytes) -> None:
         """Queue program output of stream ``name``."""
-        text = self._decoders[name].decode(data)
-        self.add_text(name, text)
+        self._flush_other(name)  # even when the bytes only start a character: order is kept
+        self.add_text(name, self._decoders[name].decode(data))
+
+    def _flush_other(self, name: str) -> None:
+        other = "stderr" if name == "stdout" else "stdout"
+        if self._pending[other]:
+            self._flush_one(other)
 
     def add_text(self, name: str, text: str) -> None:
         """Queue already decoded text."""
@@ -65,9 +70,7 @@ class StreamCoalescer:
             return
         if "\x00" in text:
             text = text.replace("\x00", "\u2400")
-        other = "stderr" if name == "stdout" else "stdout"
-        if self._pending[other]:
-            self._flush_one(other)
+        self._flush_other(name)
         self._pending[name].append(text)
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.interval, self.flush)
@@ -86,10 +89,11 @@ class StreamCoalescer:
             self._timer = None
         if final:
             for name, decoder in self._decoders.items():
-                tail = decoder.decode(b"", final=True)
-                if tail:
-                    self._pending[name].append(tail)
-        for name in ("stdout", "stderr"):
+                self.add_text(name, decoder.decode(b"", final=True))  # flushes the other stream first
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        for name in ("stdout", "stderr"):  # at most one stream has pending text
             self._flush_one(name)
 
 
@@ -126,6 +130,11 @@ class DockerKernel(Kernel):
     pool_size = CInt(2, config=True, help="Pre-started containers kept ready per (image, limits); 0 disables the pool.")
     stream_interval = CFloat(0.05, config=True, help="Seconds over which stream output is coalesced into one message.")
     env = Dict(config=True, help="Environment variables for every cell.")
+    max_timeout = CFloat(3600.0, config=True, help="Highest %timeout a user may set, in seconds.")
+    max_mem_limit = Unicode("8g", config=True, help="Highest %memory a user may set.")
+    max_cpus = CFloat(float(os.cpu_count() or 1), config=True, help="Highest %cpus a user may set.")
+    max_pids_limit = CInt(4096, config=True, help="Highest %pids a user may set.")
+    max_output_limit = Unicode("64m", config=True, help="Highest %output a user may set.")
     keep_state = Bool(True, config=True, help="Python: carry picklable globals from cell to cell (%state on|off).")
 
     def __init__(self, **kwargs):
@@ -441,7 +450,7 @@ class DockerKernel(Kernel):
             "exit_code": outcome.exit_code,
             "signal": outcome.signal,
             "wall_time": round(outcome.elapsed, 6),
-            "warm_container": outcome.warm,
+            "warm_container": outcome.from_pool,
             "started": started,
         }
 
@@ -462,23 +471,21 @@ class DockerKernel(Kernel):
                     path = args.strip()
                     if not path:
                         raise MagicError("usage: %%file PATH")
-                    await self.sandbox.write_file(path, body.encode())
+                    await self.sandbox.write_file(path, body.encode(), self.current_image)
                     self._send_stream("stdout", f"Writing {path}\n")
                     return True
                 raise MagicError(f"%%{name} is not a dockerkernel cell magic; %lsmagic lists them")
             if name == "timeout":
-                self.timeout = float(args)
-                if self.timeout <= 0:
-                    raise ValueError("the timeout must be positive")
+                self.timeout = _within("timeout", float(args), 0.1, self.max_timeout, "s")
             elif name == "memory":
-                magics.parse_size(args)
+                _within("memory", magics.parse_size(args), 16 << 20, magics.parse_size(self.max_mem_limit), "bytes")
                 self.mem_limit = args.strip()
             elif name == "cpus":
-                self.cpus = float(args)
+                self.cpus = _within("cpus", float(args), 0.01, self.max_cpus, "CPUs")
             elif name == "pids":
-                self.pids_limit = int(args)
+                self.pids_limit = int(_within("pids", int(args), 8, self.max_pids_limit, "processes"))
             elif name == "output":
-                magics.parse_size(args)
+                _within("output", magics.parse_size(args), 1024, magics.parse_size(self.max_output_limit), "bytes")
                 self.output_limit = args.strip()
             elif name == "env":
                 if not args.strip():
@@ -590,6 +597,16 @@ class DockerKernel(Kernel):
         except Exception as exc:
             self.log.warning("dockerkernel: cleanup incomplete (dockerkernel gc will finish it): %s", exc)
         return {"status": "ok", "restart": restart}
+
+
+def _within(what: str, value: float, lowest: float, highest: float, unit: str) -> float:
+    """Check a user's limit against the floor and the administrator's ceiling."""
+    if not lowest <= value <= highest:
+        raise MagicError(
+            f"%{what} {value:g}: must be between {lowest:g} and {highest:g} {unit} "
+            f"(the upper bound is the administrator's DockerKernel.max_* setting)"
+        )
+    return value
 
 
 def _cell_language(name: str) -> Language | None:

@@ -67,7 +67,7 @@ def format_size(size: int) -> str:
         if size >= factor and size % (factor // 4 or 1) == 0:
             value = size / factor
             return f"{value:g} {unit}"
-    return f"{size} bytes"
+    return f"{size} B"
 
 
 def split_magics(code: str, comment: str = "#") -> tuple[list[Magic], str]:

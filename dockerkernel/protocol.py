@@ -109,17 +109,29 @@ class FrameParser:
         """Accept frames signed with ``nonce`` (program kinds) or ``end_token`` (runner kinds)."""
         self._tokens = {nonce.encode(): PROGRAM_KINDS, end_token.encode(): RUNNER_KINDS}
         self._runner_token = end_token.encode()
+        # the runner's frames are found even inside a program frame that lies about its
+        # length: the end token is secret, so these bytes can only come from the runner
+        self._runner_prefix = FRAME_MAGIC + self._runner_token + b" "
         self.max_frame = max_frame
         self._buf = bytearray()
         self._skip = 0  # bytes of an oversized frame still to discard
+        self._skip_tail = b""  # last bytes skipped, in case a runner prefix straddles two reads
         self._pending: tuple[bytes, str, int] | None = None  # (token, kind, length) awaiting body
+        self._scanned = 0  # how much of a pending body was searched for the runner prefix
 
     def feed(self, data: bytes) -> Iterator[Text | Frame | FrameError]:
         """Consume ``data``; yield the events that are complete."""
         if self._skip:
-            dropped = min(self._skip, len(data))
-            self._skip -= dropped
-            data = data[dropped:]
+            window = self._skip_tail + data
+            found = window.find(self._runner_prefix)
+            if 0 <= found < len(self._skip_tail) + self._skip:
+                self._skip, self._skip_tail = 0, b""
+                data = window[found:]
+            else:
+                dropped = min(self._skip, len(data))
+                self._skip -= dropped
+                self._skip_tail = window[: len(self._skip_tail) + dropped][-(len(self._runner_prefix) - 1) :] if self._skip else b""
+                data = data[dropped:]
         self._buf += data
         yield from self._drain(final=False)
 
@@ -139,11 +151,20 @@ class FrameParser:
         while buf:
             if self._pending is not None:
                 token, kind, length = self._pending
+                if token != self._runner_token:
+                    start = max(0, self._scanned - len(self._runner_prefix))
+                    cut = buf.find(self._runner_prefix, start, min(len(buf), length + len(self._runner_prefix)))
+                    if 0 <= cut < length:
+                        yield FrameError(f"{kind} frame cut short (declared {length} bytes, got {cut})", cut)
+                        del buf[:cut]
+                        self._pending, self._scanned = None, 0
+                        continue
+                    self._scanned = len(buf)
                 if len(buf) < length:
                     return
                 body = bytes(buf[:length])
                 del buf[:length]
-                self._pending = None
+                self._pending, self._scanned = None, 0
                 try:
                     payload = json.loads(body)
                     if not isinstance(payload, dict):

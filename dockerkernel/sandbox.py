@@ -102,7 +102,8 @@ class CellOutcome:
     stderr_tail: str = ""  # the end of stderr, to read an exception name from
     container_id: str = ""
     image_id: str = ""
-    warm: bool = False
+    warm: bool = False  # the interpreter was loaded before the cell arrived
+    from_pool: bool = False  # the container was pre-started by the pool
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ class CellContainer:
         self._attach = attach  # keeps the HTTP response (and TLS) alive
         self.sock = getattr(attach, "_sock", attach)
         self.warm = warm
+        self.from_pool = False
         self.image_id = image_id
         self.created = time.monotonic()
 
@@ -293,6 +295,8 @@ class Sandbox:
         self._pools: dict[tuple, ContainerPool] = {}
         self._background: set[asyncio.Future] = set()
         self._current: _RunningCell | None = None
+        self._starting_cell = False
+        self._interrupt_pending = False
         self._image_ids: dict[str, str] = {}
         self.last_files: list[str] = []
         self.closed = False
@@ -370,7 +374,8 @@ class Sandbox:
         self._workspace_ready = True
 
     def _ensure_holder(self, image: str) -> None:
-        if self._holder_id is not None or not self.workspace_size:
+        # also for a plain (uncapped) volume: %%file writes through this container
+        if self._holder_id is not None:
             return
         api = self.client.api
         host_config = self._host_config(Limits(memory=32 * MiB, cpus=0.1, pids=8))
@@ -391,6 +396,19 @@ class Sandbox:
         if image not in self._image_ids:
             self._image_ids[image] = self.client.api.inspect_image(image)["Id"]
         return self._image_ids[image]
+
+    def _prepare_workspace(self, image: str) -> None:
+        """Create the workspace volume and its holder container now (blocking)."""
+        try:
+            with self._workspace_lock:
+                if self.closed:
+                    raise SandboxError("the kernel is shutting down")
+                self._ensure_workspace()
+                self._ensure_holder(image)
+        except DockerKernelError:
+            raise
+        except Exception as exc:
+            raise wrap_docker_error(exc, image) from exc
 
     def run_command_once(self, image: str, argv: list[str]) -> str:
         """Run a trusted one-off command (a version probe) in a locked-down container; its stdout."""
@@ -489,6 +507,7 @@ class Sandbox:
                     break
                 if container.looks_alive():
                     pool.refill()
+                    container.from_pool = True
                     return container
                 self._retire(container)  # died while waiting (daemon restart, ...)
             pool.refill()
@@ -507,7 +526,12 @@ class Sandbox:
         """
         if self.closed:
             raise SandboxError("the sandbox is shut down")
-        container = await self._acquire(request)
+        self._interrupt_pending = False
+        self._starting_cell = True  # an interrupt from now on must not be lost
+        try:
+            container = await self._acquire(request)
+        finally:
+            self._starting_cell = False
         cell = _RunningCell(self, container, request, on_event, on_input)
         try:
             await cell.send()
@@ -522,6 +546,8 @@ class Sandbox:
                 self._retire(container)
                 raise
         self._current = cell
+        if self._interrupt_pending:
+            cell.stop("interrupt")
         try:
             return await cell.run()
         finally:
@@ -534,11 +560,14 @@ class Sandbox:
         """Stop the running cell now (the container is killed); False if none runs."""
         cell = self._current
         if cell is None:
+            if self._starting_cell:
+                self._interrupt_pending = True  # honoured as soon as the container is there
+                return True
             return False
         cell.stop("interrupt")
         return True
 
-    async def write_file(self, path: str, data: bytes) -> None:
+    async def write_file(self, path: str, data: bytes, image: str) -> None:
         """Write a file into the workspace without running a cell (for %%file)."""
         import io
         import tarfile
@@ -554,7 +583,7 @@ class Sandbox:
             info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o644, 1000, 1000, int(time.time())
             tar.addfile(info, io.BytesIO(data))
         if self._holder_id is None:
-            raise SandboxError("the workspace is not ready yet: run a cell first")
+            await self._call(self._prepare_workspace, image)
         ok = await self._call(self.client.api.put_archive, self._holder_id, WORKSPACE, buf.getvalue())
         if not ok:
             raise SandboxError(f"could not write {path}")
@@ -777,7 +806,7 @@ class _RunningCell:
         elapsed = time.monotonic() - started
         outcome = CellOutcome(
             reason="ok", error=error, elapsed=elapsed, container_id=container.id,
-            image_id=container.image_id, warm=container.warm,
+            image_id=container.image_id, warm=container.warm, from_pool=container.from_pool,
         )
         if reason is not None:
             # the cell must end now: kill it before anything else (interrupt within 1 s)
@@ -797,7 +826,8 @@ class _RunningCell:
             outcome.diagnostics = str(report.get("diagnostics") or "")
         elif report.get("oom_killed") and (outcome.exit_code or outcome.signal):
             outcome.reason = "oom"
-        elif report.get("pids_limit_hit") and (outcome.exit_code or outcome.signal):
+        elif report.get("pids_limit_hit"):
+            # a fork bomb's parent may exit 0 while its children still hit the limit
             outcome.reason = "pids"
         elif outcome.signal:
             outcome.reason = "signal"

@@ -150,6 +150,18 @@ class TestDockerPython(DockerKernelTests):
         self.flush_channels()
         self.check_is_complete("for i in range(3):\n    print(i)\n    ", "complete")
 
+    def test_file_written_with_open_is_intact_in_next_cell(self):
+        """The everyday idiom: ``with open(...) as f`` in one cell, read the file in the next.
+
+        The file object ``f`` stays a global (closed); carrying globals to the next cell must
+        not reopen it for writing, which would truncate the file the user just wrote.
+        """
+        reply, _ = self.execute('with open("kept.txt", "w") as f:\n    f.write("data")')
+        assert reply["content"]["status"] == "ok"
+        reply, output = self.execute('print(repr(open("kept.txt").read()))')
+        assert reply["content"]["status"] == "ok"
+        assert "".join(m["content"].get("text", "") for m in output if m["msg_type"] == "stream") == "'data'\n"
+
     def test_html_display_content(self):
         """display(HTML(...)) sends the HTML itself, not a repr."""
         reply, output = self.execute('from dkdisplay import HTML\ndisplay(HTML("<b>x</b>"))')

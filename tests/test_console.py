@@ -33,6 +33,7 @@ class Console:
     """One ``jupyter console --kernel NAME`` process in a pty."""
 
     def __init__(self, kernel: str, *, simple: bool = True):
+        self.simple = simple
         args = ["console", "--kernel", kernel, "--no-confirm-exit"]
         if simple:
             args.append("--simple-prompt")
@@ -81,7 +82,9 @@ class Console:
     def kill(self) -> None:
         """Make sure the console is gone (after a failed test)."""
         if self.child.isalive():
-            self.child.sendintr()
+            if not self.simple:
+                self.child.sendcontrol("c")  # prompt_toolkit: drop a half-typed cell
+                time.sleep(0.5)
             self.child.sendeof()
             try:
                 self.child.expect(pexpect.EOF, timeout=20)

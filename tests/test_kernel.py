@@ -8,15 +8,32 @@ import re
 import signal
 import time
 
+import docker
 import pytest
 
 from conftest import KernelHandle, our_objects, wait_until
+from dockerkernel.languages import get_language
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
 
 pytestmark = pytest.mark.docker
 
 MiB = 1 << 20
 STARTED_PIDS: set[int] = set()  # kernel processes started by this module
+
+
+@pytest.fixture(scope="session")
+def images(docker_client):
+    """The images these tests use (python, javascript, bash); fails, never skips, when one is missing."""
+    wanted = {name: get_language(name).image for name in ("python", "javascript", "bash")}
+    missing = []
+    for name, image in wanted.items():
+        try:
+            docker_client.images.get(image)
+        except docker.errors.ImageNotFound:
+            missing.append(name)
+    if missing:
+        pytest.fail(f"images missing: {missing}; run: dockerkernel images build {' '.join(missing)}", pytrace=False)
+    return wanted
 
 
 def objects_of_pids(client, pids) -> list:
@@ -187,14 +204,14 @@ def test_unknown_magic(kernel):
     assert_ok(kernel.run("print('next')"), "next\n")
 
 
-@pytest.mark.parametrize("magic", ["%timeout abc", "%memory lots", "%timeout -1", "%env =x"])
+@pytest.mark.parametrize("magic", ["%timeout abc", "%memory lots", "%timeout -1", "%env =x", "%cpus -1", "%pids 0", "%memory 0"])
 def test_bad_magic_arguments(kernel, magic):
     try:
         assert_error(kernel.run(magic), "UsageError")
         # a rejected value must not be applied
         assert_ok(kernel.run("print('next')"), "next\n")
     finally:
-        kernel.run("%timeout 30\n%memory 512m")
+        kernel.run("%timeout 30\n%memory 512m\n%cpus 1\n%pids 256")
 
 
 def test_nul_byte_in_source(kernel):

@@ -21,6 +21,21 @@ pytestmark = pytest.mark.docker
 MiB = 1 << 20
 
 
+@pytest.fixture(scope="session")
+def images(docker_client):
+    """The images these tests use (python, javascript, bash); fails, never skips, when one is missing."""
+    wanted = {name: get_language(name).image for name in ("python", "javascript", "bash")}
+    missing = []
+    for name, image in wanted.items():
+        try:
+            docker_client.images.get(image)
+        except docker.errors.ImageNotFound:
+            missing.append(name)
+    if missing:
+        pytest.fail(f"images missing: {missing}; run: dockerkernel images build {' '.join(missing)}", pytrace=False)
+    return wanted
+
+
 def mine(client) -> tuple[list, list]:
     """Objects created by this test process (Sandbox labels them with our pid)."""
     label = [LABEL_KERNEL, f"{LABEL_PID}={os.getpid()}"]

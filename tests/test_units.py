@@ -377,7 +377,7 @@ def test_parse_size_rejects(text):
 
 @pytest.mark.parametrize(
     "size,text",
-    [(1 << 30, "1 GiB"), (512 * MiB, "512 MiB"), (1536, "1.5 KiB"), (100, "100 bytes"), (3 << 29, "1.5 GiB"), (64 << 10, "64 KiB")],
+    [(1 << 30, "1 GiB"), (512 * MiB, "512 MiB"), (1536, "1.5 KiB"), (100, "100 B"), (3 << 29, "1.5 GiB"), (64 << 10, "64 KiB")],
 )
 def test_format_size(size, text):
     assert magics.format_size(size) == text

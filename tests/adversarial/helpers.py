@@ -1,0 +1,285 @@
+"""Helpers of the adversarial and fault suites: run a cell through the real Sandbox, then prove
+that nothing of it remains (container, processes, mounts) and that the next cell is normal.
+
+The runtime under test comes from ``DOCKERKERNEL_TEST_RUNTIME`` ("" = the daemon's default,
+runc; "runsc" = gVisor), so the same suite runs under both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import re
+import shlex
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import docker
+
+from dockerkernel import sources
+from dockerkernel.languages import get_language
+from dockerkernel.protocol import Frame
+from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellOutcome, CellRequest, Limits, Notice, Output, Sandbox
+
+MiB = 1 << 20
+KiB = 1 << 10
+
+RUNTIME = os.environ.get("DOCKERKERNEL_TEST_RUNTIME", "").strip()
+# the languages every applicable attack is tried in (C: statements are wrapped in main)
+LANGS = ("python", "bash", "c")
+
+# a cell that must work after every attack, per language: prints its token
+NORMAL = {
+    "python": "print({token!r})",
+    "bash": "echo {token}",
+    "c": 'printf("%s\\n", "{token}");',
+    "javascript": "console.log({token!r})",
+}
+
+
+def kernel_args(*extra: str) -> list[str]:
+    """Extra kernel arguments that select the runtime under test."""
+    return ([f"--DockerKernel.runtime={RUNTIME}"] if RUNTIME else []) + list(extra)
+
+
+def limits(**overrides) -> Limits:
+    """Default limits (the product's), with the runtime under test and ``overrides``."""
+    overrides.setdefault("runtime", RUNTIME)
+    return Limits(**overrides)
+
+
+def cell_request(lang: str, code: str, count: int = 1, **limit_overrides) -> CellRequest:
+    """A CellRequest built exactly the way the kernel builds one (wrapper, compile, run)."""
+    language = get_language(lang)
+    program, source_file = sources.prepare(language.wrapper, code, language.source_file)
+    compile_argv, run_argv = language.command_lines(shlex.split(language.default_flags))
+    return CellRequest(
+        language=language,
+        source=program.encode("utf-8", "surrogateescape"),
+        image=language.image,
+        limits=limits(**limit_overrides),
+        execution_count=count,
+        source_file=source_file,
+        compile=tuple(compile_argv) if compile_argv else None,
+        run=tuple(run_argv) if run_argv else None,
+    )
+
+
+@dataclass
+class Ran:
+    """One cell's outcome and every event it produced."""
+
+    outcome: CellOutcome
+    events: list = field(default_factory=list)
+    elapsed: float = 0.0
+    end_token: str = ""
+    nonce: str = ""
+
+    def out(self, stream: str = "stdout") -> bytes:
+        """All bytes of one stream."""
+        return b"".join(e.data for e in self.events if isinstance(e, Output) and e.stream == stream)
+
+    def text(self, stream: str = "stdout") -> str:
+        """One stream, decoded leniently."""
+        return self.out(stream).decode("utf-8", "replace")
+
+    @property
+    def both(self) -> str:
+        """stdout and stderr together (for messages that may go to either)."""
+        return self.text("stdout") + self.text("stderr")
+
+    @property
+    def frames(self) -> list:
+        """Frames delivered to the kernel side."""
+        return [e for e in self.events if isinstance(e, Frame)]
+
+    @property
+    def notices(self) -> list:
+        """Notices (dropped frames, ...)."""
+        return [e for e in self.events if isinstance(e, Notice)]
+
+    @property
+    def reason(self) -> str:
+        """How the cell ended."""
+        return self.outcome.reason
+
+    def describe(self) -> str:
+        """For assertion messages."""
+        o = self.outcome
+        return (f"reason={o.reason} exit={o.exit_code} signal={o.signal} error={o.error} elapsed={self.elapsed:.1f}s\n"
+                f"stdout={self.out('stdout')[-600:]!r}\nstderr={self.out('stderr')[-600:]!r}")
+
+
+def processes_of(container_id: str) -> list[int]:
+    """Host pids whose cgroup belongs to the container (works for runc and nested daemons)."""
+    found = []
+    for path in glob.glob("/proc/[0-9]*/cgroup"):
+        try:
+            with open(path) as fh:
+                if container_id in fh.read():
+                    found.append(int(path.split("/")[2]))
+        except OSError:
+            continue
+    return found
+
+
+def mounts_of(needle: str) -> list[str]:
+    """Lines of the host's mount table that mention ``needle`` (a container id, a volume)."""
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            return [line.strip() for line in fh if needle in line]
+    except OSError:
+        return []
+
+
+def container_exists(client: docker.DockerClient, container_id: str) -> bool:
+    """Does the daemon still know the container?"""
+    try:
+        client.api.inspect_container(container_id)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.2):
+    """Poll ``predicate`` until truthy (returns its last value)."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    return value
+
+
+def assert_container_gone(client: docker.DockerClient, container_id: str, timeout: float = 30) -> None:
+    """The cell's container, its processes and its mounts are all gone."""
+    assert container_id, "the outcome names no container"
+    gone = wait_for(lambda: not container_exists(client, container_id), timeout)
+    assert gone, f"container {container_id[:12]} of the cell still exists"
+    procs = wait_for(lambda: not processes_of(container_id), 10)
+    assert procs, f"processes of container {container_id[:12]} remain on the host: {processes_of(container_id)}"
+    assert not mounts_of(container_id), f"mounts of {container_id[:12]} remain: {mounts_of(container_id)}"
+
+
+def objects_of(client: docker.DockerClient, kernel_id: str) -> tuple[list, list]:
+    """Containers and volumes of one kernel id."""
+    label = f"{LABEL_KERNEL}={kernel_id}"
+    containers = client.api.containers(all=True, filters={"label": [label]})
+    volumes = client.api.volumes(filters={"label": label}).get("Volumes") or []
+    return containers, volumes
+
+
+def assert_kernel_objects_gone(client: docker.DockerClient, kernel_id: str, volume: str = "", timeout: float = 30) -> None:
+    """Nothing labelled with ``kernel_id`` remains, nor a mount of its volume."""
+    assert kernel_id
+    ok = wait_for(lambda: objects_of(client, kernel_id) == ([], []), timeout)
+    containers, volumes = objects_of(client, kernel_id)
+    assert ok, f"left behind: containers={[c['Id'][:12] for c in containers]} volumes={[v['Name'] for v in volumes]}"
+    if volume:
+        assert not mounts_of(volume), f"the workspace volume is still mounted: {mounts_of(volume)}"
+
+
+class Cells:
+    """A real Sandbox (with a pool) driven synchronously from tests."""
+
+    def __init__(self, client: docker.DockerClient, pool_size: int = 1, workspace_size: int = 64 * MiB, **kwargs):
+        """A sandbox of a new kernel id, with its own event loop."""
+        self.client = client
+        self.loop = asyncio.new_event_loop()
+        self.kernel_id = uuid.uuid4().hex
+        self.sandbox = Sandbox(self.kernel_id, client=client, pool_size=pool_size, workspace_size=workspace_size, **kwargs)
+        self.count = 0
+
+    def run(self, lang: str, code: str, *, hang_bound: float | None = None, **limit_overrides) -> Ran:
+        """Run one cell; fails (instead of hanging) when it takes longer than ``hang_bound``."""
+        self.count += 1
+        request = cell_request(lang, code, self.count, **limit_overrides)
+        events: list = []
+        seen: dict = {}
+
+        def on_event(event):
+            current = self.sandbox._current  # the tokens of this cell, to prove they never leak
+            if current is not None and "nonce" not in seen:
+                seen.update(nonce=current.nonce, end_token=current.end_token)
+            events.append(event)
+
+        bound = hang_bound if hang_bound is not None else request.limits.timeout + 60
+        started = time.monotonic()
+
+        async def go():
+            task = asyncio.ensure_future(self.sandbox.run(request, on_event))
+            await asyncio.sleep(0)
+            # the tokens are set as soon as the cell is current
+            while not task.done() and self.sandbox._current is None:
+                await asyncio.sleep(0.005)
+            if self.sandbox._current is not None and "nonce" not in seen:
+                seen.update(nonce=self.sandbox._current.nonce, end_token=self.sandbox._current.end_token)
+            return await asyncio.wait_for(task, bound)
+
+        outcome = self.loop.run_until_complete(go())
+        return Ran(outcome, events, time.monotonic() - started, seen.get("end_token", ""), seen.get("nonce", ""))
+
+    def normal(self, lang: str) -> Ran:
+        """Run the language's normal cell and check it worked."""
+        token = f"NEXT-{uuid.uuid4().hex[:10]}"
+        ran = self.run(lang, NORMAL[lang].format(token=token), hang_bound=90)
+        assert ran.reason == "ok", f"the next {lang} cell did not run normally: {ran.describe()}"
+        assert ran.text().strip() == token, f"the next {lang} cell printed {ran.out()!r}, expected {token!r}"
+        return ran
+
+    def aftermath(self, ran: Ran, lang: str) -> None:
+        """After an attack: its container, processes and mounts are gone, the next cell is normal."""
+        assert_container_gone(self.client, ran.outcome.container_id)
+        after = self.normal(lang)
+        assert_container_gone(self.client, after.outcome.container_id)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """%%file's code path (put_archive into the workspace holder)."""
+        self.loop.run_until_complete(self.sandbox.write_file(path, data))
+
+    def close(self) -> None:
+        """Shut the sandbox down and prove that nothing of it remains."""
+        try:
+            self.loop.run_until_complete(self.sandbox.close())
+        finally:
+            self.loop.close()
+        assert_kernel_objects_gone(self.client, self.kernel_id, self.sandbox.volume)
+
+
+def hex_tokens(data: bytes | str) -> set[str]:
+    """Every 32-hex-digit string in ``data``."""
+    if isinstance(data, bytes):
+        data = data.decode("latin-1")
+    return set(re.findall(r"[0-9a-f]{32}", data))
+
+
+def cell_containers(client: docker.DockerClient, kernel_id: str) -> list[dict]:
+    """The kernel's cell containers (pool and running), not the workspace holder."""
+    return [
+        c for c in client.api.containers(all=True, filters={"label": [f"{LABEL_KERNEL}={kernel_id}"]})
+        if (c.get("Labels") or {}).get(LABEL_ROLE) == "cell"
+    ]
+
+
+def kernel_settled(client: docker.DockerClient, kernel_id: str, pool_size: int = 2, timeout: float = 30) -> None:
+    """After a kernel's cell: only fresh pool containers (≤ pool size, all running) and the holder remain."""
+
+    def ok():
+        cells = cell_containers(client, kernel_id)
+        return len(cells) <= pool_size and all(c["State"] == "running" for c in cells)
+
+    settled = wait_for(ok, timeout)
+    cells = cell_containers(client, kernel_id)
+    assert settled, f"leftover cell containers: {[(c['Id'][:12], c['State'], c['Status']) for c in cells]}"
+    for info in cells:
+        for pid in processes_of(info["Id"]):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            # a pool container holds only its init, the runner and a warm interpreter
+            assert re.search(r"docker-init|runner\.py|pyboot\.py|boot\.js|^\s*$", cmd), (
+                f"unexpected process in pool container {info['Id'][:12]}: {cmd}")

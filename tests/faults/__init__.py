@@ -1,0 +1,1 @@
+"""Fault suite (a package: its conftest must not shadow tests/conftest.py as module ``conftest``)."""
