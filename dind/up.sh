@@ -96,7 +96,7 @@ if [ "$privileged" = 1 ]; then
     say "the nested daemon runs privileged"
 else
     say "privileged containers are refused here: using docker-compose.unprivileged.yml (explicit capabilities)"
-    COMPOSE+=(-f docker-compose.yml -f docker-compose.unprivileged.yml)
+    COMPOSE+=(-f docker-compose.unprivileged.yml)
 fi
 
 # ------------------------------------------------------------------ 3. stack images, nested daemon
@@ -159,7 +159,8 @@ say "starting JupyterLab; first start builds the language images inside the nest
 since=$(date -u +%Y-%m-%dT%H:%M:%S)
 "${COMPOSE[@]}" up -d
 jupyter_id=$("${COMPOSE[@]}" ps -q jupyter)
-docker logs -f --since "$since" "$jupyter_id" 2>&1 | sed -u 's/^/  | /' &
+# The log follower alone in the background (not a pipeline: `wait` would wait for all of it).
+docker logs -f --since "$since" "$jupyter_id" > >(sed -u 's/^/  | /') 2>&1 &
 logs_pid=$!
 trap 'kill "$logs_pid" 2>/dev/null || true' EXIT
 wait_healthy jupyter "$jupyter_id" "$TIMEOUT"
@@ -167,6 +168,8 @@ kill "$logs_pid" 2>/dev/null || true
 wait "$logs_pid" 2>/dev/null || true
 
 # ------------------------------------------------------------------ 6. the URL
+project=""
+if [ "$COMPOSE_PROJECT_NAME" != dockerkernel ]; then project="COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME "; fi
 token=${JUPYTER_TOKEN:-}
 if [ -z "$token" ]; then
     token=$(docker exec "$jupyter_id" cat /home/jupyter/.jupyter-token)
@@ -174,6 +177,6 @@ fi
 say "ready after $(elapsed)"
 echo
 echo "  JupyterLab:  http://127.0.0.1:${JUPYTER_PORT}/lab?token=${token}"
-echo "  stop:        dind/down.sh        (dind/down.sh -v also deletes images, certificates, notebooks)"
-echo "  logs:        ${COMPOSE[*]} logs -f"
+echo "  stop:        ${project}dind/down.sh    (-v also deletes the volumes: nested images, certificates, notebooks)"
+echo "  logs:        ${project}${COMPOSE[*]} logs -f"
 echo

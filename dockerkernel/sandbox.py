@@ -567,8 +567,11 @@ class Sandbox:
         cell.stop("interrupt")
         return True
 
-    async def write_file(self, path: str, data: bytes, image: str) -> None:
-        """Write a file into the workspace without running a cell (for %%file)."""
+    async def write_file(self, path: str, data: bytes, image: str = "") -> None:
+        """Write a file into the workspace without running a cell (for %%file).
+
+        ``image`` is used for the workspace's holder container if it does not exist yet.
+        """
         import io
         import tarfile
 
@@ -583,6 +586,8 @@ class Sandbox:
             info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o644, 1000, 1000, int(time.time())
             tar.addfile(info, io.BytesIO(data))
         if self._holder_id is None:
+            if not image:
+                raise SandboxError("no image known for the workspace container yet: run a cell first")
             await self._call(self._prepare_workspace, image)
         ok = await self._call(self.client.api.put_archive, self._holder_id, WORKSPACE, buf.getvalue())
         if not ok:
