@@ -22,6 +22,15 @@ def python_status(code: str) -> tuple[str, str]:
         return "complete", ""
     lines = body.rstrip("\n").split("\n")
     last = lines[-1]
+    if len(lines) > 1 and not last.strip():
+        # an empty (possibly auto-indented) last line ends a block, as in IPython
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if codeop.compile_command(body.rstrip() + "\n\n", "<cell>", "exec") is not None:
+                    return "complete", ""
+        except (SyntaxError, OverflowError, ValueError):
+            return "invalid", ""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

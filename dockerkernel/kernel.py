@@ -135,6 +135,7 @@ class DockerKernel(Kernel):
     max_cpus = CFloat(float(os.cpu_count() or 1), config=True, help="Highest %cpus a user may set.")
     max_pids_limit = CInt(4096, config=True, help="Highest %pids a user may set.")
     max_output_limit = Unicode("64m", config=True, help="Highest %output a user may set.")
+    watchdog = Bool(True, config=True, help="Start a watchdog process that cleans up if this kernel dies (even SIGKILL).")
     keep_state = Bool(True, config=True, help="Python: carry picklable globals from cell to cell (%state on|off).")
 
     def __init__(self, **kwargs):
@@ -158,6 +159,12 @@ class DockerKernel(Kernel):
         # removes its containers and workspace; only SIGKILL needs the next start's sweep or gc
         atexit.register(self._cleanup_at_exit)
         signal.signal(signal.SIGTERM, self._on_sigterm)
+        if self.watchdog:
+            # removes our containers the moment this process dies, however it dies
+            from . import watchdog
+            from .sandbox import process_start_time
+
+            self._watchdog = watchdog.start(os.getpid(), process_start_time(os.getpid()), self.kernel_id)
 
     # -- configuration ---------------------------------------------------------------------
     def _workspace_bytes(self) -> int:
@@ -290,6 +297,11 @@ class DockerKernel(Kernel):
     async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, *, cell_meta=None, cell_id=None):
         """Run one cell in a fresh container and report how it ended."""
         self._provenance = {}
+        if code.strip() in ("exit", "quit", "exit()", "quit()"):
+            # what IPython does: jupyter console leaves when it sees this payload
+            reply = self._ok()
+            reply["payload"] = [{"source": "ask_exit", "keepkernel": False}]
+            return reply
         try:
             found, body = magics.split_magics(code, self.lang.comment)
             lang = self.lang

@@ -42,8 +42,9 @@ class LanguageVersions:
         if version is None:
             version = await loop.run_in_executor(None, sandbox.run_command_once, image, list(language.version_command))
             version = version.strip().splitlines()[0] if version.strip() else ""
-            self._by_id[image_id] = version
-            self._save()
+            if version:  # never remember a failed probe
+                self._by_id[image_id] = version
+                self._save()
         self._by_image[image] = version
         return version
 

@@ -122,8 +122,10 @@ def main() -> None:
                           "`input()` and `getpass.getpass()` become input prompts in the frontend and the answer goes "
                           "back into the container. Under nbconvert or papermill, which cannot answer, the program gets "
                           "`EOFError` at once instead of hanging."),
-        new_code_cell('name = input("What is your name? ")\nprint(f"Hello, {name}!")'),
-        new_code_cell('import getpass\nsecret = getpass.getpass("A secret (not echoed): ")\nprint("the secret has", len(secret), "characters")'),
+        # tagged: under nbconvert/nbclient these cells end with EOFError, by design
+        new_code_cell('name = input("What is your name? ")\nprint(f"Hello, {name}!")', metadata={"tags": ["raises-exception"]}),
+        new_code_cell('import getpass\nsecret = getpass.getpass("A secret (not echoed): ")\nprint("the secret has", len(secret), "characters")',
+                      metadata={"tags": ["raises-exception"]}),
         new_code_cell('%%bash\n# in Bash (and any language) the `input` helper asks the same way\ncolour=$(input "Favourite colour? ")\necho "You like $colour"'),
     ]))
 

@@ -135,10 +135,10 @@ class TestDockerPython(DockerKernelTests):
     ]
     # `display` is a builtin in the cell; the IPython.display classes come from dkdisplay.
     code_display_data = [
-        {"code": 'from dkdisplay import HTML\ndisplay(HTML("<b>x</b>"))', "mime": "text/html"},
+        {"code": 'from IPython.display import HTML\ndisplay(HTML("<b>x</b>"))', "mime": "text/html"},
         {"code": "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()", "mime": "image/png"},
     ]
-    code_clear_output = 'from dkdisplay import clear_output\nprint("soon gone")\nclear_output()'
+    code_clear_output = 'from IPython.display import clear_output\nprint("soon gone")\nclear_output()'
 
     def test_auto_indented_blank_line_ends_block(self):
         """What jupyter console sends when Enter is pressed on the auto-indented empty line.
@@ -164,7 +164,7 @@ class TestDockerPython(DockerKernelTests):
 
     def test_html_display_content(self):
         """display(HTML(...)) sends the HTML itself, not a repr."""
-        reply, output = self.execute('from dkdisplay import HTML\ndisplay(HTML("<b>x</b>"))')
+        reply, output = self.execute('from IPython.display import HTML\ndisplay(HTML("<b>x</b>"))')
         assert reply["content"]["status"] == "ok"
         displays = [m for m in output if m["msg_type"] == "display_data"]
         assert [d["content"]["data"]["text/html"] for d in displays] == ["<b>x</b>"]

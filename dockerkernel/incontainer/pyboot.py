@@ -146,7 +146,16 @@ def save_state(main):
     import dill
 
     started = time.monotonic()
-    namespace = {k: v for k, v in main.__dict__.items() if k not in NOT_STATE and not k.startswith("__dk_")}
+    namespace = {}
+    skipped = {}
+    for name, value in main.__dict__.items():
+        if name in NOT_STATE or name.startswith("__dk_"):
+            continue
+        if isinstance(value, io.IOBase):
+            # dill would reopen a file (mode "w" truncates it!) in the next cell: never carry files
+            skipped[name] = "open file (open it again in the cell that uses it)"
+            continue
+        namespace[name] = value
     modules = set()
     for value in namespace.values():
         if isinstance(value, types.ModuleType):
@@ -164,7 +173,6 @@ def save_state(main):
         pickler.dump(obj)
         return buf.getvalue()
 
-    skipped = {}
     try:
         blob = dumps(namespace)  # all at once keeps shared references shared
     except Exception:

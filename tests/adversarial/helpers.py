@@ -109,7 +109,8 @@ class Ran:
         """For assertion messages."""
         o = self.outcome
         return (f"reason={o.reason} exit={o.exit_code} signal={o.signal} error={o.error} elapsed={self.elapsed:.1f}s\n"
-                f"stdout={self.out('stdout')[-600:]!r}\nstderr={self.out('stderr')[-600:]!r}")
+                f"stdout={self.out('stdout')[-600:]!r}\nstderr={self.out('stderr')[-600:]!r}"
+                + (f"\ndiagnostics={o.diagnostics[-1500:]}" if o.diagnostics else ""))
 
 
 def processes_of(container_id: str) -> list[int]:
@@ -221,10 +222,10 @@ class Cells:
         outcome = self.loop.run_until_complete(go())
         return Ran(outcome, events, time.monotonic() - started, seen.get("end_token", ""), seen.get("nonce", ""))
 
-    def normal(self, lang: str) -> Ran:
+    def normal(self, lang: str, **limit_overrides) -> Ran:
         """Run the language's normal cell and check it worked."""
         token = f"NEXT-{uuid.uuid4().hex[:10]}"
-        ran = self.run(lang, NORMAL[lang].format(token=token), hang_bound=90)
+        ran = self.run(lang, NORMAL[lang].format(token=token), hang_bound=90, **limit_overrides)
         assert ran.reason == "ok", f"the next {lang} cell did not run normally: {ran.describe()}"
         assert ran.text().strip() == token, f"the next {lang} cell printed {ran.out()!r}, expected {token!r}"
         return ran
