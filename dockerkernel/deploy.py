@@ -164,9 +164,9 @@ class _APIClient(docker.APIClient):
         return settings
 
 
-def docker_client(timeout: float = 60) -> docker.DockerClient:
-    """A DockerClient for the daemon the docker CLI would use (see the module docstring)."""
-    endpoint = resolve_endpoint()
+def docker_client(timeout: float = 60, endpoint: Endpoint | None = None) -> docker.DockerClient:
+    """A DockerClient for the daemon the docker CLI would use (or ``endpoint``); see the module doc."""
+    endpoint = endpoint or resolve_endpoint()
     kwargs: dict = {"timeout": timeout, "version": "auto"}
     if endpoint.base_url:
         kwargs["base_url"] = endpoint.base_url

@@ -158,10 +158,58 @@ def owner_alive(labels: dict) -> bool:
     return not recorded or recorded == process_start_time(pid)
 
 
-def connect(timeout: float = 60) -> docker.DockerClient:
-    """A Docker client from the environment (DOCKER_HOST, TLS variables); checks it answers."""
+def client_from_environment(timeout: float = 60) -> docker.DockerClient:
+    """A Docker client as the docker CLI would pick it: DOCKER_HOST (+ TLS variables), else the
+    ``docker context`` in use (DOCKER_CONTEXT or ~/.docker/config.json), else the local socket."""
+    if not os.environ.get("DOCKER_HOST"):
+        name = os.environ.get("DOCKER_CONTEXT") or _current_context_name()
+        if name and name != "default":
+            host, tls = _docker_context(name)
+            return docker.DockerClient(base_url=host, tls=tls, timeout=timeout, use_ssh_client=host.startswith("ssh://"))
+    return docker.from_env(timeout=timeout, use_ssh_client=os.environ.get("DOCKER_HOST", "").startswith("ssh://"))
+
+
+def _docker_config_dir() -> str:
+    return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
+
+
+def _current_context_name() -> str:
     try:
-        client = docker.from_env(timeout=timeout)
+        with open(os.path.join(_docker_config_dir(), "config.json")) as fh:
+            return json.load(fh).get("currentContext") or "default"
+    except (OSError, ValueError):
+        return "default"
+
+
+def _docker_context(name: str):
+    """(host, TLSConfig or False) of a ``docker context``, read from the CLI's context store."""
+    import hashlib
+
+    from docker.tls import TLSConfig
+
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    store = os.path.join(_docker_config_dir(), "contexts")
+    try:
+        with open(os.path.join(store, "meta", digest, "meta.json")) as fh:
+            endpoint = json.load(fh)["Endpoints"]["docker"]
+    except (OSError, ValueError, KeyError):
+        raise DaemonUnavailable(f"docker context {name!r} does not exist", "See `docker context ls`.") from None
+    tls_dir = os.path.join(store, "tls", digest, "docker")
+    files = {key: os.path.join(tls_dir, f"{key}.pem") for key in ("ca", "cert", "key")}
+    tls = False
+    if os.path.exists(files["cert"]) or os.path.exists(files["ca"]):
+        tls = TLSConfig(
+            client_cert=(files["cert"], files["key"]) if os.path.exists(files["cert"]) else None,
+            ca_cert=files["ca"] if os.path.exists(files["ca"]) else None,
+            verify=not endpoint.get("SkipTLSVerify", False),
+        )
+    return str(endpoint["Host"]), tls
+
+
+def connect(timeout: float = 60) -> docker.DockerClient:
+    """A Docker client from the environment (see ``client_from_environment``); checks it answers."""
+    try:
+        client = client_from_environment(timeout)
         client.api.ping()
         return client
     except docker.errors.DockerException as exc:

@@ -33,12 +33,12 @@ def remove_kernel_objects(kernel_id: str) -> None:
     import docker
     import docker.errors
 
-    from .sandbox import LABEL_KERNEL
+    from .sandbox import LABEL_KERNEL, client_from_environment
 
     label = f"{LABEL_KERNEL}={kernel_id}"
     for _attempt in range(5):
         try:
-            client = docker.from_env(timeout=60)
+            client = client_from_environment(60)
             for info in client.api.containers(all=True, filters={"label": [label]}):
                 try:
                     client.api.remove_container(info["Id"], force=True)
