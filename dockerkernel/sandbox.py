@@ -439,6 +439,21 @@ class Sandbox:
         api.start(created["Id"])
         self._holder_id = created["Id"]
 
+    def _revive_holder(self) -> None:
+        """After a daemon restart the holder is stopped (and the in-memory workspace gone):
+        start it again so the workspace stays mounted between cells from now on."""
+        with self._workspace_lock:
+            if self._holder_id is None or self.closed:
+                return
+            try:
+                state = self.client.api.inspect_container(self._holder_id)["State"]
+                if not state.get("Running"):
+                    self.client.api.start(self._holder_id)
+            except docker.errors.NotFound:
+                self._holder_id = None  # made anew with the next container
+            except Exception as exc:
+                log.warning("could not check the workspace container: %s", exc)
+
     def image_id(self, image: str) -> str:
         """The image's content id (for provenance), cached."""
         if image not in self._image_ids:
@@ -558,6 +573,7 @@ class Sandbox:
                     container.from_pool = True
                     return container
                 self._retire(container)  # died while waiting (daemon restart, ...)
+                await self._call(self._revive_holder)
             pool.refill()
         container = await self._call(self._create_started, request.language, request.image, request.limits)
         if self.pool_size > 0 and not self.closed:
