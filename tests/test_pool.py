@@ -218,7 +218,9 @@ def test_changing_the_image_retires_the_pool(loop, make_sandbox, docker_client, 
 
 PROBES = {
     "bash": (
-        "echo secret > /tmp/marker\nsleep 1000 &\n",
+        # wait until the background child has exec'd sleep, or the probe may still see "bash"
+        "echo secret > /tmp/marker\nsleep 1000 &\n"
+        "until tr '\\0' ' ' < /proc/$!/cmdline | grep -q 'sleep 1000'; do :; done\n",
         "if [ -e /tmp/marker ]; then echo marker=yes; else echo marker=no; fi\n"
         "n=0; for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q 'sleep 1000'; then n=$((n+1)); fi; done\n"
         "echo sleepers=$n\n",
