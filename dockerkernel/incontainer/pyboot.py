@@ -19,6 +19,7 @@ import io
 import json
 import linecache
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -34,6 +35,7 @@ STATE_DIR = "/workspace/.dockerkernel"
 STATE_FILE = os.path.join(STATE_DIR, "python-state.pkl")
 MODULES_FILE = os.path.join(STATE_DIR, "python-modules.txt")
 SKIPPED_FILE = os.path.join(STATE_DIR, "python-skipped.json")
+PICKLE_TAG, DILL_TAG = b"P", b"D"  # first byte of the state file: which unpickler reads it
 # names that belong to the boot code or are rebuilt every cell
 NOT_STATE = {"__builtins__", "__name__", "__doc__", "__package__", "__loader__", "__spec__", "_", "__", "___"}
 
@@ -41,8 +43,10 @@ NOT_STATE = {"__builtins__", "__name__", "__doc__", "__package__", "__loader__",
 def prewarm():
     """Import what the notebook's earlier cells imported, before the cell arrives."""
     try:
-        import dill  # noqa: F401  (its import is part of every state restore)
-    except ImportError:
+        with open(STATE_FILE, "rb") as fh:
+            if fh.read(1) == DILL_TAG:
+                import dill  # noqa: F401  (the restore will need it; ~50 ms better spent now)
+    except (OSError, ImportError):
         pass
     try:
         with open(MODULES_FILE) as fh:
@@ -131,20 +135,33 @@ def restore_state(main):
             blob = fh.read()
     except OSError:
         return
-    import dill
-
     try:
-        unpickler = dill.Unpickler(io.BytesIO(blob))
-        unpickler._main = main  # functions get this cell's globals back, not a copy
-        main.__dict__.update(unpickler.load())
+        if blob[:1] == DILL_TAG:
+            import dill
+
+            unpickler = dill.Unpickler(io.BytesIO(blob[1:]))
+            unpickler._main = main  # functions get this cell's globals back, not a copy
+            main.__dict__.update(unpickler.load())
+        elif blob[:1] == PICKLE_TAG:
+            main.__dict__.update(pickle.loads(blob[1:]))
     except Exception as exc:  # a broken state must not break the cell
         sys.stderr.write("dockerkernel: the previous cells' variables could not be restored (%s: %s)\n" % (type(exc).__name__, exc))
 
 
-def save_state(main):
-    """Save the picklable globals for the next cell; name what cannot be carried over, once."""
-    import dill
+def _defined_in_cells(value):
+    """Does pickling ``value`` need dill (a function/class of the cells, or an instance of one)?"""
+    for owner in (value, type(value)):
+        if getattr(owner, "__module__", None) == "__main__":
+            return True
+    return False
 
+
+def save_state(main):
+    """Save the picklable globals for the next cell; name what cannot be carried over, once.
+
+    Plain pickle (fast, C) when it can represent everything; dill when the cells defined
+    functions or classes, which pickle could only store by reference.
+    """
     started = time.monotonic()
     namespace = {}
     skipped = {}
@@ -166,12 +183,21 @@ def save_state(main):
                 if isinstance(name, str) and name not in ("__main__", "builtins"):
                     modules.add(name)
 
+    if not namespace and not os.path.exists(STATE_FILE):
+        announce_skipped(skipped)
+        return  # nothing to carry (and nothing carried before): no file, no import
+    use_dill = any(_defined_in_cells(value) for value in namespace.values())
+    if use_dill:
+        import dill
+
     def dumps(obj):
+        if not use_dill:
+            return PICKLE_TAG + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         buf = io.BytesIO()
         pickler = dill.Pickler(buf, recurse=False)
         pickler._main = main  # the cell's globals are pickled as a reference, not copied
         pickler.dump(obj)
-        return buf.getvalue()
+        return DILL_TAG + buf.getvalue()
 
     try:
         blob = dumps(namespace)  # all at once keeps shared references shared
@@ -204,6 +230,8 @@ def save_state(main):
 
 def announce_skipped(skipped):
     """Say once per name that it will not reach the next cell."""
+    if not skipped and not os.path.exists(SKIPPED_FILE):
+        return
     try:
         with open(SKIPPED_FILE) as fh:
             told = json.load(fh)
@@ -213,6 +241,7 @@ def announce_skipped(skipped):
     if new:
         listing = ", ".join("%s: %s" % item for item in sorted(new.items()))
         sys.stderr.write("dockerkernel: not carried over to the next cell (cannot be pickled): %s\n" % listing)
+    os.makedirs(STATE_DIR, exist_ok=True)
     with open(SKIPPED_FILE, "w") as fh:
         json.dump(skipped, fh)
 

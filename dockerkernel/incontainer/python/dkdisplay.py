@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import sys
-import uuid
 
 MAGIC = b"\x1bDK "
 NONCE = os.environ.get("DK_NONCE", "")
@@ -84,7 +83,7 @@ def display(*objs, raw=False, display_id=None, metadata=None, transient=None, up
     if clear:
         clear_output(wait=True)
     if display_id is True:
-        display_id = uuid.uuid4().hex
+        display_id = os.urandom(16).hex()
     for obj in objs:
         if raw:
             data, meta = obj, dict(metadata or {})
@@ -120,7 +119,7 @@ class DisplayHandle:
     """A handle to update or replace an earlier display (IPython's API)."""
 
     def __init__(self, display_id=None):
-        self.display_id = display_id or uuid.uuid4().hex
+        self.display_id = display_id or os.urandom(16).hex()
 
     def display(self, obj, **kwargs):
         """Show ``obj`` under this handle's id."""
