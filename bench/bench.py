@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dockerkernel.cli import main as cli_main  # noqa: E402
-from dockerkernel.sandbox import LABEL_KERNEL  # noqa: E402
 
 
 def install_kernelspecs() -> None:
@@ -66,9 +65,13 @@ def run_cell(kc, code: str, timeout: float = 120) -> tuple[float, list]:
     return elapsed, messages
 
 
+STARTED_PIDS: list[int] = []  # kernels of this run, for the leftover count
+
+
 def start_kernel(name: str, *args: str):
     """Start a kernel and wait until it answers."""
     km, kc = start_new_kernel(kernel_name=name, startup_timeout=180, extra_arguments=list(args))
+    STARTED_PIDS.append(km.provisioner.process.pid)
     return km, kc
 
 
@@ -212,9 +215,14 @@ def memory(client) -> dict:
 
 
 def leftovers(client) -> int:
-    """Our containers still on the daemon (must be 0 after the run)."""
+    """Containers and volumes of this run's kernels still on the daemon (must be 0)."""
     time.sleep(2)
-    return len(client.api.containers(all=True, filters={"label": [LABEL_KERNEL]}))
+    count = 0
+    for pid in STARTED_PIDS:
+        label = f"dockerkernel.pid={pid}"
+        count += len(client.api.containers(all=True, filters={"label": [label]}))
+        count += len(client.api.volumes(filters={"label": label}).get("Volumes") or [])
+    return count
 
 
 def render(results: dict) -> str:
@@ -240,7 +248,7 @@ def render(results: dict) -> str:
     d = results["D"]
     lines += ["", "## D. Memory", "", f"Idle docker-python kernel process: **{d['kernel_rss_mib']:.1f} MiB RSS**; "
               f"{d['pool_containers']} pool containers: {', '.join(f'{x} MiB' for x in d['pool_container_mib'])}.", "",
-              f"Leftover containers after the run: {results['leftover_containers']}.", ""]
+              f"Containers and volumes of this run's kernels left after the run: {results['leftover_containers']}.", ""]
     return "\n".join(lines)
 
 
