@@ -185,6 +185,32 @@ def throughput(kernels: int, cells: int) -> dict:
             "cells_per_s": kernels * cells / elapsed, "lost_or_misattributed": lost, "errors": errors}
 
 
+def state_overhead(sizes_mb: list[int], cells: int) -> dict:
+    """Latency of `print(1)` when the notebook carries N MB of Python state, vs `%state off`."""
+    rows = {}
+    for size in sizes_mb:
+        km, kc = start_kernel("docker-python")
+        try:
+            run_cell(kc, f"import numpy as np\nstate = np.ones({size} * 131072)  # {size} MB of float64")
+            time.sleep(1)
+            on = []
+            for _ in range(cells):
+                elapsed, _ = run_cell(kc, "print(1)")
+                on.append(elapsed * 1000)
+                time.sleep(0.2)
+            run_cell(kc, "%state off")
+            off = []
+            for _ in range(cells):
+                elapsed, _ = run_cell(kc, "print(1)")
+                off.append(elapsed * 1000)
+                time.sleep(0.2)
+            rows[f"{size} MB"] = {"state_on_p50_ms": statistics.median(on), "state_off_p50_ms": statistics.median(off)}
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=False)
+    return rows
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process in MiB."""
     with open(f"/proc/{pid}/status") as fh:
@@ -248,7 +274,12 @@ def render(results: dict) -> str:
     d = results["D"]
     lines += ["", "## D. Memory", "", f"Idle docker-python kernel process: **{d['kernel_rss_mib']:.1f} MiB RSS**; "
               f"{d['pool_containers']} pool containers: {', '.join(f'{x} MiB' for x in d['pool_container_mib'])}.", "",
-              f"Containers and volumes of this run's kernels left after the run: {results['leftover_containers']}.", ""]
+              f"Containers and volumes of this run's kernels left after the run: {results['leftover_containers']}.", "",
+              "## E. Python state carried between cells", "", "| state | `print(1)` p50, state on | state off | overhead |", "|---|---:|---:|---:|"]
+    for name, row in results["E"].items():
+        lines.append(f"| {name} | {row['state_on_p50_ms']:.0f} ms | {row['state_off_p50_ms']:.0f} ms | "
+                     f"{row['state_on_p50_ms'] - row['state_off_p50_ms']:.0f} ms |")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -279,6 +310,8 @@ def main() -> int:
     print("C: throughput ...", flush=True)
     results["C"] = {"raw_churn_per_s": raw_churn(client, "dockerkernel/python:latest", 10 if args.quick else 20, 4),
                     "runs": [throughput(4, throughput_cells), throughput(8, throughput_cells)]}
+    print("E: state overhead ...", flush=True)
+    results["E"] = state_overhead([1, 100], 5 if args.quick else 15)
     print("D: memory ...", flush=True)
     results["D"] = memory(client)
     results["leftover_containers"] = leftovers(client)
