@@ -5,7 +5,7 @@
 #                       (the nested daemon's images, the certificates, ~/notebooks/work)
 #   dind/down.sh -v     also remove the volumes: nothing of the project is left on the host
 #                       (the stack images dockerkernel/dind and dockerkernel/jupyter stay;
-#                       add --rmi local or --rmi all to remove them too)
+#                       add --rmi all to remove them too)
 #
 # COMPOSE_PROJECT_NAME selects the project (default dockerkernel). Other arguments go to
 # `docker-compose down`.

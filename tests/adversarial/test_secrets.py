@@ -85,9 +85,9 @@ def test_proc_is_namespaced_and_masked(cells):
     code = (
         "echo procs=$(ls -d /proc/[0-9]* | wc -l)\n"
         "test -e /proc/kcore && echo KCORE-VISIBLE\n"
-        "echo keys=$(wc -c < /proc/keys) timer_list=$(wc -c < /proc/timer_list 2>/dev/null || echo 0)\n"
+        "echo keys=$(cat /proc/keys 2>/dev/null | wc -c) timer_list=$(cat /proc/timer_list 2>/dev/null | wc -c)\n"
         "test -r /proc/sched_debug && echo SCHED-DEBUG-VISIBLE\n"
-        "echo nonzero_syms=$(awk '$1 != \"0000000000000000\"' /proc/kallsyms | head -5 | wc -l)\n"
+        "echo nonzero_syms=$(awk '$1 != \"0000000000000000\"' /proc/kallsyms 2>/dev/null | head -5 | wc -l)\n"
         "echo firmware=$(ls -A /sys/firmware 2>/dev/null | wc -l)\n"
         "ps -eo comm= | sort | tr '\\n' ' '\n"
     )
