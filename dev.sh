@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine (Debian bookworm, root or sudo-less root CI):
-#   ./dev.sh lab     set everything up, then start JupyterLab with the Docker kernels
-#   ./dev.sh test    set everything up, then run the test suite (extra args go to pytest)
+#   ./dev.sh lab     set everything up, then start JupyterLab here with the Docker kernels
+#                    (the product's deployment, with a nested daemon, is dind/up.sh)
+#   ./dev.sh test    set everything up, then run the whole test suite (extra args go to pytest)
 #   ./dev.sh setup   only the set-up: Docker daemon, virtualenv, images, kernelspecs
 #   ./dev.sh bench   the benchmark (bench/bench.py; extra args go to it)
 set -euo pipefail
@@ -20,6 +21,24 @@ setup() {
     "$VENV/bin/dockerkernel" install --sys-prefix
 }
 
+e2e_prerequisites() {
+    # the browser and compose tests (tests/e2e): Debian's chromium driven by playwright (the
+    # Python package only: never `playwright install`), docker-compose, openssl
+    local need=()
+    command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || need+=(docker-compose)
+    [ -x /usr/bin/chromium ] || need+=(chromium fonts-dejavu-core)
+    command -v openssl >/dev/null 2>&1 || need+=(openssl)
+    if [ ${#need[@]} -gt 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    fi
+    "$VENV/bin/python" -c 'import playwright' 2>/dev/null || "$VENV/bin/pip" install -q playwright
+    # behind a TLS-inspecting proxy the stack's image builds need this machine's CA bundle
+    if [ -z "${DOCKERKERNEL_STACK_CA:-}" ] && [ -s /etc/ssl/certs/ca-certificates.crt ]; then
+        export DOCKERKERNEL_STACK_CA=/etc/ssl/certs/ca-certificates.crt
+    fi
+}
+
 command=${1:-}
 shift || true
 case "$command" in
@@ -32,6 +51,8 @@ case "$command" in
         ;;
     test)
         setup ""
+        e2e_prerequisites
+        export CI_ARTIFACTS=${CI_ARTIFACTS:-test-artifacts}
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
     setup)

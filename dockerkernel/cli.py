@@ -59,7 +59,7 @@ def cmd_images(args) -> int:
     print(f"{'image':<32} {'present':<8} {'size':>9}  state")
     for row in rows:
         size = f"{row.get('size_mb', 0):.0f} MB" if row.get("present") else "-"
-        print(f"{row['name']:<32} {str(bool(row.get('present'))):<8} {size:>9}  {row.get('state', '')}")
+        print(f"{row['name']:<32} {str(bool(row.get('present'))):<8} {size:>9}  {row.get('status', row.get('state', ''))}")
     return 0
 
 

@@ -19,8 +19,9 @@ def read(*paths):
         except OSError:
             pass
     return "?"
-caps = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")][0]
-nnp = [l.split()[1] for l in open("/proc/self/status") if l.startswith("NoNewPrivs")][0]
+status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+caps = status.get("CapEff", "?").strip()
+nnp = status.get("NoNewPrivs", "?").strip()  # gVisor does not report it
 try:
     open("/probe", "w"); ro = "writable"
 except OSError:
@@ -33,7 +34,10 @@ print("memory", read("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.
 print("memswap", read("/sys/fs/cgroup/memory.swap.max", "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))
 print("pids", read("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"))
 print("cpu", read("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
-print("interfaces", ",".join(sorted(os.listdir("/sys/class/net"))))
+try:
+    print("interfaces", ",".join(sorted(os.listdir("/sys/class/net"))))
+except OSError:
+    print("interfaces", "?")
 print("workspace", "writable" if os.access("/workspace", os.W_OK) else "not writable")
 """
 
@@ -82,12 +86,13 @@ def _check_daemon(report: Report):
         return client
     except DockerKernelError as exc:
         text = str(exc)
-        fix = "start dockerd (bash scripts/ensure-docker.sh) or point DOCKER_HOST at a daemon"
+        fix = "start dockerd (bash scripts/ensure-docker.sh) or point DOCKER_HOST / DOCKER_CONTEXT at a daemon"
         lowered = text.lower()
-        if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
+        if "certificate" in lowered or "ssl" in lowered or "tls" in lowered or "context" in lowered:
             fix = (
-                "the TLS handshake failed: DOCKER_CERT_PATH must hold the client certificate (cert.pem, key.pem) "
-                "and the CA (ca.pem) of that daemon; with the compose stack they are in the docker-certs volume"
+                "DOCKER_CERT_PATH must hold that daemon's CA (ca.pem) and a client certificate it accepts "
+                "(cert.pem, key.pem); for the compose stack copy them from the docker-certs-client volume: "
+                "`docker cp $(docker-compose ps -q docker):/certs/client DIR`"
             )
         report.bad("daemon", text.split("\n")[0], fix)
         return None

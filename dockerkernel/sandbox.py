@@ -159,63 +159,28 @@ def owner_alive(labels: dict) -> bool:
 
 
 def client_from_environment(timeout: float = 60) -> docker.DockerClient:
-    """A Docker client as the docker CLI would pick it: DOCKER_HOST (+ TLS variables), else the
-    ``docker context`` in use (DOCKER_CONTEXT or ~/.docker/config.json), else the local socket."""
-    if not os.environ.get("DOCKER_HOST"):
-        name = os.environ.get("DOCKER_CONTEXT") or _current_context_name()
-        if name and name != "default":
-            host, tls = _docker_context(name)
-            return docker.DockerClient(base_url=host, tls=tls, timeout=timeout, use_ssh_client=host.startswith("ssh://"))
-    return docker.from_env(timeout=timeout, use_ssh_client=os.environ.get("DOCKER_HOST", "").startswith("ssh://"))
+    """A Docker client as the docker CLI would pick it (DOCKER_HOST + TLS variables, else the
+    current ``docker context``, ``ssh://`` through the system ssh); see ``deploy.docker_client``."""
+    from . import deploy
 
-
-def _docker_config_dir() -> str:
-    return os.environ.get("DOCKER_CONFIG") or os.path.join(os.path.expanduser("~"), ".docker")
-
-
-def _current_context_name() -> str:
     try:
-        with open(os.path.join(_docker_config_dir(), "config.json")) as fh:
-            return json.load(fh).get("currentContext") or "default"
-    except (OSError, ValueError):
-        return "default"
-
-
-def _docker_context(name: str):
-    """(host, TLSConfig or False) of a ``docker context``, read from the CLI's context store."""
-    import hashlib
-
-    from docker.tls import TLSConfig
-
-    digest = hashlib.sha256(name.encode()).hexdigest()
-    store = os.path.join(_docker_config_dir(), "contexts")
-    try:
-        with open(os.path.join(store, "meta", digest, "meta.json")) as fh:
-            endpoint = json.load(fh)["Endpoints"]["docker"]
-    except (OSError, ValueError, KeyError):
-        raise DaemonUnavailable(f"docker context {name!r} does not exist", "See `docker context ls`.") from None
-    tls_dir = os.path.join(store, "tls", digest, "docker")
-    files = {key: os.path.join(tls_dir, f"{key}.pem") for key in ("ca", "cert", "key")}
-    tls = False
-    if os.path.exists(files["cert"]) or os.path.exists(files["ca"]):
-        tls = TLSConfig(
-            client_cert=(files["cert"], files["key"]) if os.path.exists(files["cert"]) else None,
-            ca_cert=files["ca"] if os.path.exists(files["ca"]) else None,
-            verify=not endpoint.get("SkipTLSVerify", False),
-        )
-    return str(endpoint["Host"]), tls
+        return deploy.docker_client(timeout)
+    except docker.errors.DockerException as exc:  # e.g. an unknown context, missing certificates
+        raise DaemonUnavailable(deploy.explain_connection_error(exc), "`dockerkernel doctor` checks the connection.") from None
 
 
 def connect(timeout: float = 60) -> docker.DockerClient:
     """A Docker client from the environment (see ``client_from_environment``); checks it answers."""
+    from . import deploy
+
+    client = client_from_environment(timeout)
     try:
-        client = client_from_environment(timeout)
         client.api.ping()
         return client
-    except docker.errors.DockerException as exc:
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise DaemonUnavailable(
-            f"cannot reach the Docker daemon ({os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')}): {exc}",
-            "Start it (for example: sudo dockerd, or bash scripts/ensure-docker.sh) or set DOCKER_HOST; "
+            f"cannot reach the Docker daemon: {deploy.explain_connection_error(exc)}",
+            "Start it (for example: bash scripts/ensure-docker.sh) or point DOCKER_HOST / DOCKER_CONTEXT at one; "
             "`dockerkernel doctor` checks the connection.",
         ) from None
 

@@ -15,6 +15,7 @@ cell the way IPython users expect:
 
 import ast
 import builtins
+import importlib
 import io
 import json
 import linecache
@@ -35,6 +36,7 @@ STATE_DIR = "/workspace/.dockerkernel"
 STATE_FILE = os.path.join(STATE_DIR, "python-state.pkl")
 MODULES_FILE = os.path.join(STATE_DIR, "python-modules.txt")
 SKIPPED_FILE = os.path.join(STATE_DIR, "python-skipped.json")
+MODULES_KEY = "__dk_modules__"
 PICKLE_TAG, DILL_TAG = b"P", b"D"  # first byte of the state file: which unpickler reads it
 # names that belong to the boot code or are rebuilt every cell
 NOT_STATE = {"__builtins__", "__name__", "__doc__", "__package__", "__loader__", "__spec__", "_", "__", "___"}
@@ -136,14 +138,21 @@ def restore_state(main):
     except OSError:
         return
     try:
+        state = {}
         if blob[:1] == DILL_TAG:
             import dill
 
             unpickler = dill.Unpickler(io.BytesIO(blob[1:]))
             unpickler._main = main  # functions get this cell's globals back, not a copy
-            main.__dict__.update(unpickler.load())
+            state = unpickler.load()
         elif blob[:1] == PICKLE_TAG:
-            main.__dict__.update(pickle.loads(blob[1:]))
+            state = pickle.loads(blob[1:])
+        for name, module_name in (state.pop(MODULES_KEY, None) or {}).items():
+            try:
+                main.__dict__[name] = importlib.import_module(module_name)
+            except Exception as exc:
+                sys.stderr.write("dockerkernel: module %s could not be imported again (%s)\n" % (module_name, exc))
+        main.__dict__.update(state)
     except Exception as exc:  # a broken state must not break the cell
         sys.stderr.write("dockerkernel: the previous cells' variables could not be restored (%s: %s)\n" % (type(exc).__name__, exc))
 
@@ -165,24 +174,27 @@ def save_state(main):
     started = time.monotonic()
     namespace = {}
     skipped = {}
+    imported = {}  # name -> module: carried as the module's name and imported again
     for name, value in main.__dict__.items():
         if name in NOT_STATE or name.startswith("__dk_"):
+            continue
+        if isinstance(value, types.ModuleType):
+            imported[name] = value.__name__
             continue
         if isinstance(value, io.IOBase):
             # dill would reopen a file (mode "w" truncates it!) in the next cell: never carry files
             skipped[name] = "open file (open it again in the cell that uses it)"
             continue
         namespace[name] = value
-    modules = set()
+    modules = set(imported.values())  # imported while the next container waits in the pool
     for value in namespace.values():
-        if isinstance(value, types.ModuleType):
-            modules.add(value.__name__)
-        else:
-            for owner in (value, type(value)):
-                name = getattr(owner, "__module__", None)
-                if isinstance(name, str) and name not in ("__main__", "builtins"):
-                    modules.add(name)
+        for owner in (value, type(value)):
+            name = getattr(owner, "__module__", None)
+            if isinstance(name, str) and name not in ("__main__", "builtins"):
+                modules.add(name)
 
+    if imported:
+        namespace[MODULES_KEY] = imported
     if not namespace and not os.path.exists(STATE_FILE):
         announce_skipped(skipped)
         return  # nothing to carry (and nothing carried before): no file, no import

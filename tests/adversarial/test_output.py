@@ -71,7 +71,7 @@ ALL_BYTES = bytes(range(256)) * 64  # every byte value, NUL and ESC included (no
 
 BINARY = {
     "python": "import sys\nsys.stdout.buffer.write(bytes(range(256)) * 64)\n",
-    "bash": "for i in $(seq 64); do for b in $(seq 0 255); do printf \"\\\\$(printf %03o $b)\"; done; done\n",
+    "bash": "for b in $(seq 0 255); do printf \"\\\\$(printf %03o $b)\"; done > /tmp/all\nfor i in $(seq 64); do cat /tmp/all; done\n",
     "c": "for (int r = 0; r < 64; r++) for (int b = 0; b < 256; b++) putchar(b);\n",
 }
 

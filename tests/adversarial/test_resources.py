@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.adversarial]
 
 FORK_BOMB = {
     "python": "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n",
-    "bash": ":(){ :|:& };:\nwait\n",
+    "bash": ":(){ :|:& };:\nsleep 600\n",  # the launcher stays: the limit must be what ends the cell
     "c": "#include <unistd.h>\nfor (;;) fork();\n",
 }
 
@@ -68,6 +68,24 @@ def test_fork_bomb(cells, lang):
     ran = cells.run(lang, FORK_BOMB[lang], hang_bound=30)
     assert ran.reason == "pids", ran.describe()
     assert ran.elapsed < 30, ran.describe()
+    cells.aftermath(ran, lang)
+
+
+ORPHAN_BOMB = {
+    # the launcher exits at once; the bomb grows on as orphans of the container's init
+    "python": "import os\nif os.fork() == 0:\n    os.setsid()\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\nprint('launched')\n",
+    "bash": ":(){ :|:& };:\necho launched\n",
+    "c": "#include <unistd.h>\nif (fork() == 0) { setsid(); for (;;) fork(); }\nputs(\"launched\");\n",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_orphaned_fork_bomb(cells, lang):
+    """A fork bomb whose launcher exits at once: the cell may end 'ok' (its program did) or as
+    PidsLimitExceeded (if the limit was hit first); either way the bomb dies with the container
+    and none of its processes survives on the host."""
+    ran = cells.run(lang, ORPHAN_BOMB[lang], hang_bound=30)
+    assert ran.reason in ("ok", "pids"), ran.describe()
     cells.aftermath(ran, lang)
 
 

@@ -44,22 +44,17 @@ def free_port() -> int:
 
 def project_objects(client: docker.DockerClient, project: str = PROJECT) -> dict[str, list[str]]:
     """Containers, volumes and networks of a compose project on a daemon (by label and name)."""
-    label = {"label": f"{LABEL_PROJECT}={project}"}
+    # The low-level list calls only: the high-level ones inspect every object, which races
+    # with other tests removing their containers at the same time (404 in the middle).
     prefix = f"{project}_"
-    return {
-        "containers": sorted(
-            {c.name for c in client.containers.list(all=True, filters=label)}
-            | {c.name for c in client.containers.list(all=True) if c.name.startswith(prefix)}
-        ),
-        "volumes": sorted(
-            {v.name for v in client.volumes.list(filters=label)}
-            | {v.name for v in client.volumes.list() if v.name.startswith(prefix)}
-        ),
-        "networks": sorted(
-            {n.name for n in client.networks.list(filters=label)}
-            | {n.name for n in client.networks.list() if n.name.startswith(prefix)}
-        ),
-    }
+    api = client.api
+    containers = {name.lstrip("/") for c in api.containers(all=True) for name in c.get("Names") or []
+                  if name.lstrip("/").startswith(prefix) or (c.get("Labels") or {}).get(LABEL_PROJECT) == project}
+    volumes = {v["Name"] for v in (api.volumes().get("Volumes") or [])
+               if v["Name"].startswith(prefix) or (v.get("Labels") or {}).get(LABEL_PROJECT) == project}
+    networks = {n["Name"] for n in api.networks()
+                if n["Name"].startswith(prefix) or (n.get("Labels") or {}).get(LABEL_PROJECT) == project}
+    return {"containers": sorted(containers), "volumes": sorted(volumes), "networks": sorted(networks)}
 
 
 @dataclasses.dataclass
