@@ -111,7 +111,7 @@ class DockerKernel(Kernel):
         help="Language of this kernel (python, javascript, bash, ruby, c, cpp, go, rust, java) or 'polyglot'.",
     )
     polyglot_default = Unicode("python", config=True, help="Polyglot kernel: language of cells without a %%LANG line (%lang).")
-    compile_flags = Unicode("", config=True, help="Extra compiler flags for C, C++, Go, Rust and Java cells (%cflags).")
+    compile_flags = Unicode("", config=True, help="Extra compiler flags for the kernel's own (compiled) language (%cflags).")
     image = Unicode("", config=True, help="Image for the cells (default: dockerkernel/<language>:latest).")
     timeout = CFloat(30.0, config=True, help="Wall-clock limit per cell, in seconds.")
     mem_limit = Unicode("512m", config=True, help="Memory limit per cell (e.g. 512m, 1g); swap is never added.")
@@ -148,6 +148,7 @@ class DockerKernel(Kernel):
         self.sandbox = Sandbox(self.kernel_id, pool_size=self.pool_size, workspace_size=self._workspace_bytes())
         self.versions = LanguageVersions()
         self.cell_env: dict[str, str] = {}
+        self.language_flags: dict[str, str] = {}  # %cflags, per compiled language
         self._network_on = False
         self._image_override = ""
         self._limits_cache: Limits | None = None
@@ -206,7 +207,10 @@ class DockerKernel(Kernel):
         lang = lang or self.lang
         text = source.decode("utf-8", "surrogateescape")
         program, source_file = sources.prepare(lang.wrapper, text, lang.source_file)
-        flags = shlex.split(self.compile_flags or lang.default_flags)
+        chosen = self.language_flags.get(lang.name)
+        if chosen is None:
+            chosen = self.compile_flags if lang is self.lang else ""
+        flags = shlex.split(chosen or lang.default_flags)
         compile_argv, run_argv = lang.command_lines(flags)
         return CellRequest(
             language=lang,
@@ -410,12 +414,19 @@ class DockerKernel(Kernel):
             label = f"Cell In[{request.execution_count}]"
             text = outcome.diagnostics.replace(f"/tmp/dk/{request.source_file}", label).replace(request.source_file, label)
             lines = text.rstrip("\n").split("\n")
-            first = next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
+            # the summary: the first diagnostic with a position (go build prints a "# package"
+            # header first and never says "error"), else the first line that says error
+            first = next((line for line in lines if re.search(r":\d+(:\d+)?: ", line)), None) \
+                or next((line for line in lines if "error" in line.lower()), lines[0] if lines else "")
             return self._error("CompileError", first.strip(), lines)
         if reason == "exit" and request.language.error_pattern:
             found = list(re.finditer(request.language.error_pattern, outcome.stderr_tail, re.MULTILINE))
             if found:
                 groups = found[-1].groupdict()
+                label = f"Cell In[{request.execution_count}]"
+                for key in ("evalue", "ename"):
+                    if groups.get(key):
+                        groups[key] = groups[key].replace(f"/tmp/dk/{request.source_file}", label)
                 ename = groups.get("ename") or "Panic"
                 return self._error(ename, (groups.get("evalue") or "").strip(), [f"{ename}: {(groups.get('evalue') or '').strip()}", f"(the program exited with status {outcome.exit_code}; its stderr is above)"])
         if reason == "output":
@@ -524,8 +535,11 @@ class DockerKernel(Kernel):
                     raise MagicError("changing the image is not allowed (set DockerKernel.allow_image_change=True)")
                 self._image_override = args.strip()
             elif name == "cflags":
-                shlex.split(args)  # refuse unbalanced quotes now, not in the container
-                self.compile_flags = args.strip()
+                targets, flags = self._flags_targets(args)
+                shlex.split(flags)  # refuse unbalanced quotes now, not in the container
+                for target in targets:
+                    self.language_flags[target] = flags
+                self._send_stream("stdout", f"compiler flags for {', '.join(targets)}: {flags or '(none)'}\n")
             elif name == "lang":
                 chosen = _cell_language(args.strip())
                 if chosen is None:
@@ -544,6 +558,15 @@ class DockerKernel(Kernel):
                 raise
             raise MagicError(f"%{name} {args}: {exc}") from None
         return None
+
+    def _flags_targets(self, args: str) -> tuple[list[str], str]:
+        """``%cflags [LANG:] FLAGS``: which compiled languages the flags are for."""
+        match = re.match(r"^\s*(c|cpp|go|rust|java)\s*:\s*(.*)$", args)
+        if match:
+            return [match.group(1)], match.group(2).strip()
+        if self.lang.compile_command:
+            return [self.lang.name], args.strip()
+        return ["c", "cpp"], args.strip()  # polyglot: gcc's flags mean nothing to go/rustc/javac
 
     def _limits_text(self) -> str:
         limits = self.limits

@@ -30,7 +30,7 @@ LINE_MAGICS = {
     "image": "%image NAME — run the following cells in another image (only if DockerKernel.allow_image_change)",
     "lsmagic": "%lsmagic — list the magics",
     "help": "%help — this help",
-    "cflags": "%cflags FLAGS — extra compiler flags for C, C++, Go, Rust and Java cells (e.g. -O2 -lm)",
+    "cflags": "%cflags [LANG:] FLAGS — extra compiler flags (e.g. -O2 -lm) for this kernel's language; in polyglot for C and C++, or for LANG (c, cpp, go, rust, java)",
     "lang": "%lang NAME — language of the following cells that have no %%LANG line",
     "state": "%state on|off — Python: carry picklable variables, functions and classes to the next cell (default on)",
     "matplotlib": "%matplotlib inline — accepted for compatibility (figures are always inline)",

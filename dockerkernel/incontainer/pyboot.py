@@ -181,9 +181,10 @@ def save_state(main):
         if isinstance(value, types.ModuleType):
             imported[name] = value.__name__
             continue
-        if isinstance(value, io.IOBase):
+        if isinstance(value, io.IOBase) and not isinstance(value, (io.BytesIO, io.StringIO)):
             # dill would reopen a file (mode "w" truncates it!) in the next cell: never carry files
-            skipped[name] = "open file (open it again in the cell that uses it)"
+            if not value.closed:
+                skipped[name] = "open file (open it again in the cell that uses it)"
             continue
         namespace[name] = value
     modules = set(imported.values())  # imported while the next container waits in the pool

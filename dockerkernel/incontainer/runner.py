@@ -208,7 +208,10 @@ def main():
                 write_all(1, frame(end_token, "end", report))
                 sys.exit(0)
             if diagnostics.strip():
-                write_all(2, diagnostics.encode())  # warnings only: show them, then run
+                # warnings only: show them (the file named as the cell, like errors), then run
+                label = "Cell In[%s]" % header.get("execution_count", "")
+                shown = diagnostics.replace(path, label).replace(os.path.basename(path), label)
+                write_all(2, shown.encode())
         run = expand(header["run"])
         try:
             child = subprocess.Popen(run, stdin=subprocess.DEVNULL, env=env, close_fds=True, pass_fds=(answer_r,))
