@@ -120,6 +120,13 @@ def cmd_run(args) -> int:
     return {"exit": outcome.exit_code or 1, "timeout": 124, "interrupt": 130}.get(outcome.reason, 125)
 
 
+def cmd_execute(args) -> int:
+    """Run a notebook unattended, recording in each cell how it ran (image, limits, status)."""
+    from .provenance import execute_notebook
+
+    return execute_notebook(args.notebook, args.output, args.timeout)
+
+
 def cmd_doctor(args) -> int:
     """Check the daemon, runtime, images, kernelspecs and the limits that really apply."""
     from .doctor import run_doctor
@@ -157,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     gc = sub.add_parser("gc", help="remove containers and volumes of kernels that are gone")
     gc.add_argument("--all", action="store_true", help="remove all of this host's dockerkernel objects, even of live kernels")
     gc.set_defaults(func=cmd_gc)
+
+    execute = sub.add_parser("execute", help="run a notebook, recording how each cell ran in its metadata")
+    execute.add_argument("notebook")
+    execute.add_argument("-o", "--output", help="write the executed notebook here (default: in place)")
+    execute.add_argument("--timeout", type=int, default=None, help="per-cell client timeout in seconds")
+    execute.set_defaults(func=cmd_execute)
 
     run = sub.add_parser("run", help="run one file the way a cell runs")
     run.add_argument("file")
