@@ -26,7 +26,6 @@ import json
 import os
 import random
 import re
-import secrets
 import statistics
 import sys
 import tempfile

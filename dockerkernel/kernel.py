@@ -24,7 +24,7 @@ from dataclasses import replace
 import zmq
 
 from ipykernel.kernelbase import Kernel
-from traitlets import Bool, CFloat, CInt, Dict, Unicode, default, observe
+from traitlets import Bool, CFloat, CInt, Dict, Unicode, observe
 
 from . import __version__, magics, sources
 from .completeness import is_complete
@@ -153,7 +153,6 @@ class DockerKernel(Kernel):
         self._image_override = ""
         self._limits_cache: Limits | None = None
         self._provenance: dict = {}
-        self._started = False
         self._setup_task: asyncio.Future | None = None
         self._shell_loop: asyncio.AbstractEventLoop | None = None
         # a kernel stopped without a shutdown_request (SIGTERM from a manager, a crash) still
