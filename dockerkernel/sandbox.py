@@ -292,6 +292,7 @@ class Sandbox:
         self.kernel_id = kernel_id
         self._client = client
         self.pool_size = pool_size
+        self.refill_delay = 0.5  # seconds into a long cell before the pool refills anyway
         self.workspace_size = workspace_size
         self.workspace_inodes = workspace_inodes
         self.labels = {
@@ -534,7 +535,9 @@ class Sandbox:
                 if container is None:
                     break
                 if container.looks_alive():
-                    pool.refill()
+                    # refill once this cell has answered (or after a moment if it runs long):
+                    # creating a container costs the daemon CPU the cell would compete for
+                    asyncio.get_running_loop().call_later(self.refill_delay, pool.refill)
                     container.from_pool = True
                     return container
                 self._retire(container)  # died while waiting (daemon restart, ...)
@@ -583,7 +586,12 @@ class Sandbox:
             cell.cancel_asks()
             self._current = None
             self.last_files = cell.files if cell.files is not None else self.last_files
-            self._retire(container)
+            # after the kernel has replied (the next turn of the loop): removal and refill are
+            # off the critical path
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._retire, container)
+            if self.pool_size > 0 and not self.closed:
+                loop.call_soon(self._pool_for(request).refill)
 
     def interrupt(self) -> bool:
         """Stop the running cell now (the container is killed); False if none runs."""

@@ -67,6 +67,24 @@ def test_oversized_display_frame_is_dropped(cells):
     cells.aftermath(ran, "python")
 
 
+BIG_WRITE = {
+    # one write() of 300 000 bytes: longer than a pipe's buffer, so the kernel side must get it all
+    "python": "import sys\nsys.stdout.write('a' * 300000)\nprint('<end>')\n",
+    "bash": "head -c 300000 /dev/zero | tr '\\0' a\necho '<end>'\n",
+    "c": "static char a[300000];\nmemset(a, 'a', sizeof a);\nfwrite(a, 1, sizeof a, stdout);\nputs(\"<end>\");\n",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_large_single_write_arrives_whole(cells, lang):
+    """A single large write is delivered whole (under gVisor a pipe write can be short; a program
+    or boot code that does not retry loses the rest silently)."""
+    ran = cells.run(lang, BIG_WRITE[lang], hang_bound=40)
+    assert ran.reason == "ok", ran.describe()
+    assert ran.out() == b"a" * 300000 + b"<end>\n", f"{len(ran.out())} bytes arrived of {300000 + 6}"
+    cells.aftermath(ran, lang)
+
+
 ALL_BYTES = bytes(range(256)) * 64  # every byte value, NUL and ESC included (no frame magic)
 
 BINARY = {

