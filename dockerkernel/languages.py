@@ -7,7 +7,8 @@ import keyword
 from dataclasses import dataclass, field
 
 IMAGE_PREFIX = "dockerkernel/"
-RUNNER = ("python3", "/opt/dockerkernel/runner.py")
+# -S: the runner needs no site-packages; skipping site saves milliseconds on the cold path
+RUNNER = ("python3", "-S", "/opt/dockerkernel/runner.py")
 
 
 @dataclass(frozen=True)

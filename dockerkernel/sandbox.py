@@ -493,6 +493,9 @@ class Sandbox:
             self.client.api.remove_container(container_id, force=True)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: another removal of it is already under way
+                log.warning("could not remove %s: %s", container_id[:12], exc)
         except Exception as exc:  # the daemon may be down: gc will sweep it later
             log.warning("could not remove %s: %s", container_id[:12], exc)
 
