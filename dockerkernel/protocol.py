@@ -152,14 +152,19 @@ class FrameParser:
             if self._pending is not None:
                 token, kind, length = self._pending
                 if token != self._runner_token:
-                    start = max(0, self._scanned - len(self._runner_prefix))
-                    cut = buf.find(self._runner_prefix, start, min(len(buf), length + len(self._runner_prefix)))
+                    prefix = self._runner_prefix
+                    start = max(0, self._scanned - len(prefix))
+                    cut = buf.find(prefix, start, min(len(buf), length + len(prefix) - 1))
                     if 0 <= cut < length:
                         yield FrameError(f"{kind} frame cut short (declared {length} bytes, got {cut})", cut)
                         del buf[:cut]
                         self._pending, self._scanned = None, 0
                         continue
                     self._scanned = len(buf)
+                    if not final and length <= len(buf) < length + len(prefix) - 1 and any(
+                        prefix.startswith(bytes(buf[k:length])) for k in range(max(0, length - len(prefix) + 1), length)
+                    ):
+                        return  # the body's last bytes may begin the runner's frame: wait and see
                 if len(buf) < length:
                     return
                 body = bytes(buf[:length])
@@ -204,10 +209,16 @@ class FrameParser:
             if length > self.max_frame:
                 yield FrameError(f"{kind} frame of {length} bytes exceeds the {self.max_frame}-byte limit", length)
                 dropped = min(length, len(buf))
+                resume = buf.find(self._runner_prefix, 0, dropped) if token != self._runner_token else -1
+                if resume >= 0:  # the runner spoke inside the would-be body: the frame was a lie
+                    del buf[:resume]
+                    continue
+                self._skip_tail = bytes(buf[:dropped][-(len(self._runner_prefix) - 1) :])
                 del buf[:dropped]
                 self._skip = length - dropped
                 if self._skip:
                     return
+                self._skip_tail = b""
                 continue
             self._pending = (token, kind, length)
 

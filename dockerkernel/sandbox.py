@@ -629,9 +629,48 @@ class Sandbox:
             if not image:
                 raise SandboxError("no image known for the workspace container yet: run a cell first")
             await self._call(self._prepare_workspace, image)
-        ok = await self._call(self.client.api.put_archive, self._holder_id, WORKSPACE, buf.getvalue())
+        try:
+            await self._call(self._refuse_links, name)
+            ok = await self._call(self.client.api.put_archive, self._holder_id, WORKSPACE, buf.getvalue())
+        except DockerKernelError:
+            raise
+        except Exception as exc:
+            raise wrap_docker_error(exc) from exc
         if not ok:
             raise SandboxError(f"could not write {path}")
+
+    def _stat(self, path: str) -> dict | None:
+        """Docker's stat of a path in the workspace container (no following of the last link)."""
+        import base64
+
+        response = self.client.api.head(
+            self.client.api._url("/containers/{0}/archive", self._holder_id), params={"path": path}
+        )
+        if response.status_code == 404:
+            return None
+        self.client.api._raise_for_status(response)
+        return json.loads(base64.b64decode(response.headers["X-Docker-Container-Path-Stat"]))
+
+    def _refuse_links(self, name: str) -> None:
+        """Cells may plant symlinks in the workspace: %%file never writes through one.
+
+        Every existing component of the path must be a real directory and the file itself,
+        if it exists, a regular file. No cell process is alive meanwhile (each cell's
+        container is gone before the next request), so nothing can swap a link in between.
+        """
+        parts = name.split("/")
+        for depth in range(1, len(parts) + 1):
+            target = f"{WORKSPACE}/{'/'.join(parts[:depth])}"
+            stat = self._stat(target)
+            if stat is None:
+                return  # this and everything below it will be created by the archive
+            mode = int(stat.get("mode", 0))
+            is_link = bool(stat.get("linkTarget")) or mode & (1 << 27)
+            is_dir = mode & (1 << 31)
+            last = depth == len(parts)
+            if is_link or (not last and not is_dir) or (last and is_dir):
+                kind = "a symbolic link" if is_link else ("a directory" if is_dir else "not a directory")
+                raise SandboxError(f"refusing to write {name}: {target} is {kind}")
 
     async def close(self) -> None:
         """Remove every container and the workspace volume of this kernel."""
@@ -916,9 +955,15 @@ class _RunningCell:
         except Exception:
             outcome.reason = "lost"
             return outcome
+        code = state.get("ExitCode")
         if state.get("OOMKilled"):
             outcome.reason = "oom"
-        else:
+        elif not eof or code is None:
             outcome.reason = "lost"
-            outcome.exit_code = state.get("ExitCode")
+        elif code == 0:
+            outcome.reason = "ok"  # the runner exits with the program's status
+        elif 128 < code < 128 + 65:
+            outcome.reason, outcome.signal = "signal", code - 128
+        else:
+            outcome.reason, outcome.exit_code = "exit", code
         return outcome

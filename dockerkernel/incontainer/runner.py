@@ -240,7 +240,10 @@ def main():
     # stderr first: once the kernel has the stdout end frame it only waits for this marker
     write_all(2, frame(end_token, "end"))
     write_all(1, frame(end_token, "end", report))
-    sys.exit(0)
+    # the container's exit status is the program's too: if the end frame never reaches the
+    # kernel (a program can read its own stdout pipe back through /proc/1/fd/1), the kernel
+    # still learns how the program ended from the daemon
+    sys.exit(status if status >= 0 else 128 - status)
 
 
 if __name__ == "__main__":
