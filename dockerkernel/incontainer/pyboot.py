@@ -22,6 +22,7 @@ import linecache
 import os
 import pickle
 import re
+import stat
 import subprocess
 import sys
 import threading
@@ -37,23 +38,63 @@ STATE_FILE = os.path.join(STATE_DIR, "python-state.pkl")
 MODULES_FILE = os.path.join(STATE_DIR, "python-modules.txt")
 SKIPPED_FILE = os.path.join(STATE_DIR, "python-skipped.json")
 MODULES_KEY = "__dk_modules__"
-PICKLE_TAG, DILL_TAG = b"P", b"D"  # first byte of the state file: which unpickler reads it
+PICKLE_TAG, DILL_TAG = b"P", b"D"
+MAX_STATE = 2 << 30  # a state file larger than this is not read (the memory limit would be hit)  # first byte of the state file: which unpickler reads it
 # names that belong to the boot code or are rebuilt every cell
 NOT_STATE = {"__builtins__", "__name__", "__doc__", "__package__", "__loader__", "__spec__", "_", "__", "___"}
 
 
+def read_regular(path, limit):
+    """The bytes of a regular file of at most ``limit`` bytes, else None.
+
+    The workspace belongs to the cells: a cell may have replaced these files with a link to
+    /dev/zero, a FIFO or a huge file. Never follow a link, never block, never read unbounded.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        chunks, left = [], info.st_size
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def replace_file(path, data):
+    """Write ``data`` to ``path`` atomically, replacing (not following) whatever is there."""
+    os.makedirs(STATE_DIR, exist_ok=True)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
 def prewarm():
     """Import what the notebook's earlier cells imported, before the cell arrives."""
-    try:
-        with open(STATE_FILE, "rb") as fh:
-            if fh.read(1) == DILL_TAG:
-                import dill  # noqa: F401  (the restore will need it; ~50 ms better spent now)
-    except (OSError, ImportError):
-        pass
-    try:
-        with open(MODULES_FILE) as fh:
-            names = [line.strip() for line in fh if line.strip()]
-    except OSError:
+    head = read_regular(STATE_FILE, MAX_STATE) or b""
+    if head[:1] == DILL_TAG:
+        try:
+            import dill  # noqa: F401  (the restore will need it; ~50 ms better spent now)
+        except ImportError:
+            pass
+    text = (read_regular(MODULES_FILE, 1 << 16) or b"").decode("utf-8", "replace")
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
         return
     for name in names[:200]:
         try:
@@ -132,10 +173,8 @@ def transform_bangs(source):
 # -- state -----------------------------------------------------------------------------------
 def restore_state(main):
     """Put the previous cells' globals back into ``main``."""
-    try:
-        with open(STATE_FILE, "rb") as fh:
-            blob = fh.read()
-    except OSError:
+    blob = read_regular(STATE_FILE, MAX_STATE)
+    if not blob:
         return
     try:
         state = {}
@@ -227,13 +266,8 @@ def save_state(main):
         except Exception as exc:
             blob = dumps({})
             skipped["(all)"] = str(exc)
-    os.makedirs(STATE_DIR, exist_ok=True)
-    tmp = STATE_FILE + ".tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, STATE_FILE)
-    with open(MODULES_FILE, "w") as fh:
-        fh.write("\n".join(sorted(m for m in modules if m and not m.startswith("_"))))
+    replace_file(STATE_FILE, blob)
+    replace_file(MODULES_FILE, "\n".join(sorted(m for m in modules if m and not m.startswith("_"))).encode())
     announce_skipped(skipped)
     took = time.monotonic() - started
     if took > 1:
@@ -243,20 +277,20 @@ def save_state(main):
 
 def announce_skipped(skipped):
     """Say once per name that it will not reach the next cell."""
-    if not skipped and not os.path.exists(SKIPPED_FILE):
+    if not skipped and not os.path.lexists(SKIPPED_FILE):
         return
     try:
-        with open(SKIPPED_FILE) as fh:
-            told = json.load(fh)
-    except (OSError, ValueError):
+        told = json.loads(read_regular(SKIPPED_FILE, 1 << 20) or b"{}")
+        if not isinstance(told, dict):
+            told = {}
+    except ValueError:
         told = {}
     new = {name: why for name, why in skipped.items() if told.get(name) != why}
     if new:
         listing = ", ".join("%s: %s" % item for item in sorted(new.items()))
         sys.stderr.write("dockerkernel: not carried over to the next cell (cannot be pickled): %s\n" % listing)
     os.makedirs(STATE_DIR, exist_ok=True)
-    with open(SKIPPED_FILE, "w") as fh:
-        json.dump(skipped, fh)
+    replace_file(SKIPPED_FILE, json.dumps(skipped).encode())
 
 
 # -- running ---------------------------------------------------------------------------------
