@@ -454,12 +454,8 @@ class Sandbox:
 
     def _create_started(self, language: Language, image: str, limits: Limits) -> CellContainer:
         """Create, attach (before start!) and start one cell container. Blocking."""
+        self._prepare_workspace(image)
         try:
-            with self._workspace_lock:
-                if self.closed:
-                    raise SandboxError("the kernel is shutting down")
-                self._ensure_workspace()
-                self._ensure_holder(image)
             api = self.client.api
             warm = bool(language.warm_command)
             created = api.create_container(
