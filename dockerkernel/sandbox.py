@@ -154,6 +154,12 @@ def owner_alive(labels: dict) -> bool:
         return False
     except PermissionError:
         pass
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            if fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return False  # a zombie: dead, only not yet reaped by its parent
+    except (OSError, IndexError):
+        pass
     recorded = labels.get(LABEL_PIDSTART)
     return not recorded or recorded == process_start_time(pid)
 
@@ -309,6 +315,7 @@ class Sandbox:
         self._pools: dict[tuple, ContainerPool] = {}
         self._background: set[asyncio.Future] = set()
         self._current: _RunningCell | None = None
+        self._unremoved: set[str] = set()  # removals that failed (daemon down), retried later
         self._starting_cell = False
         self._interrupt_pending = False
         self._image_ids: dict[str, str] = {}
@@ -377,7 +384,7 @@ class Sandbox:
             opts = {
                 "type": "tmpfs",
                 "device": "tmpfs",
-                "o": f"size={self.workspace_size},nr_inodes={self.workspace_inodes},uid=1000,gid=1000,mode=0755",
+                "o": f"size={self.workspace_size},nr_inodes={self.workspace_inodes},uid=1000,gid=1000,mode=0755,nosuid,nodev",
             }
         else:
             opts = {}
@@ -492,8 +499,16 @@ class Sandbox:
         except docker.errors.APIError as exc:
             if exc.status_code != 409:  # 409: another removal of it is already under way
                 log.warning("could not remove %s: %s", container_id[:12], exc)
-        except Exception as exc:  # the daemon may be down: gc will sweep it later
+                self._unremoved.add(container_id)
+        except Exception as exc:  # the daemon may be down: retried after the next cell
             log.warning("could not remove %s: %s", container_id[:12], exc)
+            self._unremoved.add(container_id)
+
+    def _retry_removals(self) -> None:
+        """Remove what could not be removed before (the daemon was down)."""
+        for container_id in list(self._unremoved):
+            self._unremoved.discard(container_id)
+            self._remove_quietly(container_id)
 
     def _retire(self, container: CellContainer) -> None:
         """Close and remove a used (or unwanted) container in the background."""
@@ -589,6 +604,8 @@ class Sandbox:
             # off the critical path
             loop = asyncio.get_running_loop()
             loop.call_soon(self._retire, container)
+            if self._unremoved:
+                loop.call_soon(self._in_background, self._retry_removals)
             if self.pool_size > 0 and not self.closed:
                 loop.call_soon(self._pool_for(request).refill)
 

@@ -73,15 +73,24 @@ def read_regular(path, limit):
 def replace_file(path, data):
     """Write ``data`` to ``path`` atomically, replacing (not following) whatever is there."""
     os.makedirs(STATE_DIR, exist_ok=True)
-    tmp = "%s.%d.tmp" % (path, os.getpid())
+    # a random name: pids repeat in every container, and a leftover from a failed save (disk
+    # full) must not block every later save
+    tmp = "%s.%s.tmp" % (path, os.urandom(8).hex())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def prewarm():
