@@ -326,6 +326,12 @@ class DockerKernel(Kernel):
             return self._error("UsageError", str(exc))
         except DockerKernelError as exc:
             return self._error(type(exc).__name__, str(exc).split("\n")[0], [str(exc)])
+        except Exception as exc:  # never leave a frontend without a reply
+            self.log.exception("dockerkernel: unexpected failure")
+            from .sandbox import wrap_docker_error
+
+            wrapped = wrap_docker_error(exc)
+            return self._error(type(wrapped).__name__, str(wrapped).split("\n")[0], [str(wrapped)])
 
     async def _run_cell(self, source: bytes, silent: bool, allow_stdin: bool = False, lang: Language | None = None) -> dict:
         coalescer = StreamCoalescer(self._send_stream if not silent else (lambda name, text: None), self.stream_interval)
