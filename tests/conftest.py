@@ -45,18 +45,32 @@ def docker_client():
     return client
 
 
-@pytest.fixture(scope="session")
-def images(docker_client):
-    """The language images must be built; fails with the build command otherwise."""
+def require_images(client, names) -> dict:
+    """The images of these languages, by name; fails (never skips) with the build command."""
+    wanted = {name: LANGUAGES[name].image for name in names}
     missing = []
-    for lang in LANGUAGES.values():
+    for name, image in wanted.items():
         try:
-            docker_client.images.get(lang.image)
+            client.images.get(image)
         except docker.errors.ImageNotFound:
-            missing.append(lang.name)
+            missing.append(name)
     if missing:
         pytest.fail(f"images missing: {missing}; run: dockerkernel images build {' '.join(missing)}", pytrace=False)
-    return {name: lang.image for name, lang in LANGUAGES.items()}
+    return wanted
+
+
+@pytest.fixture(scope="session")
+def images(docker_client):
+    """Every language image must be built; fails with the build command otherwise."""
+    return require_images(docker_client, LANGUAGES)
+
+
+def objects_of_this_process(client) -> tuple[list, list]:
+    """Containers and volumes created by this test process (Sandbox labels them with our pid)."""
+    label = [LABEL_KERNEL, f"dockerkernel.pid={os.getpid()}"]
+    containers = client.api.containers(all=True, filters={"label": label})
+    volumes = client.api.volumes(filters={"label": label}).get("Volumes") or []
+    return containers, volumes
 
 
 def our_objects(client, kernel_id: str | None = None) -> tuple[list, list]:

@@ -8,11 +8,9 @@ import re
 import signal
 import time
 
-import docker
 import pytest
 
-from conftest import KernelHandle, our_objects, wait_until
-from dockerkernel.languages import get_language
+from conftest import KernelHandle, our_objects, require_images, wait_until
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
 
 pytestmark = pytest.mark.docker
@@ -24,16 +22,7 @@ STARTED_PIDS: set[int] = set()  # kernel processes started by this module
 @pytest.fixture(scope="session")
 def images(docker_client):
     """The images these tests use (python, javascript, bash); fails, never skips, when one is missing."""
-    wanted = {name: get_language(name).image for name in ("python", "javascript", "bash")}
-    missing = []
-    for name, image in wanted.items():
-        try:
-            docker_client.images.get(image)
-        except docker.errors.ImageNotFound:
-            missing.append(name)
-    if missing:
-        pytest.fail(f"images missing: {missing}; run: dockerkernel images build {' '.join(missing)}", pytrace=False)
-    return wanted
+    return require_images(docker_client, ("python", "javascript", "bash"))
 
 
 def objects_of_pids(client, pids) -> list:

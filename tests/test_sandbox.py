@@ -32,7 +32,7 @@ from dockerkernel.sandbox import (
     sweep,
 )
 
-from conftest import our_objects, wait_until
+from conftest import objects_of_this_process, our_objects, require_images, wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -43,27 +43,13 @@ KiB = 1 << 10
 @pytest.fixture(scope="session")
 def images(docker_client):
     """The images these tests use (python, javascript, bash); fails, never skips, when one is missing."""
-    wanted = {name: get_language(name).image for name in ("python", "javascript", "bash")}
-    missing = []
-    for name, image in wanted.items():
-        try:
-            docker_client.images.get(image)
-        except docker.errors.ImageNotFound:
-            missing.append(name)
-    if missing:
-        pytest.fail(f"images missing: {missing}; run: dockerkernel images build {' '.join(missing)}", pytrace=False)
-    return wanted
+    return require_images(docker_client, ("python", "javascript", "bash"))
 
 
 # ---- fixtures and helpers ------------------------------------------------------------------
 
 
-def mine(client) -> tuple[list, list]:
-    """Objects created by this test process (Sandbox labels them with our pid)."""
-    label = [LABEL_KERNEL, f"{LABEL_PID}={os.getpid()}"]
-    containers = client.api.containers(all=True, filters={"label": label})
-    volumes = client.api.volumes(filters={"label": label}).get("Volumes") or []
-    return containers, volumes
+mine = objects_of_this_process
 
 
 @pytest.fixture(scope="module", autouse=True)
