@@ -49,6 +49,9 @@ WORKSPACE = "/workspace"
 SANDBOX_USER = "1000:1000"
 
 MiB = 1 << 20
+# under gVisor the host pids cgroup is a backstop only (see Sandbox._host_config)
+RUNSC_HOST_PIDS_FLOOR = 16384
+RUNSC_STATX_SHIM = "/usr/local/lib/dockerkernel/statx-shim.so"
 
 
 @dataclass(frozen=True)
@@ -353,11 +356,23 @@ class Sandbox:
     def _host_config(self, limits: Limits, memory: int | None = None):
         """Hardened HostConfig for a cell (DESIGN.md §4)."""
         mem = memory or limits.memory
+        ulimits = [docker.types.Ulimit(name="core", soft=0, hard=0)]
+        pids_limit = limits.pids
+        if limits.runtime == "runsc":
+            # gVisor serves every process of the cell from a few host threads and stub processes
+            # that the host pids cgroup counts in its own way: a host limit near the cell's kills
+            # the whole sandbox (exit 2, output lost). The cell's own limit is RLIMIT_NPROC, which
+            # gVisor's kernel enforces per sandbox (forks and threads fail with EAGAIN; the runner
+            # sees the count at the limit and reports PidsLimitExceeded); the host limit stays,
+            # generous, as a backstop. Under runc RLIMIT_NPROC would count every process of the
+            # uid on the host, so it is only used here.
+            ulimits.append(docker.types.Ulimit(name="nproc", soft=limits.pids, hard=limits.pids))
+            pids_limit = max(RUNSC_HOST_PIDS_FLOOR, limits.pids * 64)
         return self.client.api.create_host_config(
             mem_limit=mem,
             memswap_limit=mem,  # no swap beyond the memory limit
             nano_cpus=int(limits.cpus * 1e9),
-            pids_limit=limits.pids,
+            pids_limit=pids_limit,
             network_mode=limits.network,
             read_only=True,
             # exec: compiled languages run their binaries from /tmp; nosuid/nodev still apply
@@ -368,7 +383,7 @@ class Sandbox:
             log_config=LogConfig(type="none"),
             mounts=[self._workspace_mount()],
             runtime=limits.runtime or None,
-            ulimits=[docker.types.Ulimit(name="core", soft=0, hard=0)],
+            ulimits=ulimits,
         )
 
     def _ensure_workspace(self) -> None:
@@ -459,6 +474,15 @@ class Sandbox:
         except Exception as exc:
             raise wrap_docker_error(exc, image) from exc
 
+    @staticmethod
+    def _environment(language: Language, limits: Limits) -> dict:
+        """The cell container's environment: the language's, plus gVisor's compatibility shim."""
+        env = dict(language.env)
+        if limits.runtime == "runsc":
+            # see images/base/Dockerfile: makes ls/stat work under gVisor 20221219
+            env["LD_PRELOAD"] = RUNSC_STATX_SHIM
+        return env
+
     def _create_started(self, language: Language, image: str, limits: Limits) -> CellContainer:
         """Create, attach (before start!) and start one cell container. Blocking."""
         self._prepare_workspace(image)
@@ -470,7 +494,7 @@ class Sandbox:
                 command=language.container_command(),
                 user=SANDBOX_USER,
                 working_dir=WORKSPACE,
-                environment=dict(language.env),
+                environment=self._environment(language, limits),
                 labels={**self.labels, LABEL_ROLE: "cell"},
                 stdin_open=True,
                 tty=False,

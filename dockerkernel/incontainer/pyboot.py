@@ -127,6 +127,39 @@ def read_cell():
     return header, b"".join(chunks).decode("utf-8", "replace")
 
 
+# -- output ----------------------------------------------------------------------------------
+class WholeWrites(io.FileIO):
+    """A raw stdout/stderr whose every write() delivers all its bytes.
+
+    The cell runs unbuffered (``python3 -u``) so its output is live. Unbuffered, CPython's text
+    layer writes straight to the raw file and ignores a short count; a pipe write is short
+    under gVisor above 64 KiB, so the rest of a large ``print`` would be lost silently.
+    """
+
+    def write(self, data):
+        """Write every byte of ``data``; return its length."""
+        view = memoryview(data).cast("B")
+        total = len(view)
+        while view:
+            written = super().write(view)
+            if written is None:  # a non-blocking descriptor that is full: wait, then go on
+                time.sleep(0.001)
+                continue
+            view = view[written:]
+        return total
+
+
+def whole_write_stdio():
+    """Replace sys.stdout/sys.stderr (unbuffered, live) with ones that never drop bytes."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        old = getattr(sys, name)
+        raw = WholeWrites(fd, "w", closefd=False)
+        stream = io.TextIOWrapper(raw, encoding=old.encoding, errors=old.errors, line_buffering=False,
+                                  write_through=True)
+        setattr(sys, name, stream)
+        setattr(sys, "__%s__" % name, stream)
+
+
 # -- input -----------------------------------------------------------------------------------
 def ask(prompt="", password=False):
     """Ask the frontend for one line (input()/getpass()); EOFError when it cannot answer."""
@@ -341,6 +374,7 @@ def run(source, filename, namespace):
 
 def main():
     """Run one cell and exit with its status."""
+    whole_write_stdio()
     prewarm()
     header, source = read_cell()
     os.environ.update(header.get("env") or {})

@@ -76,11 +76,53 @@ def pids_max_hits():
     return read_counter(["/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events"], "max")
 
 
-def watch_pids(end_token, baseline, stop):
+def nproc_limit():
+    """The RLIMIT_NPROC this container runs under, or None when unlimited."""
+    import resource  # only needed where the pids cgroup is unreadable (gVisor)
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NPROC)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def task_count(limit):
+    """Processes and threads in this container (its pid namespace), counted up to ``limit``."""
+    pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    if len(pids) >= limit:
+        return len(pids)  # a fork bomb: no need to read every process's thread count
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%s/stat" % pid, "rb") as fh:
+                total += int(fh.read().rsplit(b")", 1)[1].split()[17])  # num_threads
+        except (OSError, ValueError, IndexError):
+            total += 1
+        if total >= limit:
+            break
+    return total
+
+
+def limit_reached(baseline, nproc):
+    """Has the cell hit its process limit since the baseline?
+
+    Under runc the pids cgroup counts failed forks (pids.events). Under gVisor there is no pids
+    cgroup inside; the limit is RLIMIT_NPROC (every process here runs as the sandbox user), so
+    a container whose tasks fill it is at the limit: its next fork or thread fails.
+    """
+    if baseline is not None:
+        hits = pids_max_hits()
+        return hits is not None and hits > baseline
+    if nproc:
+        try:
+            return task_count(nproc) >= nproc
+        except OSError:
+            return False
+    return False
+
+
+def watch_pids(end_token, baseline, nproc, stop):
     """Tell the kernel as soon as the pids limit is hit (a fork bomb), so it can end the cell."""
     while not stop.wait(0.05):
-        hits = pids_max_hits()
-        if hits is not None and baseline is not None and hits > baseline:
+        if limit_reached(baseline, nproc):
             write_all(1, frame(end_token, "limit", {"which": "pids"}))
             return
 
@@ -173,8 +215,9 @@ def main():
         os.close(answer_w)  # the frontend cannot answer: input requests get EOF at once
 
     baseline_oom, baseline_pids = oom_kills(), pids_max_hits()
+    nproc = nproc_limit() if baseline_pids is None else None
     stop = threading.Event()
-    threading.Thread(target=watch_pids, args=(end_token, baseline_pids, stop), daemon=True).start()
+    threading.Thread(target=watch_pids, args=(end_token, baseline_pids, nproc, stop), daemon=True).start()
 
     started = time.monotonic()
     if child is None:
@@ -233,7 +276,8 @@ def main():
         "exit_code": status if status >= 0 else None,
         "signal": -status if status < 0 else None,
         "oom_killed": bool(oom_after and oom_after > (baseline_oom or 0)),
-        "pids_limit_hit": bool(pids_after and pids_after > (baseline_pids or 0)),
+        "pids_limit_hit": bool(pids_after and pids_after > (baseline_pids or 0)) or (
+            baseline_pids is None and limit_reached(None, nproc)),
         "elapsed": round(elapsed, 6),
         "files": list_workspace(),
     }
