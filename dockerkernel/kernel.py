@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -227,6 +228,9 @@ class DockerKernel(Kernel):
     # -- start-up --------------------------------------------------------------------------
     def start(self):
         """Register handlers, then sweep leftovers of dead kernels and warm the pool."""
+        # our reader and Docker threads hand work to the event loop and ipykernel's iopub
+        # thread; the default 5 ms GIL switch interval would add up to that to every hand-off
+        sys.setswitchinterval(0.0005)
         super().start()
         self._setup_task = asyncio.ensure_future(self._setup())
 

@@ -302,6 +302,9 @@ class Sandbox:
         self._client = client
         self.pool_size = pool_size
         self.refill_delay = 0.5  # seconds into a long cell before the pool refills anyway
+        # removal and refill wait this long after a cell: its reply and idle status go out first
+        # (Docker calls in our threads would compete for the GIL with the iopub thread)
+        self.cleanup_delay = 0.05
         self.workspace_size = workspace_size
         self.workspace_inodes = workspace_inodes
         self.labels = {
@@ -627,11 +630,11 @@ class Sandbox:
             # after the kernel has replied (the next turn of the loop): removal and refill are
             # off the critical path
             loop = asyncio.get_running_loop()
-            loop.call_soon(self._retire, container)
+            loop.call_later(self.cleanup_delay, self._retire, container)
             if self._unremoved:
-                loop.call_soon(self._in_background, self._retry_removals)
+                loop.call_later(self.cleanup_delay, self._in_background, self._retry_removals)
             if self.pool_size > 0 and not self.closed:
-                loop.call_soon(self._pool_for(request).refill)
+                loop.call_later(self.cleanup_delay, self._pool_for(request).refill)
 
     def interrupt(self) -> bool:
         """Stop the running cell now (the container is killed); False if none runs."""

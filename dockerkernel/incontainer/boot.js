@@ -79,6 +79,19 @@ function reportError(err) {
   });
   process.exit(1);
 }
+// The runner's done pipe: the exit status is announced there as the process exits, so the end
+// of the cell does not wait for Node's teardown (see runner.py wait_for_end).
+const doneFd = Number(process.env.DK_DONE_FD);
+delete process.env.DK_DONE_FD;
+process.on("exit", (code) => {
+  if (doneFd >= 0) {
+    try {
+      fs.writeSync(doneFd, `${code}\n`);
+    } catch (err) {
+      // the runner is gone: nobody to tell
+    }
+  }
+});
 process.on("uncaughtException", reportError);
 process.on("unhandledRejection", reportError);
 

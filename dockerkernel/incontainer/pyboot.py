@@ -372,15 +372,32 @@ def run(source, filename, namespace):
             dkdisplay.publish_result(value)
 
 
+def take_done_fd():
+    """The runner's done pipe (see announce_exit), hidden from the cell's environment and children."""
+    try:
+        fd = int(os.environ.pop("DK_DONE_FD", "-1"))
+        if fd >= 0:
+            os.set_inheritable(fd, False)
+        return fd
+    except (OSError, ValueError):
+        return -1
+
+
+def announce_exit(fd, status):
+    """Tell the runner our exit status now; the process teardown that follows need not be awaited."""
+    if fd >= 0:
+        try:
+            os.write(fd, b"%d\n" % status)
+        except OSError:
+            pass
+
+
 def main():
     """Run one cell and exit with its status."""
+    # all that does not depend on the cell is done before it arrives (in the pool)
     whole_write_stdio()
+    done_fd = take_done_fd()
     prewarm()
-    header, source = read_cell()
-    os.environ.update(header.get("env") or {})
-    dkdisplay.NONCE = os.environ["DK_NONCE"] = header["nonce"]
-    count = header.get("execution_count") or 0
-    filename = "Cell In[%d]" % count
     # the cell runs in a real __main__ module, so dill pickles its functions by value and
     # binds them to the next cell's globals
     main_module = types.ModuleType("__main__")
@@ -393,6 +410,11 @@ def main():
 
     getpass.getpass = _getpass
     dkdisplay.install(namespace)
+    header, source = read_cell()
+    os.environ.update(header.get("env") or {})
+    dkdisplay.NONCE = os.environ["DK_NONCE"] = header["nonce"]
+    count = header.get("execution_count") or 0
+    filename = "Cell In[%d]" % count
     keep_state = bool(header.get("state", True))
     if keep_state:
         restore_state(main_module)
@@ -424,6 +446,7 @@ def main():
         pass
     if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         sys.exit(status)  # the cell started threads: let them finish, as a script would
+    announce_exit(done_fd, status)
     os._exit(status)  # nothing left to wait for: skip interpreter teardown (milliseconds per cell)
 
 

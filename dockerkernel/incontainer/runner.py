@@ -12,6 +12,7 @@ format). Usage, as the container's command:
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -20,6 +21,10 @@ import time
 
 MAGIC = b"\x1bDK "
 CELL_DIR = "/tmp/dk"
+# after its end frames the runner stays alive this long (the kernel removes the container
+# sooner): Docker relays the last bytes of a container that is exiting ~2 ms later than those
+# of one that lives, and those bytes are what the kernel waits for to reply
+LINGER_SECONDS = 0.5
 
 
 def frame(token, kind, payload=None):
@@ -119,12 +124,41 @@ def limit_reached(baseline, nproc):
     return False
 
 
-def watch_pids(end_token, baseline, nproc, stop):
-    """Tell the kernel as soon as the pids limit is hit (a fork bomb), so it can end the cell."""
+def watch_pids(cell, baseline, nproc, stop):
+    """Tell the kernel as soon as the pids limit is hit (a fork bomb), so it can end the cell.
+
+    Started while the container waits in the pool; polls only once ``cell["started"]`` is set.
+    """
+    cell["started"].wait()
     while not stop.wait(0.05):
         if limit_reached(baseline, nproc):
-            write_all(1, frame(end_token, "limit", {"which": "pids"}))
+            write_all(1, frame(cell["end_token"], "limit", {"which": "pids"}))
             return
+
+
+def wait_for_end(child, done_r):
+    """The program's exit status: as announced on the done pipe, else when the process ends.
+
+    A warm interpreter announces its status just before it exits, so the end of the cell is
+    not held up by the teardown of its process (1-2 ms for Python). A program can only use
+    this to end its own cell early: its container is removed right after.
+    """
+    if done_r is None:
+        return child.wait()
+    exited_r, exited_w = os.pipe()
+
+    def waiter():
+        child.wait()
+        os.write(exited_w, b"x")
+
+    threading.Thread(target=waiter, daemon=True).start()
+    readable, _, _ = select.select([done_r, exited_r], [], [])
+    if done_r in readable:
+        announced = os.read(done_r, 16)
+        if announced.endswith(b"\n") and announced[:-1].lstrip(b"-").isdigit():
+            return int(announced)
+    # no (valid) announcement: the program crashed, was killed or has threads still running
+    return child.wait()
 
 
 def list_workspace():
@@ -186,13 +220,24 @@ def main():
     os.set_inheritable(answer_r, True)
     input_env = {"DK_INPUT_FD": str(answer_r)}
 
-    child = None
+    # everything that does not depend on the cell happens now, while the container waits
+    baseline_oom, baseline_pids = oom_kills(), pids_max_hits()
+    nproc = nproc_limit() if baseline_pids is None else None
+    stop = threading.Event()
+    cell = {"started": threading.Event(), "end_token": None}
+    threading.Thread(target=watch_pids, args=(cell, baseline_pids, nproc, stop), daemon=True).start()
+
+    child = done_r = None
     if warm_argv:
-        # the interpreter loads now, while the container waits in the pool
+        # the interpreter loads now, while the container waits in the pool; it may announce
+        # its exit status on fd DK_DONE_FD just before exiting (see wait_for_end)
+        done_r, done_w = os.pipe()
+        os.set_inheritable(done_w, True)
         child = subprocess.Popen(
-            warm_argv, stdin=subprocess.PIPE, close_fds=True, pass_fds=(answer_r,),
-            env={**os.environ, **input_env},
+            warm_argv, stdin=subprocess.PIPE, close_fds=True, pass_fds=(answer_r, done_w),
+            env={**os.environ, **input_env, "DK_DONE_FD": str(done_w)},
         )
+        os.close(done_w)
 
     header_line = stdin.readline(1 << 20)
     if not header_line.endswith(b"\n"):
@@ -202,25 +247,26 @@ def main():
     header = json.loads(header_line)
     source = read_exactly(stdin, int(header["size"]))
     end_token = header.pop("end_token")
-    nonce = header["nonce"]
-    forwarded_header = json.dumps(header, separators=(",", ":")).encode() + b"\n"
-
-    env = dict(os.environ)
-    env.update(header.get("env") or {})
-    env.update(input_env)
-    env["DK_NONCE"] = nonce
+    cell["end_token"] = end_token
+    started = time.monotonic()
+    cell["started"].set()
+    if child is not None:
+        # warm: the interpreter gets the cell at once; the rest of the set-up comes after
+        try:
+            child.stdin.write(json.dumps(header, separators=(",", ":")).encode() + b"\n" + source)
+            child.stdin.close()
+        except BrokenPipeError:
+            pass
     if header.get("stdin"):
         threading.Thread(target=relay_answers, args=(stdin, answer_w), daemon=True).start()
     else:
         os.close(answer_w)  # the frontend cannot answer: input requests get EOF at once
 
-    baseline_oom, baseline_pids = oom_kills(), pids_max_hits()
-    nproc = nproc_limit() if baseline_pids is None else None
-    stop = threading.Event()
-    threading.Thread(target=watch_pids, args=(end_token, baseline_pids, nproc, stop), daemon=True).start()
-
-    started = time.monotonic()
     if child is None:
+        env = dict(os.environ)
+        env.update(header.get("env") or {})
+        env.update(input_env)
+        env["DK_NONCE"] = header["nonce"]
         os.makedirs(CELL_DIR, exist_ok=True)
         path = os.path.join(CELL_DIR, os.path.basename(header["source_file"]))
         with open(path, "wb") as fh:
@@ -247,9 +293,7 @@ def main():
                 report = {"exit_code": compiled.returncode, "signal": None, "compile_failed": True,
                           "diagnostics": diagnostics, "oom_killed": False, "pids_limit_hit": False,
                           "elapsed": round(time.monotonic() - started, 6), "files": list_workspace()}
-                write_all(2, frame(end_token, "end"))
-                write_all(1, frame(end_token, "end", report))
-                sys.exit(0)
+                finish(end_token, report, 0)
             if diagnostics.strip():
                 # warnings only: show them (the file named as the cell, like errors), then run
                 label = "Cell In[%s]" % header.get("execution_count", "")
@@ -261,14 +305,8 @@ def main():
         except OSError as exc:
             write_all(2, ("dockerkernel: cannot start %s: %s\n" % (run[0], exc)).encode())
             child = None
-    else:
-        try:
-            child.stdin.write(forwarded_header + source)
-            child.stdin.close()
-        except BrokenPipeError:
-            pass
 
-    status = child.wait() if child else 127
+    status = wait_for_end(child, done_r) if child else 127
     elapsed = time.monotonic() - started
     stop.set()
     oom_after, pids_after = oom_kills(), pids_max_hits()
@@ -281,13 +319,19 @@ def main():
         "elapsed": round(elapsed, 6),
         "files": list_workspace(),
     }
-    # stderr first: once the kernel has the stdout end frame it only waits for this marker
-    write_all(2, frame(end_token, "end"))
-    write_all(1, frame(end_token, "end", report))
     # the container's exit status is the program's too: if the end frame never reaches the
     # kernel (a program can read its own stdout pipe back through /proc/1/fd/1), the kernel
     # still learns how the program ended from the daemon
-    sys.exit(status if status >= 0 else 128 - status)
+    finish(end_token, report, status if status >= 0 else 128 - status)
+
+
+def finish(end_token, report, exit_status):
+    """Send the end frames, stay a moment (see LINGER_SECONDS), exit with ``exit_status``."""
+    # stderr first: once the kernel has the stdout end frame it only waits for this marker
+    write_all(2, frame(end_token, "end"))
+    write_all(1, frame(end_token, "end", report))
+    time.sleep(LINGER_SECONDS)
+    sys.exit(exit_status)
 
 
 if __name__ == "__main__":
