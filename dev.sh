@@ -2,7 +2,8 @@
 # One entry point for a fresh machine (Debian bookworm, root or sudo-less root CI):
 #   ./dev.sh lab     set everything up, then start JupyterLab here with the Docker kernels
 #                    (the product's deployment, with a nested daemon, is dind/up.sh)
-#   ./dev.sh test    set everything up, then run the whole test suite (extra args go to pytest)
+#   ./dev.sh test    set everything up, then run the whole test suite and the adversarial
+#                    suite again under gVisor (with args: only `pytest ARGS`)
 #   ./dev.sh setup   only the set-up: Docker daemon, virtualenv, images, kernelspecs
 #   ./dev.sh bench   the benchmark (bench/bench.py; extra args go to it)
 set -euo pipefail
@@ -52,8 +53,14 @@ case "$command" in
     test)
         setup ""
         e2e_prerequisites
+        bash scripts/ensure-runsc.sh
         export CI_ARTIFACTS=${CI_ARTIFACTS:-test-artifacts}
-        exec "$VENV/bin/python" -m pytest "$@"
+        if [ $# -gt 0 ]; then
+            exec "$VENV/bin/python" -m pytest "$@"
+        fi
+        "$VENV/bin/python" -m pytest
+        echo "dev.sh: the adversarial suite again, with cells under gVisor (runtime=runsc)"
+        DOCKERKERNEL_TEST_RUNTIME=runsc exec "$VENV/bin/python" -m pytest tests/adversarial
         ;;
     setup)
         setup ""
@@ -63,7 +70,7 @@ case "$command" in
         exec "$VENV/bin/python" bench/bench.py "$@"
         ;;
     *)
-        sed -n '2,6p' "$0"
+        sed -n '2,8p' "$0"
         exit 2
         ;;
 esac

@@ -20,6 +20,12 @@ null, runs first with its output collected: if it fails, the end frame carries
 *warm* interpreter (``runner.py --warm ARGV``) that is already waiting: the runner pipes the
 header line and the source into that interpreter's stdin instead. The program itself never
 sees the container's stdin: it reads from an empty pipe, so ``input()`` gets EOF at once.
+A warm interpreter may announce its exit status (``"<status>\n"``) on the pipe whose
+descriptor is in ``$DK_DONE_FD`` just before it exits; the runner then reports the end
+without waiting for the process teardown (it can only end its own cell early). After its end
+frames the runner stays alive for half a second: the kernel removes the container sooner,
+and Docker relays the last bytes of a container that is exiting ~2 ms later than those of a
+live one.
 
 Interactive input: a program asks with an ``input`` frame (``{"prompt": "name? ",
 "password": false}``, see below); the kernel forwards it to the frontend as an

@@ -302,8 +302,9 @@ class Sandbox:
         self._client = client
         self.pool_size = pool_size
         self.refill_delay = 0.5  # seconds into a long cell before the pool refills anyway
-        # removal and refill wait this long after a cell: its reply and idle status go out first
-        # (Docker calls in our threads would compete for the GIL with the iopub thread)
+        # removal and refill wait this long after a cell (in their worker thread, so they happen
+        # even when the event loop stops): its reply and idle status go out first, without
+        # Docker calls in our threads competing for the GIL with the iopub thread
         self.cleanup_delay = 0.05
         self.workspace_size = workspace_size
         self.workspace_inodes = workspace_inodes
@@ -537,6 +538,17 @@ class Sandbox:
             self._unremoved.discard(container_id)
             self._remove_quietly(container_id)
 
+    def _dispose_after_reply(self, container: CellContainer) -> None:
+        """Blocking: wait for the cell's reply to go out, then close and remove its container."""
+        time.sleep(self.cleanup_delay)
+        container.close()
+        self._remove_quietly(container.id)
+
+    def _create_for_pool(self, language: Language, image: str, limits: Limits) -> CellContainer:
+        """Blocking: a pool container, created after the pause that lets a cell's reply go out."""
+        time.sleep(self.cleanup_delay)
+        return self._create_started(language, image, limits)
+
     def _retire(self, container: CellContainer) -> None:
         """Close and remove a used (or unwanted) container in the background."""
         container.close()
@@ -555,7 +567,7 @@ class Sandbox:
                 self._pools.pop(old_key).drain(self._retire)
             language, image, limits = request.language, request.image, request.limits
             pool = ContainerPool(
-                create=lambda: self._create_started(language, image, limits),
+                create=lambda: self._create_for_pool(language, image, limits),
                 size=self.pool_size,
                 executor=self._executor,
             )
@@ -630,11 +642,11 @@ class Sandbox:
             # after the kernel has replied (the next turn of the loop): removal and refill are
             # off the critical path
             loop = asyncio.get_running_loop()
-            loop.call_later(self.cleanup_delay, self._retire, container)
+            loop.call_soon(self._in_background, self._dispose_after_reply, container)
             if self._unremoved:
-                loop.call_later(self.cleanup_delay, self._in_background, self._retry_removals)
+                loop.call_soon(self._in_background, self._retry_removals)
             if self.pool_size > 0 and not self.closed:
-                loop.call_later(self.cleanup_delay, self._pool_for(request).refill)
+                loop.call_soon(self._pool_for(request).refill)  # each creation pauses first
 
     def interrupt(self) -> bool:
         """Stop the running cell now (the container is killed); False if none runs."""

@@ -20,15 +20,14 @@ import io
 import json
 import linecache
 import os
-import pickle
-import re
 import stat
-import subprocess
 import sys
 import threading
 import time
-import traceback
 import types
+
+# pickle, re, subprocess and traceback are imported where they are used: most cells need none
+# of them, and a container started without the pool pays every import before its cell runs
 
 sys.path.insert(0, "/opt/dockerkernel/python")
 import dkdisplay  # noqa: E402  (helpers: display(), HTML(), ...; the frame writer)
@@ -188,13 +187,15 @@ def _getpass(prompt="Password: ", stream=None):
 
 
 # -- shell escapes ---------------------------------------------------------------------------
-_BANG = re.compile(r"^([ \t]*)!(.*)$")
+BANG_PATTERN = r"^([ \t]*)!(.*)$"
 
 
 def shell(command):
     """`!command` in a cell: run it in bash, output straight to the cell."""
     sys.stdout.flush()
     sys.stderr.flush()
+    import subprocess
+
     status = subprocess.run(command, shell=True, executable="/bin/bash").returncode
     if status:
         sys.stderr.write("dockerkernel: `%s` exited with status %d\n" % (command, status))
@@ -204,9 +205,12 @@ def transform_bangs(source):
     """Turn `!cmd` lines into calls of ``shell`` (line numbers unchanged)."""
     if "!" not in source:
         return source
+    import re
+
+    bang = re.compile(BANG_PATTERN)
     lines = source.split("\n")
     for index, line in enumerate(lines):
-        match = _BANG.match(line)
+        match = bang.match(line)
         if match and not match.group(2).startswith("="):
             lines[index] = "%s__dk_shell__(%r)" % (match.group(1), match.group(2))
     return "\n".join(lines)
@@ -227,6 +231,8 @@ def restore_state(main):
             unpickler._main = main  # functions get this cell's globals back, not a copy
             state = unpickler.load()
         elif blob[:1] == PICKLE_TAG:
+            import pickle
+
             state = pickle.loads(blob[1:])
         for name, module_name in (state.pop(MODULES_KEY, None) or {}).items():
             try:
@@ -284,6 +290,8 @@ def save_state(main):
     if use_dill:
         import dill
 
+    import pickle
+
     def dumps(obj):
         if not use_dill:
             return PICKLE_TAG + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
@@ -338,6 +346,8 @@ def announce_skipped(skipped):
 # -- running ---------------------------------------------------------------------------------
 def cell_frames(tb, filename):
     """Drop the boot code's own frames: the user sees the cell and what it called."""
+    import traceback
+
     frames = traceback.extract_tb(tb)
     for index, summary in enumerate(frames):
         if summary.filename == filename:
@@ -347,6 +357,8 @@ def cell_frames(tb, filename):
 
 def report_exception(exc, filename):
     """Send the exception as an error frame (the kernel turns it into a Jupyter error)."""
+    import traceback
+
     frames = cell_frames(exc.__traceback__, filename)
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += traceback.format_list(frames)

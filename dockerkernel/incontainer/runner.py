@@ -25,6 +25,8 @@ CELL_DIR = "/tmp/dk"
 # sooner): Docker relays the last bytes of a container that is exiting ~2 ms later than those
 # of one that lives, and those bytes are what the kernel waits for to reply
 LINGER_SECONDS = 0.5
+# how long processes the program left behind may still hit the pids limit before the report
+LEFT_BEHIND_GRACE_SECONDS = 0.2
 
 
 def frame(token, kind, payload=None):
@@ -134,6 +136,14 @@ def watch_pids(cell, baseline, nproc, stop):
         if limit_reached(baseline, nproc):
             write_all(1, frame(cell["end_token"], "limit", {"which": "pids"}))
             return
+
+
+def left_behind(ours):
+    """Are processes running here other than ``ours`` (init, the runner, the program)?"""
+    try:
+        return any(name.isdigit() and int(name) not in ours for name in os.listdir("/proc"))
+    except OSError:
+        return False
 
 
 def wait_for_end(child, done_r):
@@ -309,13 +319,20 @@ def main():
     status = wait_for_end(child, done_r) if child else 127
     elapsed = time.monotonic() - started
     stop.set()
-    oom_after, pids_after = oom_kills(), pids_max_hits()
+    pids_hit = limit_reached(baseline_pids, nproc)
+    if not pids_hit and left_behind({1, os.getpid(), child.pid if child else 0}):
+        # the program left processes behind (say a fork bomb whose launcher exits at once):
+        # they die with the container, but a limit they hit in the next moment is reported
+        grace_ends = time.monotonic() + LEFT_BEHIND_GRACE_SECONDS
+        while not pids_hit and time.monotonic() < grace_ends:
+            time.sleep(0.01)
+            pids_hit = limit_reached(baseline_pids, nproc)
+    oom_after = oom_kills()
     report = {
         "exit_code": status if status >= 0 else None,
         "signal": -status if status < 0 else None,
         "oom_killed": bool(oom_after and oom_after > (baseline_oom or 0)),
-        "pids_limit_hit": bool(pids_after and pids_after > (baseline_pids or 0)) or (
-            baseline_pids is None and limit_reached(None, nproc)),
+        "pids_limit_hit": pids_hit,
         "elapsed": round(elapsed, 6),
         "files": list_workspace(),
     }
