@@ -485,6 +485,8 @@ class Sandbox:
         if limits.runtime == "runsc":
             # see images/base/Dockerfile: makes ls/stat work under gVisor 20221219
             env["LD_PRELOAD"] = RUNSC_STATX_SHIM
+            # the boot code adapts to gVisor (short pipe writes, see pyboot.whole_write_stdio)
+            env["DK_RUNTIME"] = "runsc"
         return env
 
     def _create_started(self, language: Language, image: str, limits: Limits) -> CellContainer:

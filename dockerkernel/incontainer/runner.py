@@ -219,7 +219,6 @@ def read_exactly(stream, size):
 
 def main():
     """Run one cell and report its end in-band."""
-    make_undumpable()
     argv = sys.argv[1:]
     warm_argv = argv[1:] if argv[:1] == ["--warm"] else None
     stdin = sys.stdin.buffer
@@ -229,13 +228,6 @@ def main():
     answer_r, answer_w = os.pipe()
     os.set_inheritable(answer_r, True)
     input_env = {"DK_INPUT_FD": str(answer_r)}
-
-    # everything that does not depend on the cell happens now, while the container waits
-    baseline_oom, baseline_pids = oom_kills(), pids_max_hits()
-    nproc = nproc_limit() if baseline_pids is None else None
-    stop = threading.Event()
-    cell = {"started": threading.Event(), "end_token": None}
-    threading.Thread(target=watch_pids, args=(cell, baseline_pids, nproc, stop), daemon=True).start()
 
     child = done_r = None
     if warm_argv:
@@ -248,6 +240,15 @@ def main():
             env={**os.environ, **input_env, "DK_DONE_FD": str(done_w)},
         )
         os.close(done_w)
+
+    # the interpreter is starting (on another CPU, in parallel): now the runner's own set-up
+    make_undumpable()  # before the end token can arrive
+    # everything that does not depend on the cell happens now, while the container waits
+    baseline_oom, baseline_pids = oom_kills(), pids_max_hits()
+    nproc = nproc_limit() if baseline_pids is None else None
+    stop = threading.Event()
+    cell = {"started": threading.Event(), "end_token": None}
+    threading.Thread(target=watch_pids, args=(cell, baseline_pids, nproc, stop), daemon=True).start()
 
     header_line = stdin.readline(1 << 20)
     if not header_line.endswith(b"\n"):
