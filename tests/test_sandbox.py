@@ -204,6 +204,49 @@ def test_exit_code(loop, pooled, lang, source, code):
     assert ran.out() == b"x\n"
 
 
+@pytest.mark.parametrize("status,expected", [(300, 300 & 0xFF), (-1, 255)])
+def test_announced_exit_status_is_what_the_process_exits_with(loop, pooled, status, expected):
+    """The warm interpreter announces its status on the done pipe before it exits: the kernel
+    must see the same number the process's exit leaves (os._exit keeps the low 8 bits)."""
+    ran = run(loop, pooled, "python", f"import sys\nsys.exit({status})")
+    assert (ran.outcome.reason, ran.outcome.exit_code, ran.outcome.signal) == ("exit", expected, None)
+
+
+def test_done_pipe_is_hidden_from_the_cell(loop, pooled):
+    """The cell's environment has no DK_DONE_FD, and a program it starts does not inherit the
+    pipe: beyond stdio, only the input-answers pipe ($DK_INPUT_FD) is passed on."""
+    source = (
+        "import os, subprocess\n"
+        "print('DK_DONE_FD' in os.environ)\n"
+        "out = subprocess.run(['ls', '-l', '/proc/self/fd'], capture_output=True, text=True, close_fds=False).stdout\n"
+        "fds = [int(l.split(' -> ')[0].split()[-1]) for l in out.splitlines() if 'pipe:' in l]\n"
+        "print(sorted(fd for fd in fds if fd > 2) == [int(os.environ['DK_INPUT_FD'])])\n"
+    )
+    ran = run(loop, pooled, "python", source)
+    assert ran.outcome.reason == "ok", ran.outcome
+    assert ran.out() == b"False\nTrue\n"
+
+
+def test_forged_early_end_only_ends_its_own_cell(loop, pooled):
+    """A program that finds the done pipe and announces "0" early ends its own cell (the rest of
+    its output is not waited for); the next cell is unaffected."""
+    source = (
+        "import os, time\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    try:\n"
+        "        os.write(int(fd), b'0\\n') if 'pipe:' in os.readlink('/proc/self/fd/' + fd) and int(fd) > 2 else None\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "time.sleep(20)\n"
+        "print('late')\n"
+    )
+    ran = run(loop, pooled, "python", source, timeout=15)
+    assert ran.outcome.reason == "ok" and ran.outcome.elapsed < 10, ran.outcome
+    assert b"late" not in ran.out()
+    after = run(loop, pooled, "python", "print('next')")
+    assert after.outcome.reason == "ok" and after.out() == b"next\n"
+
+
 def test_python_exception_is_an_error_frame(loop, pooled):
     ran = run(loop, pooled, "python", "print('before')\n1/0\n")
     assert ran.outcome.reason == "exit"
