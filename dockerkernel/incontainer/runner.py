@@ -10,14 +10,15 @@ format). Usage, as the container's command:
                                container waits in the pool), then pipe it header + source
 """
 
-import json
+import _thread
 import os
 import select
 import signal
-import subprocess
 import sys
-import threading
 import time
+
+# json, subprocess and threading are imported once the warm interpreter is started: a
+# container started for a waiting cell (no pool) would otherwise pay ~15 ms of imports first
 
 MAGIC = b"\x1bDK "
 CELL_DIR = "/tmp/dk"
@@ -31,6 +32,8 @@ LEFT_BEHIND_GRACE_SECONDS = 0.2
 
 def frame(token, kind, payload=None):
     """Encode one side-channel frame."""
+    import json
+
     body = json.dumps(payload or {}, separators=(",", ":")).encode()
     return MAGIC + b"%s %s %d\n" % (token.encode(), kind.encode(), len(body)) + body
 
@@ -138,6 +141,47 @@ def watch_pids(cell, baseline, nproc, stop):
             return
 
 
+class Child:
+    """A program started with posix_spawn: its pid, and its exit status once it has ended."""
+
+    def __init__(self, pid, stdin_w):
+        """Wrap a started process; ``stdin_w`` is the write end of its stdin pipe."""
+        self.pid = pid
+        self.stdin_w = stdin_w
+        self.returncode = None
+        self._lock = _thread.allocate_lock()  # wait() is called from two threads
+
+    def wait(self):
+        """Block until the process ends; its status as subprocess reports it (-N: signal N)."""
+        with self._lock:
+            while self.returncode is None:
+                try:
+                    _, status = os.waitpid(self.pid, 0)
+                except InterruptedError:
+                    continue
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self):
+        """SIGKILL the process (gone already is fine)."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def spawn_with_stdin_pipe(argv, env):
+    """Start ``argv`` reading a new pipe as stdin; it inherits stdout/stderr and the descriptors
+    marked inheritable (the answer and done pipes), nothing else. Cheaper than subprocess."""
+    stdin_r, stdin_w = os.pipe()
+    try:
+        pid = os.posix_spawnp(argv[0], argv, env, file_actions=[(os.POSIX_SPAWN_DUP2, stdin_r, 0)],
+                              setsigdef=(signal.SIGPIPE,))
+    finally:
+        os.close(stdin_r)
+    return Child(pid, stdin_w)
+
+
 def left_behind(ours):
     """Are processes running here other than ``ours`` (init, the runner, the program)?"""
     try:
@@ -153,6 +197,8 @@ def wait_for_end(child, done_r):
     not held up by the teardown of its process (1-2 ms for Python). A program can only use
     this to end its own cell early: its container is removed right after.
     """
+    import threading
+
     if done_r is None:
         return child.wait()
     exited_r, exited_w = os.pipe()
@@ -187,6 +233,8 @@ def list_workspace():
 
 def relay_answers(stdin, answer_w):
     """Thread: pass the kernel's answers (JSON lines on stdin) to the program's answer pipe."""
+    import json
+
     try:
         for line in iter(lambda: stdin.readline(1 << 20), b""):
             try:
@@ -235,11 +283,10 @@ def main():
         # its exit status on fd DK_DONE_FD just before exiting (see wait_for_end)
         done_r, done_w = os.pipe()
         os.set_inheritable(done_w, True)
-        child = subprocess.Popen(
-            warm_argv, stdin=subprocess.PIPE, close_fds=True, pass_fds=(answer_r, done_w),
-            env={**os.environ, **input_env, "DK_DONE_FD": str(done_w)},
-        )
+        child = spawn_with_stdin_pipe(warm_argv, {**os.environ, **input_env, "DK_DONE_FD": str(done_w)})
         os.close(done_w)
+    import json
+    import threading
 
     # the interpreter is starting (on another CPU, in parallel): now the runner's own set-up
     make_undumpable()  # before the end token can arrive
@@ -264,16 +311,18 @@ def main():
     if child is not None:
         # warm: the interpreter gets the cell at once; the rest of the set-up comes after
         try:
-            child.stdin.write(json.dumps(header, separators=(",", ":")).encode() + b"\n" + source)
-            child.stdin.close()
-        except BrokenPipeError:
-            pass
+            write_all(child.stdin_w, json.dumps(header, separators=(",", ":")).encode() + b"\n" + source)
+        except OSError:
+            pass  # the interpreter died: its exit status tells
+        os.close(child.stdin_w)
     if header.get("stdin"):
         threading.Thread(target=relay_answers, args=(stdin, answer_w), daemon=True).start()
     else:
         os.close(answer_w)  # the frontend cannot answer: input requests get EOF at once
 
     if child is None:
+        import subprocess
+
         env = dict(os.environ)
         env.update(header.get("env") or {})
         env.update(input_env)
