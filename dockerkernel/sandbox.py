@@ -540,9 +540,10 @@ class Sandbox:
             self._unremoved.discard(container_id)
             self._remove_quietly(container_id)
 
-    def _dispose_after_reply(self, container: CellContainer) -> None:
-        """Blocking: wait for the cell's reply to go out, then close and remove its container."""
-        time.sleep(self.cleanup_delay)
+    def _dispose(self, container: CellContainer, pause: float = 0.0) -> None:
+        """Blocking: after ``pause`` seconds, close and remove a used (or unwanted) container."""
+        if pause:
+            time.sleep(pause)
         container.close()
         self._remove_quietly(container.id)
 
@@ -553,8 +554,7 @@ class Sandbox:
 
     def _retire(self, container: CellContainer) -> None:
         """Close and remove a used (or unwanted) container in the background."""
-        container.close()
-        self._in_background(self._remove_quietly, container.id)
+        self._in_background(self._dispose, container)
 
     # -- pools -----------------------------------------------------------------------------
     def _pool_key(self, request: CellRequest) -> tuple:
@@ -644,7 +644,7 @@ class Sandbox:
             # after the kernel has replied (the next turn of the loop): removal and refill are
             # off the critical path
             loop = asyncio.get_running_loop()
-            loop.call_soon(self._in_background, self._dispose_after_reply, container)
+            loop.call_soon(self._in_background, self._dispose, container, self.cleanup_delay)
             if self._unremoved:
                 loop.call_soon(self._in_background, self._retry_removals)
             if self.pool_size > 0 and not self.closed:
