@@ -65,12 +65,27 @@ def images(docker_client):
     return require_images(docker_client, LANGUAGES)
 
 
-def objects_of_this_process(client) -> tuple[list, list]:
-    """Containers and volumes created by this test process (Sandbox labels them with our pid)."""
-    label = [LABEL_KERNEL, f"dockerkernel.pid={os.getpid()}"]
+def objects_of_pid(client, pid: int) -> tuple[list, list]:
+    """Containers and volumes of the kernel process ``pid`` (Sandbox labels them with it)."""
+    label = [LABEL_KERNEL, f"dockerkernel.pid={pid}"]
     containers = client.api.containers(all=True, filters={"label": label})
     volumes = client.api.volumes(filters={"label": label}).get("Volumes") or []
     return containers, volumes
+
+
+def objects_of_this_process(client) -> tuple[list, list]:
+    """Containers and volumes created by this test process."""
+    return objects_of_pid(client, os.getpid())
+
+
+def leftovers_of_kernels(pids) -> list[str]:
+    """Ids of the containers and names of the volumes that the kernel processes ``pids`` left."""
+    client = docker.from_env()
+    found = []
+    for pid in pids:
+        containers, volumes = objects_of_pid(client, pid)
+        found += [c["Id"][:12] for c in containers] + [v["Name"] for v in volumes]
+    return found
 
 
 def our_objects(client, kernel_id: str | None = None) -> tuple[list, list]:

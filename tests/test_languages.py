@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import re
 
-import docker
 import pytest
 
-from conftest import KernelHandle, wait_until
-from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
+from conftest import KernelHandle, leftovers_of_kernels, wait_until
 from test_conformance import TIMEOUT, DockerKernelTests
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
@@ -49,17 +47,6 @@ def kernel_for(lang: str, *extra: str) -> KernelHandle:
     return _KERNELS[key]
 
 
-def objects_of_started_kernels() -> list:
-    """Containers and volumes labelled with the pid of a kernel this module started."""
-    client = docker.from_env()
-    found = []
-    for pid in _STARTED_PIDS:
-        label = [LABEL_KERNEL, f"{LABEL_PID}={pid}"]
-        found += [c["Id"][:12] for c in client.api.containers(all=True, filters={"label": label})]
-        found += [v["Name"] for v in client.api.volumes(filters={"label": label}).get("Volumes") or []]
-    return found
-
-
 @pytest.fixture(scope="module", autouse=True)
 def shared_kernels():
     """Shut the module's kernels down at the end; their objects must all be gone."""
@@ -67,7 +54,7 @@ def shared_kernels():
     for handle in list(_KERNELS.values()):
         handle.shutdown()
     _KERNELS.clear()
-    assert wait_until(lambda: not objects_of_started_kernels(), timeout=30), objects_of_started_kernels()
+    assert wait_until(lambda: not leftovers_of_kernels(_STARTED_PIDS), timeout=30), leftovers_of_kernels(_STARTED_PIDS)
 
 
 @pytest.fixture

@@ -14,11 +14,9 @@ import queue
 import random
 import time
 
-import docker
 import pytest
 
-from conftest import KernelHandle, wait_until
-from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
+from conftest import KernelHandle, leftovers_of_kernels, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
@@ -30,20 +28,10 @@ SVG = "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'><circle cx
 _STARTED_PIDS: set[int] = set()
 
 
-def objects_of_started_kernels() -> list:
-    client = docker.from_env()
-    found = []
-    for pid in _STARTED_PIDS:
-        label = [LABEL_KERNEL, f"{LABEL_PID}={pid}"]
-        found += [c["Id"][:12] for c in client.api.containers(all=True, filters={"label": label})]
-        found += [v["Name"] for v in client.api.volumes(filters={"label": label}).get("Volumes") or []]
-    return found
-
-
 @pytest.fixture(scope="module", autouse=True)
 def nothing_left_after_module():
     yield
-    assert wait_until(lambda: not objects_of_started_kernels(), timeout=30), objects_of_started_kernels()
+    assert wait_until(lambda: not leftovers_of_kernels(_STARTED_PIDS), timeout=30), leftovers_of_kernels(_STARTED_PIDS)
 
 
 def module_kernel(name: str):

@@ -11,12 +11,10 @@ import ast
 import time
 from pathlib import Path
 
-import docker
 import nbformat
 import pytest
 
-from conftest import ROOT, KernelHandle, wait_until
-from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
+from conftest import ROOT, KernelHandle, leftovers_of_kernels, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
@@ -24,20 +22,10 @@ MiB = 1 << 20
 _STARTED_PIDS: set[int] = set()
 
 
-def objects_of_started_kernels() -> list:
-    client = docker.from_env()
-    found = []
-    for pid in _STARTED_PIDS:
-        label = [LABEL_KERNEL, f"{LABEL_PID}={pid}"]
-        found += [c["Id"][:12] for c in client.api.containers(all=True, filters={"label": label})]
-        found += [v["Name"] for v in client.api.volumes(filters={"label": label}).get("Volumes") or []]
-    return found
-
-
 @pytest.fixture(scope="module", autouse=True)
 def nothing_left_after_module():
     yield
-    assert wait_until(lambda: not objects_of_started_kernels(), timeout=30), objects_of_started_kernels()
+    assert wait_until(lambda: not leftovers_of_kernels(_STARTED_PIDS), timeout=30), leftovers_of_kernels(_STARTED_PIDS)
 
 
 def start(name: str, *extra: str) -> KernelHandle:
