@@ -57,7 +57,7 @@ __all__ = [
     "list_images",
 ]
 
-IMAGE_PREFIX = "dockerkernel/"
+from .languages import IMAGE_PREFIX  # noqa: E402  (one source for image names)
 BASE = "base"
 # The tag the base Dockerfile builds FROM; a bootstrapped image gets the same name so the
 # Dockerfiles need no variant for registry-less machines.

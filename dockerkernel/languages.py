@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import builtins
 import keyword
+import os
 from dataclasses import dataclass, field
 
-IMAGE_PREFIX = "dockerkernel/"
+# The namespace of the language images. DOCKERKERNEL_IMAGE_PREFIX lets a site (or a second
+# checkout on the same daemon) keep its own set of images side by side, e.g. "course1/".
+IMAGE_PREFIX = os.environ.get("DOCKERKERNEL_IMAGE_PREFIX", "dockerkernel/")
 # -S: the runner needs no site-packages; skipping site saves milliseconds on the cold path
 RUNNER = ("python3", "-S", "/opt/dockerkernel/runner.py")
 

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import KernelHandle, our_objects, require_images, wait_until
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
+from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = pytest.mark.docker
 
@@ -278,7 +279,7 @@ def test_limits_magic(kernel):
     result = kernel.run("%limits")
     assert_ok(result)
     text = result.stream()
-    for needle in ["timeout", "30 s", "memory", "512 MiB", "pids", "256", "output", "1 MiB", "network", "none", "dockerkernel/python"]:
+    for needle in ["timeout", "30 s", "memory", "512 MiB", "pids", "256", "output", "1 MiB", "network", "none", f"{IMAGE_PREFIX}python"]:
         assert needle in text, (needle, text)
 
 
@@ -296,7 +297,7 @@ def test_reply_metadata(kernel):
     assert_ok(result)
     meta = result.reply["metadata"]["dockerkernel"]
     assert meta["image_id"].startswith("sha256:")
-    assert meta["image"] == "dockerkernel/python:latest"
+    assert meta["image"] == f"{IMAGE_PREFIX}python:latest"
     assert meta["limits"]["memory"] == 512 * MiB
     assert meta["limits"]["timeout"] == 30
     assert meta["limits"]["network"] == "none"

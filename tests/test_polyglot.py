@@ -20,6 +20,7 @@ import pytest
 
 from conftest import ROOT, KernelHandle, wait_until
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
+from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("images")]
 
@@ -73,27 +74,27 @@ def test_c_writes_a_file_that_python_and_bash_read(poly):
         'for (int i = 1; i <= 4; i++) fprintf(f, "%d,%d\\n", i, i * i);\nfclose(f);\nputs("written by C");'
     )
     assert_ok(written, "written by C\n")
-    assert image_of(written) == "dockerkernel/c:latest"
+    assert image_of(written) == f"{IMAGE_PREFIX}c:latest"
     read = poly.run(
         "%%python\nimport csv\nrows = list(csv.DictReader(open('from_c.csv')))\n"
         "print(sum(int(r['square']) for r in rows))"
     )
     assert_ok(read, "30\n")
-    assert image_of(read) == "dockerkernel/python:latest"
+    assert image_of(read) == f"{IMAGE_PREFIX}python:latest"
     assert_ok(poly.run("%%bash\nwc -l < from_c.csv"), "5\n")
 
 
 def test_cell_without_a_lang_line_runs_in_the_default_and_lang_changes_it(poly):
     default = poly.run("import sys\nprint(sys.version_info[0])")
     assert_ok(default, "3\n")
-    assert image_of(default) == "dockerkernel/python:latest"
+    assert image_of(default) == f"{IMAGE_PREFIX}python:latest"
     try:
         changed = poly.run("%lang ruby")
         assert_ok(changed)
         assert "ruby" in changed.stream()
         ruby = poly.run("puts 6 * 7\nputs 1.class")
         assert_ok(ruby, "42\nInteger\n")
-        assert image_of(ruby) == "dockerkernel/ruby:latest"
+        assert image_of(ruby) == f"{IMAGE_PREFIX}ruby:latest"
         # a %%LANG line still wins over the default
         assert_ok(poly.run("%%python\nprint('still python')"), "still python\n")
         assert_ok(poly.run("puts 'back to ruby'"), "back to ruby\n")
@@ -155,7 +156,7 @@ def test_every_language_runs_in_one_notebook(poly):
     for lang, code in cells.items():
         result = poly.run(code)
         assert_ok(result, f"hi from {lang}\n")
-        assert image_of(result) == f"dockerkernel/{lang}:latest"
+        assert image_of(result) == f"{IMAGE_PREFIX}{lang}:latest"
 
 
 def test_kernel_info_names_polyglot(poly):

@@ -14,6 +14,7 @@ from dockerkernel.languages import get_language
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellRequest, Limits, Output, Sandbox
 
 from conftest import objects_of_this_process, our_objects, require_images, wait_until
+from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = pytest.mark.docker
 
@@ -180,22 +181,22 @@ def test_changing_limits_retires_the_pool(loop, make_sandbox, docker_client):
 
 def test_changing_the_image_retires_the_pool(loop, make_sandbox, docker_client, images):
     tag = f"dktest-{secrets.token_hex(4)}"
-    docker_client.api.tag(images["bash"], "dockerkernel/bash", tag)
+    docker_client.api.tag(images["bash"], f"{IMAGE_PREFIX}bash", tag)
     try:
         sandbox = make_sandbox(2)
         run(loop, sandbox, "bash", "echo x")
         old = wait_for_pool(loop, docker_client, sandbox, 2)
-        outcome, out = run(loop, sandbox, "bash", "echo y", image=f"dockerkernel/bash:{tag}")
+        outcome, out = run(loop, sandbox, "bash", "echo y", image=f"{IMAGE_PREFIX}bash:{tag}")
         assert outcome.reason == "ok" and out == b"y\n"
         assert outcome.container_id not in old
         loop.run_until_complete(asyncio.sleep(0.2))
         assert wait_until(lambda: not any(exists(docker_client, c) for c in old), timeout=30), "old pool not retired"
         new = wait_for_pool(loop, docker_client, sandbox, 2)
         for container_id in new:
-            assert docker_client.api.inspect_container(container_id)["Config"]["Image"] == f"dockerkernel/bash:{tag}"
+            assert docker_client.api.inspect_container(container_id)["Config"]["Image"] == f"{IMAGE_PREFIX}bash:{tag}"
         loop.run_until_complete(sandbox.close())
     finally:
-        docker_client.api.remove_image(f"dockerkernel/bash:{tag}")  # only the tag
+        docker_client.api.remove_image(f"{IMAGE_PREFIX}bash:{tag}")  # only the tag
 
 
 # ---- isolation between cells -------------------------------------------------------------------

@@ -5,6 +5,7 @@ import papermill
 import pytest
 
 from dockerkernel.cli import main as cli_main
+from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = pytest.mark.docker
 
@@ -18,7 +19,7 @@ NOTEBOOK.metadata["kernelspec"] = {"name": "docker-python", "display_name": "Pyt
 def check(cells):
     first, second = [c.metadata["dockerkernel"] for c in cells]
     for prov in (first, second):
-        assert prov["image"] == "dockerkernel/python:latest"
+        assert prov["image"] == f"{IMAGE_PREFIX}python:latest"
         assert prov["image_id"].startswith("sha256:")
         assert prov["outcome"] == "ok" and prov["exit_code"] == 0
         assert prov["wall_time"] > 0

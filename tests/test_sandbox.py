@@ -33,6 +33,7 @@ from dockerkernel.sandbox import (
 )
 
 from conftest import objects_of_this_process, our_objects, require_images, wait_until
+from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = pytest.mark.docker
 
@@ -657,7 +658,7 @@ def test_sweep_keeps_a_live_sandbox(loop, pooled, docker_client):
 def test_image_missing(loop, docker_client, images, pool_size):
     sandbox = make_sandbox(loop, pool_size=pool_size)
     language = get_language("python")
-    req = CellRequest(language, b"print(1)", "dockerkernel/nosuchlang:latest", Limits(timeout=10))
+    req = CellRequest(language, b"print(1)", f"{IMAGE_PREFIX}nosuchlang:latest", Limits(timeout=10))
     try:
         with pytest.raises(ImageMissing) as info:
             loop.run_until_complete(asyncio.wait_for(sandbox.run(req, lambda e: None), 60))

@@ -15,6 +15,7 @@ import nbformat
 import pytest
 
 from conftest import ROOT, KernelHandle, leftovers_of_kernels, wait_until
+from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
@@ -363,15 +364,15 @@ def test_network_magic_refused_by_default_and_allowed_by_config(py, kernels):
 
 
 def test_image_magic_refused_by_default_and_allowed_by_config(py, kernels, docker_client):
-    refused = assert_error(py.run("%image dockerkernel/bash:latest"), "UsageError")
+    refused = assert_error(py.run(f"%image {IMAGE_PREFIX}bash:latest"), "UsageError")
     assert "allow_image_change" in refused["evalue"], refused
     handle = kernels("docker-python", "--DockerKernel.allow_image_change=True")
-    assert_ok(handle.run("%image dockerkernel/bash:latest"))
+    assert_ok(handle.run(f"%image {IMAGE_PREFIX}bash:latest"))
     result = handle.run("import shutil\nprint(shutil.which('jq'))")  # jq is in the bash image only
     assert_ok(result, "/usr/bin/jq\n")
     meta = result.reply["metadata"]["dockerkernel"]
-    assert meta["image"] == "dockerkernel/bash:latest"
-    assert meta["image_id"] == docker_client.images.get("dockerkernel/bash:latest").id
+    assert meta["image"] == f"{IMAGE_PREFIX}bash:latest"
+    assert meta["image_id"] == docker_client.images.get(f"{IMAGE_PREFIX}bash:latest").id
 
 
 ALL_MAGICS = ["%timeout", "%memory", "%cpus", "%pids", "%output", "%env", "%limits", "%network", "%image",
@@ -394,7 +395,7 @@ PROVENANCE_KEYS = {"image", "image_id", "limits", "outcome", "exit_code", "wall_
 
 
 def test_provenance_of_an_ok_cell_and_an_error_cell(py, docker_client):
-    image_id = docker_client.images.get("dockerkernel/python:latest").id
+    image_id = docker_client.images.get(f"{IMAGE_PREFIX}python:latest").id
     ok = py.run("print('fine')")
     assert_ok(ok)
     failed = py.run("raise ValueError('bad')")
@@ -402,7 +403,7 @@ def test_provenance_of_an_ok_cell_and_an_error_cell(py, docker_client):
     for result, outcome, exit_code in ((ok, "ok", 0), (failed, "exit", 1)):
         meta = result.reply["metadata"]["dockerkernel"]
         assert PROVENANCE_KEYS <= set(meta), meta
-        assert meta["image"] == "dockerkernel/python:latest"
+        assert meta["image"] == f"{IMAGE_PREFIX}python:latest"
         assert meta["image_id"].startswith("sha256:") and meta["image_id"] == image_id
         assert meta["limits"]["memory"] == 512 * MiB and meta["limits"]["timeout"] == 30
         assert meta["limits"]["cpus"] == 1 and meta["limits"]["pids"] == 256
