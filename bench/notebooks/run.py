@@ -60,7 +60,7 @@ Excluded cells (counted separately, not in the percentage) are classified by the
   the notebook names it (a file an earlier cell writes is our failure, not an exclusion);
 * ``network``: name resolution or connection failures (cells never get the network);
 * ``kernel API``: the cell uses another kernel's own API (IJavascript ``$$``, IRuby ``IRuby.``,
-  gophernotes ``display``, evcxr ``:dep``/``evcxr_runtime``, IJava ``%maven``/``display()``,
+  gophernotes ``display``/``:import``, evcxr ``:dep``/``evcxr_runtime``, IJava ``%maven``/``display()``,
   xeus-cling ``xcpp::``/``#pragma cling``/``?name``, bash_kernel ``display``/``displayHTML``)
   and does not run as the original did;
 * ``cascade``: a later cell whose reference errors with a name error after an excluded cell
@@ -71,7 +71,9 @@ cells, which never get the network, cannot).
 
 Output: a table per notebook, a summary per language (cells, excluded, ran as original, %)
 on stdout, and with ``--json`` every cell's verdict with both sides' error names and text.
-Exit status: 0 when every notebook could be run, 1 otherwise.
+``--merge A.json B.json …`` runs nothing: it joins earlier results (a later file's notebook replaces
+an earlier one's) and prints the same summary.  Exit status: 0 when every notebook could be run,
+1 otherwise.
 """
 
 from __future__ import annotations
@@ -132,7 +134,7 @@ FILENAME_IN_ERROR = re.compile(r"""['"`]([^'"`\s]+\.[A-Za-z0-9]{1,5})['"`]|(\S+\
 KERNEL_API = {
     "javascript": re.compile(r"\$\$(?:html|svg|png|jpeg|mime|async|done|text)?\$\$|\$\$\.|\$\$\s*=|\bdisplay\(\)"),
     "ruby": re.compile(r"\bIRuby\b"),
-    "go": re.compile(r"\bdisplay\.\w|gophernotes"),
+    "go": re.compile(r"\bdisplay\.\w|gophernotes|^\s*:\w+", re.M),  # :import is gophernotes' old syntax
     "rust": re.compile(r"^\s*:\w+|evcxr_runtime|evcxr_display|EVCXR_", re.M),
     "java": re.compile(r"^\s*%%?\w+|\bdisplay\s*\(|\brender\s*\(|\bIJava\b", re.M),
     "cpp": re.compile(r"xcpp::|#include\s*[<\"](?:xcpp|xeus|xtl|xwidgets|xtensor)|#pragma cling|^\s*\?\s*\w|^\s*%\w+|xw::|nl::json", re.M),
@@ -373,8 +375,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference-path",
                         help="PYTHONPATH for the ipykernel reference only, e.g. a directory with "
                              "the image's IPython and a matplotlib-inline that fits its Matplotlib")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="run nothing: join earlier --json results (later files win per notebook) and summarise")
     parser.add_argument("--json", type=pathlib.Path, help="write every cell's verdict here")
     args = parser.parse_args(argv)
+
+    if args.merge:
+        merged: dict[tuple, dict] = {}
+        for path in args.merge:
+            for entry in json.loads(pathlib.Path(path).read_text())["notebooks"]:
+                merged[(entry["repo"], entry["path"], entry["commit"])] = entry
+        order = {(e["repo"], e["path"], e["commit"]): i for i, e in enumerate(read_manifest(args.manifest))}
+        results = sorted(merged.values(), key=lambda e: order.get((e["repo"], e["path"], e["commit"]), len(order)))
+        summary = print_summary(results)
+        if args.json:
+            write_json(args, results, summary)
+        return 0
 
     entries = read_manifest(args.manifest)
     if args.lang:
@@ -413,26 +429,39 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:  # after every notebook, so a long run can be read while it goes
             write_json(args, results, {})
 
-    summary = {}
+    summary = print_summary(results)
+    if args.json:
+        write_json(args, results, summary)
+    return 1 if failures else 0
+
+
+def print_summary(results: list[dict]) -> dict:
+    """Print and return the per-language summary of ``results`` (notebook entries with cell verdicts).
+
+    The percentage counts only cells whose original output is known (``errors_only`` cells, run by
+    nobody before, are reported apart as same/total) and that are not excluded.
+    """
+    summary: dict[str, collections.Counter] = {}
     for entry in results:
         s = summary.setdefault(entry["language"], collections.Counter())
         s["notebooks"] += 1
         for v in entry["cells"]:
             s["cells"] += 1
-            s[v["verdict"]] += 1
-            if v.get("errors_only") and v["verdict"] != "excluded":
+            if v["verdict"] == "excluded":
+                s["excluded"] += 1
+            elif v.get("errors_only"):
                 s["errors_only"] += 1
                 s["errors_only_same"] += v["verdict"] == "same"
-    print(f"\n{'language':<11} {'nbs':>4} {'cells':>5} {'excl':>5} {'same':>5} {'%':>6}   (errors-only cells: same/total)")
+            else:
+                s[v["verdict"]] += 1
+    print(f"\n{'language':<11} {'nbs':>4} {'cells':>5} {'excl':>5} {'same':>5} {'diff':>5} {'%':>6}"
+          f"   errors-only cells (no saved output): same/total")
     for language, s in summary.items():
         counted = s["same"] + s["differs"]
-        pct = 100.0 * s["same"] / counted if counted else 0.0
-        s["percent"] = round(pct, 1)
-        print(f"{language:<11} {s['notebooks']:>4} {s['cells']:>5} {s['excluded']:>5} {s['same']:>5} {pct:>5.1f}%"
-              f"   ({s['errors_only_same']}/{s['errors_only']})")
-    if args.json:
-        write_json(args, results, summary)
-    return 1 if failures else 0
+        s["percent"] = round(100.0 * s["same"] / counted, 1) if counted else 0.0
+        print(f"{language:<11} {s['notebooks']:>4} {s['cells']:>5} {s['excluded']:>5} {s['same']:>5} "
+              f"{s['differs']:>5} {s['percent']:>5.1f}%   {s['errors_only_same']}/{s['errors_only']}")
+    return {language: dict(s) for language, s in summary.items()}
 
 
 def write_json(args, results: list[dict], summary: dict) -> None:
