@@ -60,7 +60,7 @@ Excluded cells (counted separately, not in the percentage) are classified by the
   the notebook names it (a file an earlier cell writes is our failure, not an exclusion);
 * ``network``: name resolution or connection failures (cells never get the network);
 * ``kernel API``: the cell uses another kernel's own API (IJavascript ``$$``, IRuby ``IRuby.``,
-  gophernotes ``display``/``:import``, evcxr ``:dep``/``evcxr_runtime``, IJava ``%maven``/``display()``,
+  gophernotes ``display``/``:import``, evcxr ``:dep``/``evcxr_runtime``, IJava ``%maven``/``%jars``,
   xeus-cling ``xcpp::``/``#pragma cling``/``?name``, bash_kernel ``display``/``displayHTML``)
   and does not run as the original did;
 * ``cascade``: a later cell whose reference errors with a name error after an excluded cell
@@ -136,7 +136,7 @@ KERNEL_API = {
     "ruby": re.compile(r"\bIRuby\b"),
     "go": re.compile(r"\bdisplay\.\w|gophernotes|^\s*:\w+", re.M),  # :import is gophernotes' old syntax
     "rust": re.compile(r"^\s*:\w+|evcxr_runtime|evcxr_display|EVCXR_", re.M),
-    "java": re.compile(r"^\s*%%?\w+|\bdisplay\s*\(|\brender\s*\(|\bIJava\b", re.M),
+    "java": re.compile(r"^\s*%%?(?:maven|jars|classpath|loadFromPOM|addMavenDependenc\w*|load)\b|\bIJava\b", re.M),
     "cpp": re.compile(r"xcpp::|#include\s*[<\"](?:xcpp|xeus|xtl|xwidgets|xtensor)|#pragma cling|^\s*\?\s*\w|^\s*%\w+|xw::|nl::json", re.M),
     "bash": re.compile(r"\bdisplayHTML\b|\|\s*display\b|\bdisplayJS\b"),
     "python": None,
