@@ -468,6 +468,9 @@ def write_json(args, results: list[dict], summary: dict) -> None:
     """Write the run's verdicts to ``args.json`` (replaced atomically)."""
     args.json.parent.mkdir(parents=True, exist_ok=True)
     partial = args.json.with_suffix(".tmp")
+    for entry in results:  # a cell that runs as the original needs no evidence: keep the file small
+        entry["cells"] = [{k: v[k] for k in ("index", "source", "seconds", "verdict", "errors_only") if k in v}
+                          if v["verdict"] == "same" else v for v in entry["cells"]]
     partial.write_text(json.dumps(
         {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
          "command": " ".join(["python"] + sys.argv), "cell_timeout": args.cell_timeout,
