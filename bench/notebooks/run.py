@@ -23,7 +23,8 @@ The reference a cell is compared with:
 * Python: the same notebook run the same way on ipykernel (kernelspec ``python3`` of the
   environment running this script; install the image's NumPy, pandas and Matplotlib versions
   there, or give ``--reference-path DIR`` holding the image's IPython version and a
-  matplotlib-inline that fits the image's Matplotlib).  The reference is run twice: a cell whose text differs between the two reference runs
+  matplotlib-inline that fits the image's Matplotlib).  The reference is run twice: a cell whose
+  text differs between the two reference runs
   is *nondeterministic* (unseeded random numbers, ``id()``, timings).
 * Other languages: the outputs saved in the notebook by its original kernel (bash_kernel,
   IJavascript, IRuby, xeus-cling, gophernotes, evcxr, IJava).  A cell with neither saved outputs
@@ -129,7 +130,8 @@ NEED_PATTERNS = [
         r"FileNotFoundError|No such file or directory|ENOENT|NoSuchFileException|"
         r"FileNotFoundException|does not exist \(No such file")),
 ]
-FILENAME_IN_ERROR = re.compile(r"""['"`]([^'"`\s]+\.[A-Za-z0-9]{1,5})['"`]|(\S+\.(?:csv|txt|json|dat|tsv|xlsx|h5|png|jpg))""")
+FILENAME_IN_ERROR = re.compile(
+    r"""['"`]([^'"`\s]+\.[A-Za-z0-9]{1,5})['"`]|(\S+\.(?:csv|txt|json|dat|tsv|xlsx|h5|png|jpg))""")
 
 KERNEL_API = {
     "javascript": re.compile(r"\$\$(?:html|svg|png|jpeg|mime|async|done|text)?\$\$|\$\$\.|\$\$\s*=|\bdisplay\(\)"),
@@ -137,11 +139,14 @@ KERNEL_API = {
     "go": re.compile(r"\bdisplay\.\w|gophernotes|^\s*:\w+", re.M),  # :import is gophernotes' old syntax
     "rust": re.compile(r"^\s*:\w+|evcxr_runtime|evcxr_display|EVCXR_", re.M),
     "java": re.compile(r"^\s*%%?(?:maven|jars|classpath|loadFromPOM|addMavenDependenc\w*|load)\b|\bIJava\b", re.M),
-    "cpp": re.compile(r"xcpp::|#include\s*[<\"](?:xcpp|xeus|xtl|xwidgets|xtensor)|#pragma cling|^\s*\?\s*\w|^\s*%\w+|xw::|nl::json", re.M),
+    "cpp": re.compile(r"xcpp::|#include\s*[<\"](?:xcpp|xeus|xtl|xwidgets|xtensor)|#pragma cling|"
+                      r"^\s*\?\s*\w|^\s*%\w+|xw::|nl::json", re.M),
     "bash": re.compile(r"\bdisplayHTML\b|\|\s*display\b|\bdisplayJS\b"),
     "python": None,
 }
-NAME_ERROR = re.compile(r"NameError|ReferenceError|undefined (?:local variable|method)|cannot find (?:value|function|symbol)|undefined: |not declared in this scope|cannot find symbol|is not defined")
+NAME_ERROR = re.compile(
+    r"NameError|ReferenceError|undefined (?:local variable|method)|cannot find (?:value|function|symbol)|"
+    r"undefined: |not declared in this scope|is not defined")
 
 
 def read_manifest(path: pathlib.Path) -> list[dict]:
@@ -346,7 +351,8 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
             why = texts_match(mine, ref, cwds, nondet, python)
         if why and need is None and KERNEL_API.get(language) and KERNEL_API[language].search(source):
             need = "kernel API"
-        if need is None and excluded_before and ref["error"] and NAME_ERROR.search(ref["ename"] + " " + ref["evalue"] + " " + ref["stream"]):
+        ref_text = " ".join((ref["ename"], ref["evalue"], ref["stream"]))
+        if need is None and excluded_before and ref["error"] and NAME_ERROR.search(ref_text):
             need = "cascade"
         if need is not None:
             record.update(verdict="excluded", need=need)
