@@ -1,0 +1,488 @@
+#!/usr/bin/env python3
+"""Run public notebooks unchanged on the dockerkernel kernels and compare each code cell with the original.
+
+Usage (by hand, not in CI: it needs the notebooks, see README.md)::
+
+    python bench/notebooks/run.py [--from DIR] [--lang python,bash,...] [--match TEXT]
+                                  [--cell-timeout 60] [--notebook-timeout 900]
+                                  [--json OUT.json]
+
+Input: ``manifest.json`` next to this script: ``{"notebooks": [{"repo", "path", "commit",
+"language", "kernel", ...}]}``.  Each notebook is read from ``DIR/<owner>__<name>/<commit>/<path>``
+when ``--from DIR`` is given; otherwise it is downloaded once, by HTTPS, from
+``https://raw.githubusercontent.com/<owner>/<name>/<commit>/<path>`` into ``--cache``
+(default ``~/.cache/dockerkernel-realnb``) and read from there.
+
+What is run: the notebook exactly as published (its outputs removed), one notebook at a time,
+with nbclient on our kernel (``kernel`` in the manifest: ``docker-python``, ``docker-bash``, ...),
+``allow_errors=True``, a per-cell timeout (a cell that times out is interrupted and counts as an
+error) and a per-notebook time budget (cells past it are "not run" and count as differing).
+
+The reference a cell is compared with:
+
+* Python: the same notebook run the same way on ipykernel (kernelspec ``python3`` of the
+  environment running this script; install the image's NumPy, pandas and Matplotlib versions
+  there, or give ``--reference-path DIR`` holding the image's IPython version and a
+  matplotlib-inline that fits the image's Matplotlib).  The reference is run twice: a cell whose
+  text differs between the two reference runs
+  is *nondeterministic* (unseeded random numbers, ``id()``, timings).
+* Other languages: the outputs saved in the notebook by its original kernel (bash_kernel,
+  IJavascript, IRuby, xeus-cling, gophernotes, evcxr, IJava).  A cell with neither saved outputs
+  nor an execution count was not run by its author: only its error status can be checked
+  (the original is taken to have run without error); these cells are counted as
+  ``errors_only`` in the JSON.  A non-Python cell is *nondeterministic* when its source uses
+  random numbers, clocks, threads or goroutines (regex ``NONDETERMINISTIC``).
+
+A cell "runs as in the original" when
+
+1. it errors iff the reference errors (an ``error`` output, or an ``execute_reply`` with status
+   ``error``); for Python, when both error, the exception names must be equal too;
+2. its text matches after normalisation: the stream text (Python: stdout only, because warnings
+   on stderr differ between library builds; other languages: stdout and stderr together, in order,
+   or each stream on its own, since the original kernel may have merged them), and for each
+   ``execute_result``/``display_data`` the ``text/plain`` (only for outputs without a rich
+   MIME type) and the set of rich MIME types (``image/png``, ``text/html``, ...; images are
+   never compared byte for byte).  Error tracebacks are not compared.
+
+Normalisation (``normalise``): CRLF→LF, ANSI colour codes removed, trailing blanks and leading or
+trailing empty lines dropped; hexadecimal addresses ``0x…`` and ``Class@1b6d3586`` hashes
+masked; durations (``12.3 ms``, ``4 µs``, ``Wall time: …``, ``… loops each``, ``of 7 runs``)
+masked; the working directory (``/workspace``, the reference's temporary directory) replaced by
+``<cwd>``.  For nondeterministic cells every run of digits is masked as well and lines are
+compared as sorted multisets (threads may interleave).
+
+Excluded cells (counted separately, not in the percentage) are classified by their error
+(``classify_need``):
+
+* ``missing package``: the package is not in our image (ModuleNotFoundError, ``Cannot find
+  module``, LoadError, Go ``cannot find package``, Rust ``can't find crate``, Java ``package …
+  does not exist`` outside ``java.*``, C++ missing non-standard header);
+* ``data file``: the file does not exist (FileNotFoundError, ENOENT, …) and no earlier cell of
+  the notebook names it (a file an earlier cell writes is our failure, not an exclusion);
+* ``network``: name resolution or connection failures (cells never get the network);
+* ``kernel API``: the cell uses another kernel's own API (IJavascript ``$$``, IRuby ``IRuby.``,
+  gophernotes ``display``/``:import``, evcxr ``:dep``/``evcxr_runtime``, IJava ``%maven``/``%jars``,
+  xeus-cling ``xcpp::``/``#pragma cling``/``?name``, bash_kernel ``display``/``displayHTML``)
+  and does not run as the original did;
+* ``cascade``: a later cell whose reference errors with a name error after an excluded cell
+  (it depends on what the excluded cell would have defined).
+
+A need found in either run excludes the cell (e.g. the reference downloads a file that our
+cells, which never get the network, cannot).
+
+Output: a table per notebook, a summary per language (cells, excluded, ran as original, %)
+on stdout, and with ``--json`` every cell's verdict with both sides' error names and text.
+``--merge A.json B.json …`` runs nothing: it joins earlier results (a later file's notebook replaces
+an earlier one's) and prints the same summary.  Exit status: 0 when every notebook could be run,
+1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import json
+import os
+import pathlib
+import re
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = pathlib.Path(__file__).resolve().parent
+RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+REFERENCE_KERNEL = "python3"
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+HEX = re.compile(r"0x[0-9a-fA-F]+")
+JAVA_HASH = re.compile(r"(?<=[\w$])@[0-9a-f]{5,8}\b")
+DURATION = re.compile(r"[-+]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?\s*(?:ns|µs|us|ms|s|sec|secs|seconds|min)\b")
+LOOPS = re.compile(r"\b[\d,]+ loops?\b|\bof \d+ runs?\b")
+TIMING_LINE = re.compile(r"^(CPU times|Wall time):.*$", re.M)
+DIGITS = re.compile(r"\d+")
+NONDETERMINISTIC = re.compile(
+    r"rand|Random|random|time\.Now|Time\.now|Date\.now|new Date|Instant|SystemTime|chrono|clock|"
+    r"\bthread|Thread|spawn|go func|goroutine|sync\.WaitGroup|setTimeout|hashCode|object_id|sleep",
+)
+
+# (kind, regex over the error name + value + stream text)
+NEED_PATTERNS = [
+    ("network", re.compile(
+        r"URLError|urlopen error|getaddrinfo|ENOTFOUND|EAI_AGAIN|Name or service not known|"
+        r"Temporary failure in name resolution|Could not resolve host|Network is unreachable|"
+        r"ConnectionError|Connection refused|ECONNREFUSED|gaierror|UnknownHostException|"
+        r"dial tcp|no such host|HTTPSConnectionPool|Max retries exceeded")),
+    ("missing package", re.compile(
+        r"ModuleNotFoundError|No module named|Cannot find module '(?![./])|cannot load such file|"
+        r"LoadError|cannot find package|is not in (?:GOROOT|std)|no required module provides package|"
+        r"can't find crate|unresolved import `(?!std|core|alloc|crate|self|super)|"
+        r"package (?!java\.|javax\.)[\w.]+ does not exist|"
+        r"fatal error: (?!bits/)[\w/.+-]+\.(?:h|hpp|hxx)?: No such file or directory|"
+        r"fatal error: (?:xcpp|xeus|xtensor|xwidgets|nlohmann)[\w/.]*: No such file|"
+        r"(?:Line|Cell) magic function `%%?\w+` not found")),  # an extension that is not installed
+    ("data file", re.compile(
+        r"FileNotFoundError|No such file or directory|ENOENT|NoSuchFileException|"
+        r"FileNotFoundException|does not exist \(No such file")),
+]
+FILENAME_IN_ERROR = re.compile(
+    r"""['"`]([^'"`\s]+\.[A-Za-z0-9]{1,5})['"`]|(\S+\.(?:csv|txt|json|dat|tsv|xlsx|h5|png|jpg))""")
+
+KERNEL_API = {
+    "javascript": re.compile(r"\$\$(?:html|svg|png|jpeg|mime|async|done|text)?\$\$|\$\$\.|\$\$\s*=|\bdisplay\(\)"),
+    "ruby": re.compile(r"\bIRuby\b"),
+    "go": re.compile(r"\bdisplay\.\w|gophernotes|^\s*:\w+", re.M),  # :import is gophernotes' old syntax
+    "rust": re.compile(r"^\s*:\w+|evcxr_runtime|evcxr_display|EVCXR_", re.M),
+    "java": re.compile(r"^\s*%%?(?:maven|jars|classpath|loadFromPOM|addMavenDependenc\w*|load)\b|\bIJava\b", re.M),
+    "cpp": re.compile(r"xcpp::|#include\s*[<\"](?:xcpp|xeus|xtl|xwidgets|xtensor)|#pragma cling|"
+                      r"^\s*\?\s*\w|^\s*%\w+|xw::|nl::json", re.M),
+    "bash": re.compile(r"\bdisplayHTML\b|\|\s*display\b|\bdisplayJS\b"),
+    "python": None,
+}
+NAME_ERROR = re.compile(
+    r"NameError|ReferenceError|undefined (?:local variable|method)|cannot find (?:value|function|symbol)|"
+    r"undefined: |not declared in this scope|is not defined")
+
+
+def read_manifest(path: pathlib.Path) -> list[dict]:
+    """The manifest's entries, each a dict with repo, path, commit, language and kernel."""
+    return json.loads(path.read_text())["notebooks"]
+
+
+def local_name(entry: dict) -> pathlib.PurePosixPath:
+    """Where a notebook lives below --from DIR or the cache: ``owner__name/commit/path``."""
+    return pathlib.PurePosixPath(entry["repo"].replace("/", "__"), entry["commit"], entry["path"])
+
+
+def load_notebook(entry: dict, from_dir: pathlib.Path | None, cache: pathlib.Path) -> nbformat.NotebookNode:
+    """The notebook at its commit; from ``from_dir`` or downloaded into ``cache`` (HTTPS).
+
+    Raises FileNotFoundError when ``from_dir`` lacks it, urllib.error.URLError on download errors.
+    """
+    if from_dir is not None:
+        return nbformat.read(str(from_dir / local_name(entry)), as_version=4)
+    target = cache / local_name(entry)
+    if not target.exists():
+        url = RAW_URL.format(repo=entry["repo"], commit=entry["commit"],
+                             path=urllib.parse.quote(entry["path"]))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(url, timeout=60) as response:
+            data = response.read()
+        target.write_bytes(data)
+    return nbformat.read(str(target), as_version=4)
+
+
+def source_of(cell) -> str:
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+def has_original_run(cell) -> bool:
+    return bool(cell.get("outputs")) or cell.get("execution_count") is not None
+
+
+def run_notebook(nb: nbformat.NotebookNode, kernel: str, cell_timeout: int, budget: float,
+                 cwd: str, pythonpath: str | None = None) -> dict[int, dict]:
+    """Run every code cell of ``nb`` (outputs cleared) on ``kernel``; ``{cell index: result}``.
+
+    A result is ``{"outputs": [...], "status": "ok"|"error"|"not run"|"died", "seconds": float}``.
+    """
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    replies: dict[int, str] = {}
+
+    def on_cell_executed(cell, cell_index, execute_reply):
+        replies[cell_index] = (execute_reply or {}).get("content", {}).get("status", "ok")
+
+    client = NotebookClient(
+        nb, kernel_name=kernel, timeout=cell_timeout, allow_errors=True,
+        interrupt_on_timeout=True,
+        error_on_timeout={"ename": "CellTimeout", "evalue": f"cell ran over {cell_timeout} s",
+                          "traceback": []},
+        startup_timeout=180, record_timing=False, on_cell_executed=on_cell_executed,
+        resources={"metadata": {"path": cwd}},
+    )
+    results: dict[int, dict] = {}
+    deadline = time.monotonic() + budget
+    dead = None
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    with client.setup_kernel(env=env):
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            if dead or time.monotonic() > deadline:
+                results[index] = {"outputs": [], "status": "died" if dead else "not run", "seconds": 0.0}
+                continue
+            start = time.monotonic()
+            try:
+                client.execute_cell(cell, index)
+                status = replies.get(index, "ok")
+            except Exception as exc:  # DeadKernelError, CellTimeoutError, zmq trouble
+                status, dead = "died", f"{type(exc).__name__}: {exc}"
+            results[index] = {"outputs": list(cell.outputs), "status": status,
+                              "seconds": round(time.monotonic() - start, 3)}
+    return results
+
+
+def normalise(text: str, cwds: tuple[str, ...], nondeterministic: bool) -> str:
+    """``text`` with addresses, durations and working directories masked (see module docstring)."""
+    text = ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    for cwd in cwds:
+        if cwd:
+            text = text.replace(cwd, "<cwd>")
+    text = TIMING_LINE.sub(r"\1: <t>", text)
+    text = HEX.sub("0x<addr>", text)
+    text = JAVA_HASH.sub("@<hash>", text)
+    text = DURATION.sub("<t>", text)
+    text = LOOPS.sub("<n> loops", text)
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and not lines[0]:
+        lines.pop(0)
+    while lines and not lines[-1]:
+        lines.pop()
+    if nondeterministic:
+        lines = sorted(DIGITS.sub("<n>", line) for line in lines)
+    return "\n".join(lines)
+
+
+def summarise(outputs: list, status: str, python: bool) -> dict:
+    """What is compared of one cell's outputs: error, stream text, plain results, rich MIME types."""
+    error = status in ("error", "died", "not run") or any(o.get("output_type") == "error" for o in outputs)
+    ename = next((o.get("ename", "") for o in outputs if o.get("output_type") == "error"), "")
+    evalue = next((o.get("evalue", "") for o in outputs if o.get("output_type") == "error"), "")
+    merged, streams, plain, rich = [], {"stdout": [], "stderr": []}, [], []
+    for o in outputs:
+        kind = o.get("output_type")
+        if kind == "stream":
+            text = o.get("text", "")
+            text = text if isinstance(text, str) else "".join(text)
+            streams.setdefault(o.get("name", "stdout"), []).append(text)
+            if not python or o.get("name") == "stdout":
+                merged.append(text)
+        elif kind in ("execute_result", "display_data"):
+            data = o.get("data", {})
+            mimes = sorted(m for m in data if m != "text/plain")
+            if mimes:
+                rich.append(",".join(mimes))
+            elif "text/plain" in data:
+                value = data["text/plain"]
+                plain.append(value if isinstance(value, str) else "".join(value))
+    return {"error": error, "ename": status if status in ("not run", "died") else ename,
+            "evalue": evalue, "stream": "".join(merged), "stdout": "".join(streams["stdout"]),
+            "stderr": "".join(streams["stderr"]), "plain": "\n".join(plain), "rich": rich}
+
+
+def texts_match(ours: dict, ref: dict, cwds, nondeterministic: bool, python: bool) -> str | None:
+    """None when the text of both sides matches, else which part differs."""
+    n = lambda s: normalise(s, cwds, nondeterministic)  # noqa: E731
+    if n(ours["stream"]) != n(ref["stream"]):
+        separately = (not python and n(ours["stdout"]) == n(ref["stdout"])
+                      and n(ours["stderr"]) == n(ref["stderr"]))
+        if not separately:
+            return "stream text differs"
+    if n(ours["plain"]) != n(ref["plain"]):
+        return "result text differs"
+    if ours["rich"] != ref["rich"]:
+        return "rich outputs differ"
+    return None
+
+
+def classify_need(side: dict, earlier_sources: str) -> str | None:
+    """The kind of need ("network", "missing package", "data file") one side's error shows, if any."""
+    if not side["error"]:
+        return None
+    blob = " ".join([side["ename"], side["evalue"], side["stream"], side["stderr"]])
+    for kind, pattern in NEED_PATTERNS:
+        if pattern.search(blob):
+            if kind == "data file":
+                names = [a or b for a, b in FILENAME_IN_ERROR.findall(blob)]
+                if any(os.path.basename(name) in earlier_sources for name in names if name):
+                    return None  # an earlier cell makes it: our failure, not a need
+            return kind
+    return None
+
+
+KEPT = ("error", "ename", "evalue", "stream", "stderr", "plain", "rich")
+
+
+def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int, dict]],
+                     cwds: tuple[str, ...]) -> list[dict]:
+    """One verdict per code cell: ``{"index", "verdict": "same"|"differs"|"excluded", ...}``."""
+    language = entry["language"]
+    python = language == "python"
+    verdicts, earlier, excluded_before = [], "", False
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        source = source_of(cell)
+        mine = summarise(ours[index]["outputs"], ours[index]["status"], python)
+        errors_only = False
+        if python:
+            ref = summarise(refs[0][index]["outputs"], refs[0][index]["status"], True)
+            ref2 = summarise(refs[1][index]["outputs"], refs[1][index]["status"], True) if len(refs) > 1 else ref
+            nondet = any(normalise(ref[k], cwds, False) != normalise(ref2[k], cwds, False)
+                         for k in ("stream", "plain")) or ref["rich"] != ref2["rich"]
+        else:
+            ref = summarise(cell.get("outputs", []), "ok", False)
+            errors_only = not has_original_run(cell)
+            nondet = bool(NONDETERMINISTIC.search(source))
+        record = {"index": index, "source": source[:400], "seconds": ours[index]["seconds"],
+                  "nondeterministic": nondet, "errors_only": errors_only,
+                  "ours": {k: mine[k] if not isinstance(mine[k], str) else mine[k][:600] for k in KEPT},
+                  "reference": {k: ref[k] if not isinstance(ref[k], str) else ref[k][:600] for k in KEPT}}
+        need, our_need = classify_need(ref, earlier), classify_need(mine, earlier)
+        if need is None and (our_need in ("network", "missing package") or (our_need and not python)):
+            need = our_need  # Python's reference ran here: its data files are ours too
+        why = None
+        if mine["error"] != ref["error"]:
+            why = "errors here, not in the original" if mine["error"] else "original errors, not here"
+        elif python and mine["error"] and mine["ename"] != ref["ename"]:
+            why = f"different error ({mine['ename']} vs {ref['ename']})"
+        elif not errors_only:
+            why = texts_match(mine, ref, cwds, nondet, python)
+        if why and need is None and KERNEL_API.get(language) and KERNEL_API[language].search(source):
+            need = "kernel API"
+        ref_text = " ".join((ref["ename"], ref["evalue"], ref["stream"]))
+        if need is None and excluded_before and ref["error"] and NAME_ERROR.search(ref_text):
+            need = "cascade"
+        if need is not None:
+            record.update(verdict="excluded", need=need)
+            excluded_before = True
+        else:
+            record.update(verdict="differs" if why else "same", why=why)
+        verdicts.append(record)
+        earlier += "\n" + source
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--manifest", type=pathlib.Path, default=HERE / "manifest.json")
+    parser.add_argument("--from", dest="from_dir", type=pathlib.Path,
+                        help="directory holding owner__name/commit/path files (no download)")
+    parser.add_argument("--cache", type=pathlib.Path,
+                        default=pathlib.Path.home() / ".cache" / "dockerkernel-realnb")
+    parser.add_argument("--lang", help="comma-separated languages to run (default: all)")
+    parser.add_argument("--match", help="only notebooks whose repo/path contains this text")
+    parser.add_argument("--cell-timeout", type=int, default=60, help="seconds per cell (default 60)")
+    parser.add_argument("--notebook-timeout", type=int, default=900,
+                        help="seconds per notebook and kernel (default 900)")
+    parser.add_argument("--reference-runs", type=int, default=2,
+                        help="ipykernel runs per Python notebook (2 finds nondeterministic cells)")
+    parser.add_argument("--reference-path",
+                        help="PYTHONPATH for the ipykernel reference only, e.g. a directory with "
+                             "the image's IPython and a matplotlib-inline that fits its Matplotlib")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="run nothing: join earlier --json results (later files win per notebook) and summarise")
+    parser.add_argument("--json", type=pathlib.Path, help="write every cell's verdict here")
+    args = parser.parse_args(argv)
+
+    if args.merge:
+        merged: dict[tuple, dict] = {}
+        for path in args.merge:
+            for entry in json.loads(pathlib.Path(path).read_text())["notebooks"]:
+                merged[(entry["repo"], entry["path"], entry["commit"])] = entry
+        order = {(e["repo"], e["path"], e["commit"]): i for i, e in enumerate(read_manifest(args.manifest))}
+        results = sorted(merged.values(), key=lambda e: order.get((e["repo"], e["path"], e["commit"]), len(order)))
+        summary = print_summary(results)
+        if args.json:
+            write_json(args, results, summary)
+        return 0
+
+    entries = read_manifest(args.manifest)
+    if args.lang:
+        wanted = set(args.lang.split(","))
+        entries = [e for e in entries if e["language"] in wanted]
+    if args.match:
+        entries = [e for e in entries if args.match in e["repo"] + "/" + e["path"]]
+
+    results, failures = [], 0
+    print(f"{'cells':>5} {'excl':>4} {'same':>4} {'diff':>4}  notebook", flush=True)
+    for entry in entries:
+        name = f"{entry['repo']}/{entry['path']}"
+        try:
+            nb = load_notebook(entry, args.from_dir, args.cache)
+            with tempfile.TemporaryDirectory(prefix="realnb-") as ref_dir:
+                refs = []
+                if entry["language"] == "python":
+                    for _ in range(max(1, args.reference_runs)):
+                        refs.append(run_notebook(nb, REFERENCE_KERNEL, args.cell_timeout,
+                                                 args.notebook_timeout, ref_dir,
+                                                 args.reference_path))
+                with tempfile.TemporaryDirectory(prefix="realnb-") as our_dir:
+                    ours = run_notebook(nb, entry["kernel"], args.cell_timeout,
+                                        args.notebook_timeout, our_dir)
+                    verdicts = compare_notebook(entry, nb, ours, refs,
+                                                (ref_dir, our_dir, "/workspace"))
+        except Exception as exc:  # a notebook that cannot be fetched or started
+            failures += 1
+            print(f"{'-':>5} {'-':>4} {'-':>4} {'-':>4}  {name}: {type(exc).__name__}: {exc}", flush=True)
+            results.append({**entry, "failed": f"{type(exc).__name__}: {exc}", "cells": []})
+            continue
+        count = collections.Counter(v["verdict"] for v in verdicts)
+        print(f"{len(verdicts):>5} {count['excluded']:>4} {count['same']:>4} {count['differs']:>4}  {name}",
+              flush=True)
+        results.append({**entry, "cells": verdicts})
+        if args.json:  # after every notebook, so a long run can be read while it goes
+            write_json(args, results, {})
+
+    summary = print_summary(results)
+    if args.json:
+        write_json(args, results, summary)
+    return 1 if failures else 0
+
+
+def print_summary(results: list[dict]) -> dict:
+    """Print and return the per-language summary of ``results`` (notebook entries with cell verdicts).
+
+    The percentage counts only cells whose original output is known (``errors_only`` cells, run by
+    nobody before, are reported apart as same/total) and that are not excluded.
+    """
+    summary: dict[str, collections.Counter] = {}
+    for entry in results:
+        s = summary.setdefault(entry["language"], collections.Counter())
+        s["notebooks"] += 1
+        for v in entry["cells"]:
+            s["cells"] += 1
+            if v["verdict"] == "excluded":
+                s["excluded"] += 1
+            elif v.get("errors_only"):
+                s["errors_only"] += 1
+                s["errors_only_same"] += v["verdict"] == "same"
+            else:
+                s[v["verdict"]] += 1
+    print(f"\n{'language':<11} {'nbs':>4} {'cells':>5} {'excl':>5} {'same':>5} {'diff':>5} {'%':>6}"
+          f"   errors-only cells (no saved output): same/total")
+    for language, s in summary.items():
+        counted = s["same"] + s["differs"]
+        s["percent"] = round(100.0 * s["same"] / counted, 1) if counted else 0.0
+        print(f"{language:<11} {s['notebooks']:>4} {s['cells']:>5} {s['excluded']:>5} {s['same']:>5} "
+              f"{s['differs']:>5} {s['percent']:>5.1f}%   {s['errors_only_same']}/{s['errors_only']}")
+    return {language: dict(s) for language, s in summary.items()}
+
+
+def write_json(args, results: list[dict], summary: dict) -> None:
+    """Write the run's verdicts to ``args.json`` (replaced atomically)."""
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.json.with_suffix(".tmp")
+    for entry in results:  # a cell that runs as the original needs no evidence: keep the file small
+        entry["cells"] = [{k: v[k] for k in ("index", "source", "seconds", "verdict", "errors_only") if k in v}
+                          if v["verdict"] == "same" else v for v in entry["cells"]]
+    partial.write_text(json.dumps(
+        {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+         "command": " ".join(["python"] + sys.argv), "cell_timeout": args.cell_timeout,
+         "summary": summary, "notebooks": results}, indent=1, ensure_ascii=False))
+    partial.replace(args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
