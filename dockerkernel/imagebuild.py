@@ -57,6 +57,7 @@ __all__ = [
     "list_images",
 ]
 
+from .errors import ImageBuildError  # noqa: E402  (the one error tree: a DockerKernelError)
 from .languages import IMAGE_PREFIX  # noqa: E402  (one source for image names)
 BASE = "base"
 # The tag the base Dockerfile builds FROM; a bootstrapped image gets the same name so the
@@ -74,15 +75,14 @@ MIRROR_ENV = "DOCKERKERNEL_DEBIAN_MIRROR"
 PACKAGE_DIR = Path(__file__).resolve().parent
 IMAGES_DIR = PACKAGE_DIR / "images"
 INCONTAINER_DIR = PACKAGE_DIR / "incontainer"
+# the frame codec, placed in the images as /opt/dockerkernel/python/dkwire.py (see wire.py)
+WIRE_MODULE = PACKAGE_DIR / "wire.py"
+WIRE_IN_CONTEXT = "incontainer/python/dkwire.py"
 
 # A pull that sends nothing for this long is treated as "no registry" (fail fast).
 PULL_STALL_TIMEOUT = 15.0
 
 Progress = Callable[[str], None]
-
-
-class ImageBuildError(RuntimeError):
-    """An image could not be built (or the base OS image could not be obtained)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -553,6 +553,8 @@ def _context_entries(lang: str, ca_bundle: str | os.PathLike | None) -> list[_En
         # The runner is each language image's last layer, not part of the base: editing it
         # must not make the base (and every apt layer built on it) stale.
         entries += _tree_entries(INCONTAINER_DIR, "incontainer/")
+        entries = [e for e in entries if e.name != WIRE_IN_CONTEXT]
+        entries.append(_Entry(WIRE_IN_CONTEXT, WIRE_MODULE.read_bytes(), 0o644))
     else:
         # Always present so the Dockerfile's COPY works with or without a bundle.
         entries.append(_Entry("extra-ca", None, 0o755))

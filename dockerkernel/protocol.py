@@ -59,7 +59,18 @@ a program that prints look-alike bytes by accident loses nothing. A frame larger
 ``max_frame`` is skipped (never buffered) and reported as a ``FrameTooLarge`` event.
 
 ``FrameParser`` below is the kernel side: feed it bytes in chunks split anywhere; it yields
-``Text`` and ``Frame`` events in order.
+``Text`` and ``Frame`` events in order. The encoder is ``wire.encode_frame``, the very code the
+containers run (copied into each image as ``/opt/dockerkernel/python/dkwire.py``); ``boot.js``
+has the only other encoder.
+
+Environment of a cell's processes and the image layout
+------------------------------------------------------
+``$DK_NONCE`` is the cell's nonce (``display``, ``input`` and the boot code sign their frames
+with it); ``$DK_INPUT_FD`` and ``$DK_DONE_FD`` are the pipes above; ``$DK_RUNTIME`` is
+``runsc`` under gVisor (the boot code then writes in short pieces). In the image,
+``/opt/dockerkernel/`` holds ``runner.py``, ``boot.js``, ``display`` and ``input`` (linked
+into ``/usr/local/bin``), and ``python/`` (``dkwire.py``, the Python boot helpers); the
+program is written to ``/tmp/dk/<source_file>`` (``CELL_DIR``).
 """
 
 from __future__ import annotations
@@ -69,7 +80,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
-FRAME_MAGIC = b"\x1bDK "
+from .wire import CELL_DIR, FRAME_MAGIC, encode_frame  # the one codec; the containers run the same file
+
+__all__ = ["CELL_DIR", "FRAME_MAGIC", "Frame", "FrameError", "FrameParser", "Text", "encode_frame", "make_header"]
 # header after the magic: token, kind, length; bounded so garbage cannot grow the buffer
 _HEADER_RE = re.compile(rb"([0-9a-f]{32}) ([a-z_]{1,16}) ([0-9]{1,12})\n")
 _MAX_HEADER = 32 + 1 + 16 + 1 + 12 + 1
@@ -100,12 +113,6 @@ class FrameError:
 
     reason: str
     size: int
-
-
-def encode_frame(token: str, kind: str, payload: dict | None = None) -> bytes:
-    """Encode one frame (used by tests; the in-container code has its own copy)."""
-    body = json.dumps(payload or {}, separators=(",", ":")).encode()
-    return FRAME_MAGIC + b"%s %s %d\n" % (token.encode(), kind.encode(), len(body)) + body
 
 
 class FrameParser:

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 import docker
 
-from dockerkernel import sources
+from dockerkernel.cells import build_request
 from dockerkernel.languages import get_language
+from dockerkernel.magics import SessionSettings
 from dockerkernel.protocol import Frame
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellOutcome, CellRequest, Limits, Notice, Output, Sandbox
 
@@ -51,20 +52,9 @@ def limits(**overrides) -> Limits:
 
 
 def cell_request(lang: str, code: str, count: int = 1, **limit_overrides) -> CellRequest:
-    """A CellRequest built exactly the way the kernel builds one (wrapper, compile, run)."""
+    """A CellRequest built by the kernel's own builder (wrapper, compile, run), with these limits."""
     language = get_language(lang)
-    program, source_file = sources.prepare(language.wrapper, code, language.source_file)
-    compile_argv, run_argv = language.command_lines(shlex.split(language.default_flags))
-    return CellRequest(
-        language=language,
-        source=program.encode("utf-8", "surrogateescape"),
-        image=language.image,
-        limits=limits(**limit_overrides),
-        execution_count=count,
-        source_file=source_file,
-        compile=tuple(compile_argv) if compile_argv else None,
-        run=tuple(run_argv) if run_argv else None,
-    )
+    return build_request(language, code, SessionSettings(language, base_limits=limits(**limit_overrides)), count)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import time
 import docker
 import pytest
 
-from adversarial.conftest import images  # noqa: F401  (the same image check: python, bash, c, javascript)
+from tests.adversarial.conftest import images  # noqa: F401  (the same image check: python, bash, c, javascript)
 
 DOCKERD_LOG = os.environ.get("DOCKERD_LOG", "/var/log/dockerd.log")
 PIDFILE = "/var/run/docker.pid"

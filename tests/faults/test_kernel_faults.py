@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from adversarial.helpers import (
+from tests.adversarial.helpers import (
     assert_container_gone,
     assert_kernel_objects_gone,
     cell_containers,

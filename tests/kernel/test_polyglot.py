@@ -18,7 +18,7 @@ import docker
 import nbformat
 import pytest
 
-from conftest import ROOT, KernelHandle, wait_until
+from tests.support import ROOT, KernelHandle, wait_until
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
 from dockerkernel.languages import IMAGE_PREFIX
 

@@ -22,8 +22,8 @@ import re
 
 import pytest
 
-from conftest import KernelHandle, leftovers_of_kernels, wait_until
-from test_conformance import TIMEOUT, DockerKernelTests
+from tests.support import KernelHandle, leftovers_of_kernels, wait_until
+from tests.kernel.test_conformance import TIMEOUT, DockerKernelTests
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
@@ -96,7 +96,7 @@ class SharedKernelTests(DockerKernelTests):
 
     @classmethod
     def setUpClass(cls):
-        handle = kernel_for(cls.language_name)
+        handle = kernel_for(cls.kernel_name.removeprefix("docker-"))
         cls.km, cls.kc = handle.km, handle.kc
 
     @classmethod
@@ -191,7 +191,7 @@ class TestDockerC(SharedKernelTests):
 class TestDockerCpp(SharedKernelTests):
     __test__ = True
     kernel_name = "docker-cpp"
-    language_name = "cpp"
+    language_name = "c++"  # language_info's name, as the reference C++ kernel (xeus-cling) says
     file_extension = ".cpp"
     mimetype = "text/x-c++src"
     codemirror_mode = "text/x-c++src"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import KernelHandle, our_objects, require_images, wait_until
+from tests.support import KernelHandle, our_objects, require_images, wait_until
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
 from dockerkernel.languages import IMAGE_PREFIX
 

@@ -9,7 +9,7 @@ from dockerkernel.errors import DaemonUnavailable
 from dockerkernel.languages import get_language
 from dockerkernel.sandbox import CellRequest, Limits, Output, Sandbox, connect
 
-from conftest import unique_id
+from tests.support import unique_id
 
 pytestmark = pytest.mark.docker
 

@@ -1,18 +1,16 @@
-"""Pure units, no Docker daemon: the frame parser, magics, is_complete, stream coalescing."""
+"""The kernel side of the wire: FrameParser splits output into text and frames, whatever the chunking."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import json
 import secrets
+import sys
 from pathlib import Path
 
 import pytest
 
-from dockerkernel import magics
-from dockerkernel.completeness import is_complete
-from dockerkernel.kernel import StreamCoalescer
+from dockerkernel import wire
 from dockerkernel.protocol import FRAME_MAGIC, Frame, FrameError, FrameParser, Text, encode_frame
 
 NONCE = secrets.token_hex(16)
@@ -286,20 +284,22 @@ def test_parser_zero_length_frame_is_error_not_hang():
 # ---- the in-container runner's frames parse ---------------------------------------------
 
 
-def load_runner():
-    path = Path(__file__).resolve().parents[1] / "dockerkernel" / "incontainer" / "runner.py"
+def load_runner(monkeypatch):
+    """The in-container runner as a module; its ``dkwire`` is this checkout's wire.py (as in the image)."""
+    monkeypatch.setitem(sys.modules, "dkwire", wire)
+    path = Path(__file__).resolve().parents[2] / "dockerkernel" / "incontainer" / "runner.py"
     spec = importlib.util.spec_from_file_location("dk_incontainer_runner", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_runner_frame_parses_and_matches_encode_frame():
-    runner = load_runner()
+def test_runner_frame_parses_and_matches_encode_frame(monkeypatch):
+    runner = load_runner(monkeypatch)
+    assert runner.encode_frame is encode_frame  # the runner writes with the very codec tested here
     report = {"exit_code": 0, "signal": None, "oom_killed": False, "files": ["é.txt", "dir/"], "elapsed": 0.01}
-    data = b"out" + runner.frame(END, "end", report) + runner.frame(END, "limit", {"which": "pids"})
-    data += runner.frame(END, "end")
-    assert runner.frame(END, "end", report) == encode_frame(END, "end", report)
+    data = b"out" + encode_frame(END, "end", report) + encode_frame(END, "limit", {"which": "pids"})
+    data += encode_frame(END, "end")
     want = [
         Text(b"out"),
         Frame("end", report, from_runner=True),
@@ -312,259 +312,5 @@ def test_runner_frame_parses_and_matches_encode_frame():
 
 
 def test_runner_frame_with_program_nonce_is_not_a_runner_frame():
-    runner = load_runner()
-    data = runner.frame(NONCE, "end", {"exit_code": 0})
+    data = encode_frame(NONCE, "end", {"exit_code": 0})
     assert parse([data]) == [Text(data)]
-
-
-# ---- magics ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "code,comment,names,body",
-    [
-        ("%timeout 3\n%memory 1g\nprint(1)\n", "#", ["timeout", "memory"], "\n\nprint(1)\n"),
-        ("# note\n\n%timeout 3\nx = 1\ny = 2", "#", ["timeout"], "# note\n\n\nx = 1\ny = 2"),
-        ("// c\n%pids 10\nconsole.log(1)", "//", ["pids"], "// c\n\nconsole.log(1)"),
-        ("x = 1\n%timeout 3\n", "#", [], "x = 1\n%timeout 3\n"),
-        ("print(1)", "#", [], "print(1)"),
-        ("", "#", [], ""),
-    ],
-)
-def test_split_magics(code, comment, names, body):
-    found, rest = magics.split_magics(code, comment)
-    assert [m.name for m in found] == names
-    assert rest == body
-    assert rest.count("\n") == code.count("\n")  # the program keeps its line numbers
-    assert all(not m.cell for m in found)
-
-
-def test_split_magics_line_numbers_and_args():
-    found, rest = magics.split_magics("\n%timeout  2.5 \n# c\n%env A=b c\n1/0\n")
-    assert [(m.name, m.args, m.line_number) for m in found] == [("timeout", "2.5", 2), ("env", "A=b c", 4)]
-    assert rest.split("\n")[4] == "1/0"  # still line 5 (index 4)
-
-
-def test_split_magics_cell_magic_takes_the_rest():
-    found, rest = magics.split_magics("%timeout 3\n%%file data.txt\nline1\n%timeout 9\nline3")
-    assert [(m.name, m.args, m.cell) for m in found] == [("timeout", "3", False), ("file", "data.txt", True)]
-    assert rest == "line1\n%timeout 9\nline3"
-
-
-@pytest.mark.parametrize(
-    "text,value",
-    [
-        ("512m", 512 * MiB),
-        ("1g", 1 << 30),
-        ("1G", 1 << 30),
-        ("1048576", MiB),
-        ("1.5k", 1536),
-        (" 2 MiB ", 2 * MiB),
-        ("64kb", 64 << 10),
-        ("0", 0),
-        ("10b", 10),
-    ],
-)
-def test_parse_size(text, value):
-    assert magics.parse_size(text) == value
-
-
-@pytest.mark.parametrize("text", ["", "abc", "-1m", "1x", "m", "1.2.3", "1 g b"])
-def test_parse_size_rejects(text):
-    with pytest.raises(ValueError):
-        magics.parse_size(text)
-
-
-@pytest.mark.parametrize(
-    "size,text",
-    [(1 << 30, "1 GiB"), (512 * MiB, "512 MiB"), (1536, "1.5 KiB"), (100, "100 B"), (3 << 29, "1.5 GiB"), (64 << 10, "64 KiB")],
-)
-def test_format_size(size, text):
-    assert magics.format_size(size) == text
-    if not text.endswith("bytes"):
-        assert magics.parse_size(text) == size  # what %limits shows, %memory accepts
-
-
-@pytest.mark.parametrize(
-    "args,pair",
-    [
-        ("A=1", ("A", "1")),
-        ("A 1", ("A", "1")),
-        ("_x=a=b", ("_x", "a=b")),
-        ('MSG="hello world"', ("MSG", "hello world")),
-        ("MSG='it is'", ("MSG", "it is")),
-        (" B = 2 ", ("B", "2")),
-        ("E=", ("E", "")),
-    ],
-)
-def test_parse_env(args, pair):
-    assert magics.parse_env(args) == pair
-
-
-@pytest.mark.parametrize("args", ["A", "1A=2", "A-B=1", "=1", ""])
-def test_parse_env_rejects(args):
-    with pytest.raises(ValueError):
-        magics.parse_env(args)
-
-
-# ---- is_complete -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "strategy,code,status,indent",
-    [
-        ("python", "print(1)", "complete", None),
-        ("python", "", "complete", None),
-        ("python", "%timeout 3", "complete", None),
-        ("python", "for i in range(3):", "incomplete", "    "),
-        ("python", "if x:\n    if y:", "incomplete", "        "),
-        ("python", "for i in x:\n    pass", "incomplete", "    "),
-        ("python", "for i in x:\n    pass\n", "complete", None),
-        ("python", "x = (1,", "incomplete", ""),
-        ("python", "def f(:", "invalid", None),
-        ("python", "x = )", "invalid", None),
-        ("bash", "echo hi", "complete", None),
-        ("bash", "if true; then", "incomplete", "  "),
-        ("bash", "for i in 1 2; do\n  echo $i", "incomplete", "  "),
-        ("bash", "echo a \\", "incomplete", ""),
-        ("bash", "fi", "invalid", None),
-        ("bash", "echo 'abc", "incomplete", None),  # an open quote continues, as in bash itself
-        ("bash", 'echo "abc', "incomplete", None),
-        ("bash", "echo $(date", "incomplete", None),
-        ("bash", "cat <<EOF\nabc", "incomplete", None),  # an unterminated here-document
-        ("brackets", "console.log(1)", "complete", None),
-        ("brackets", "function f() {", "incomplete", "  "),
-        ("brackets", "x = [1, (2", "incomplete", "    "),
-        ("brackets", "`abc", "incomplete", ""),
-        ("brackets", "/* comment", "incomplete", ""),
-        ("brackets", "// {", "complete", None),
-        ("brackets", 'let s = "}//"', "complete", None),
-        ("brackets", "}", "invalid", None),
-        ("brackets", "f(]", "invalid", None),
-        ("brackets", "'abc", "invalid", None),
-    ],
-)
-def test_is_complete(strategy, code, status, indent):
-    reply = is_complete(strategy, code, "//" if strategy == "brackets" else "#")
-    assert reply["status"] == status, reply
-    if status == "incomplete" and indent is not None:
-        assert reply["indent"] == indent
-    if status != "incomplete":
-        assert "indent" not in reply
-
-
-# ---- StreamCoalescer -----------------------------------------------------------------------
-
-
-def coalesce(script, interval: float = 0.05) -> tuple[list, StreamCoalescer]:
-    """Run ``script(coalescer)`` (a coroutine function) on a loop; the messages sent."""
-    sent: list = []
-
-    async def main():
-        coalescer = StreamCoalescer(lambda name, text: sent.append((name, text)), interval)
-        await script(coalescer)
-        coalescer.flush(final=True)
-        return coalescer
-
-    coalescer = asyncio.run(main())
-    return sent, coalescer
-
-
-def test_coalescer_many_small_adds_few_messages():
-    async def script(c):
-        for i in range(10_000):
-            c.add("stdout", b"line %d\n" % i)
-            if i % 1000 == 0:
-                await asyncio.sleep(0)
-
-    sent, coalescer = coalesce(script)
-    assert "".join(t for _, t in sent) == "".join(f"line {i}\n" for i in range(10_000))
-    assert {n for n, _ in sent} == {"stdout"}
-    assert len(sent) <= 3
-    assert coalescer.messages == len(sent)
-
-
-def test_coalescer_flushes_on_its_own_after_the_interval():
-    async def script(c):
-        c.add("stdout", b"a")
-        c.add("stdout", b"b")
-        await asyncio.sleep(0.3)  # longer than the interval: the timer must have fired
-        assert sent == [("stdout", "ab")]
-        c.add("stdout", b"c")
-
-    sent: list = []
-
-    async def main():
-        coalescer = StreamCoalescer(lambda name, text: sent.append((name, text)), 0.05)
-        await script(coalescer)
-        coalescer.flush(final=True)
-
-    asyncio.run(main())
-    assert sent == [("stdout", "ab"), ("stdout", "c")]
-
-
-def test_coalescer_utf8_split_across_adds():
-    text = "é€😀"
-    data = text.encode()
-
-    async def script(c):
-        for i in range(len(data)):
-            c.add("stdout", data[i : i + 1])
-
-    sent, _ = coalesce(script)
-    assert "".join(t for _, t in sent) == text
-    assert "\ufffd" not in "".join(t for _, t in sent)
-
-
-def test_coalescer_utf8_split_across_flushes():
-    async def script(c):
-        c.add("stdout", "x€".encode()[:2])
-        c.flush()
-        c.add("stdout", "x€".encode()[2:])
-
-    sent, _ = coalesce(script)
-    assert "".join(t for _, t in sent) == "x€"
-
-
-def test_coalescer_invalid_utf8_and_nul():
-    async def script(c):
-        c.add("stdout", b"a\xffb\x00c")
-        c.add("stderr", b"\xc3(\x00")
-        c.add("stdout", b"d\xe2\x82")  # truncated at the end of the cell
-
-    sent, _ = coalesce(script)
-    assert sent == [("stdout", "a\ufffdb\u2400c"), ("stderr", "\ufffd(\u2400"), ("stdout", "d\ufffd")]
-
-
-def test_coalescer_order_when_the_cell_ends_in_a_partial_utf8_char():
-    # stderr text written before the dangling stdout bytes must be sent before them
-    async def script(c):
-        c.add("stdout", b"a")
-        c.add("stderr", b"err")
-        c.add("stdout", b"\xe2\x82")
-
-    sent, _ = coalesce(script)
-    assert sent == [("stdout", "a"), ("stderr", "err"), ("stdout", "\ufffd")]
-
-
-def test_coalescer_keeps_stdout_stderr_order():
-    async def script(c):
-        c.add("stdout", b"1")
-        c.add("stdout", b"2")
-        c.add("stderr", b"3")
-        c.add("stdout", b"4")
-        c.add("stderr", b"5")
-        c.add("stderr", b"6")
-
-    sent, _ = coalesce(script)
-    assert sent == [("stdout", "12"), ("stderr", "3"), ("stdout", "4"), ("stderr", "56")]
-
-
-def test_coalescer_add_text_and_empty_adds():
-    async def script(c):
-        c.add("stdout", b"")
-        c.add_text("stderr", "notice\n")
-        c.add_text("stderr", "")
-
-    sent, _ = coalesce(script)
-    assert sent == [("stderr", "notice\n")]

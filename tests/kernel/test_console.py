@@ -17,7 +17,7 @@ import pexpect
 import psutil
 import pytest
 
-from conftest import wait_until
+from tests.support import wait_until
 from dockerkernel.sandbox import LABEL_PID
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("images")]

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT, KernelHandle, leftovers_of_kernels, wait_until
+from tests.support import ROOT, KernelHandle, leftovers_of_kernels, wait_until
 from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from .languages import Language
+from ..languages import Language
 
 
 def cache_file() -> Path:

@@ -13,7 +13,7 @@ import pytest
 from dockerkernel.languages import get_language
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellRequest, Limits, Output, Sandbox
 
-from conftest import objects_of_this_process, our_objects, require_images, wait_until
+from tests.support import objects_of_this_process, our_objects, require_images, wait_until
 from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = pytest.mark.docker

@@ -13,6 +13,9 @@ import concurrent.futures
 import logging
 from typing import Callable
 
+from ..cells import CellRequest
+from .engine import CellContainer
+
 log = logging.getLogger(__name__)
 
 
@@ -83,3 +86,55 @@ class ContainerPool:
         self._retire_late = retire
         while self._ready:
             retire(self._ready.popleft())
+
+
+class PoolsMixin:
+    """The pools of one ``Sandbox``, one per (image, language, container limits)."""
+
+    def _pool_key(self, request: CellRequest) -> tuple:
+        return (request.image, request.language.name, request.limits.container_key())
+
+    def _pool_for(self, request: CellRequest) -> ContainerPool:
+        key = self._pool_key(request)
+        pool = self._pools.get(key)
+        if pool is None:
+            # a config change (limits, image, runtime) retires the containers built the old way
+            for old_key in [k for k in self._pools if k[1] == request.language.name]:
+                self._pools.pop(old_key).drain(self._retire)
+            language, image, limits = request.language, request.image, request.limits
+            pool = ContainerPool(
+                create=lambda: self._create_for_pool(language, image, limits),
+                size=self.pool_size,
+                executor=self._executor,
+            )
+            self._pools[key] = pool
+        return pool
+
+    def warm_up(self, request: CellRequest) -> None:
+        """Start filling the pool for cells like ``request`` (call from the event loop)."""
+        if self.pool_size > 0 and not self.closed:
+            self._pool_for(request).refill()
+
+    async def _acquire(self, request: CellRequest) -> CellContainer:
+        """A fresh container for this cell: from the pool when one is ready, else cold."""
+        if self.pool_size > 0:
+            pool = self._pool_for(request)
+            while True:
+                container = pool.take()
+                if container is None:
+                    break
+                if container.looks_alive():
+                    # refill once this cell has answered (or after a moment if it runs long):
+                    # creating a container costs the daemon CPU the cell would compete for
+                    asyncio.get_running_loop().call_later(self.refill_delay, pool.refill)
+                    container.from_pool = True
+                    return container
+                self._retire(container)  # died while waiting (daemon restart, ...)
+                await self._call(self._revive_holder)
+            pool.refill()
+        container = await self._call(self._create_started, request.language, request.image, request.limits)
+        if self.pool_size > 0 and not self.closed:
+            pool.failures = 0  # the daemon works again (or the image exists now): refill
+            pool.refill()
+        return container
+

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import ROOT, our_objects, wait_until
+from tests.support import ROOT, our_objects, wait_until
 from dockerkernel.sandbox import LABEL_HOST, LABEL_PID, owner_alive, this_host
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("images")]

@@ -32,7 +32,7 @@ from dockerkernel.sandbox import (
     sweep,
 )
 
-from conftest import objects_of_this_process, our_objects, require_images, wait_until
+from tests.support import objects_of_this_process, our_objects, require_images, wait_until
 from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = pytest.mark.docker

@@ -1,0 +1,53 @@
+"""One error tree: everything dockerkernel raises is a DockerKernelError; the CLI prints it without a traceback."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import pkgutil
+
+import dockerkernel
+from dockerkernel import cli, errors, imagebuild
+from dockerkernel.sandbox import connection
+
+
+def all_modules():
+    for info in pkgutil.walk_packages(dockerkernel.__path__, "dockerkernel."):
+        if ".incontainer" not in info.name and not info.name.endswith(("__main__", "papermill_engine")):
+            yield importlib.import_module(info.name)
+
+
+def test_every_exception_class_of_the_package_is_rooted():
+    found = []
+    for module in all_modules():
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == module.__name__:
+                found.append(value)
+    assert found, "no exception classes found"
+    assert [cls for cls in found if not issubclass(cls, errors.DockerKernelError)] == []
+
+
+def test_image_build_error_is_the_one_in_errors():
+    assert imagebuild.ImageBuildError is errors.ImageBuildError
+    assert issubclass(connection.ConnectionSetupError, errors.DaemonUnavailable)
+
+
+def test_a_failed_image_build_is_a_message_not_a_traceback(monkeypatch, capsys):
+    def fail(*args, **kwargs):
+        raise imagebuild.ImageBuildError("debootstrap failed: no mirror", "set DOCKERKERNEL_DEBIAN_MIRROR")
+
+    monkeypatch.setattr("dockerkernel.sandbox.connect", lambda timeout=60: object())
+    monkeypatch.setattr(imagebuild, "build_images", fail)
+    assert cli.main(["images", "build", "bash"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("dockerkernel: debootstrap failed: no mirror\nset DOCKERKERNEL_DEBIAN_MIRROR")
+    assert "Traceback" not in err
+
+
+def test_in_container_code_raises_nothing_of_its_own():
+    """The runner and helpers only exit with statuses: no exception classes to root."""
+    for path in imagebuild.INCONTAINER_DIR.rglob("*"):
+        if path.is_file() and (path.suffix == ".py" or path.read_bytes().startswith(b"#!/usr/bin/python3")):
+            tree = ast.parse(path.read_text())
+            assert not [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.bases and any(
+                getattr(b, "id", "").endswith(("Error", "Exception")) for b in n.bases)], path
