@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Protocol, Union
+from typing import Protocol
 
 from . import sources
 from .languages import Language
@@ -111,7 +112,7 @@ class Notice:
     text: str
 
 
-CellEvent = Union[Output, Notice, Frame]
+CellEvent = Output | Notice | Frame
 EventCallback = Callable[[CellEvent], None]
 # asks the user for one line: (prompt, password) -> answer, or None for end-of-file
 InputCallback = Callable[[str, bool], "asyncio.Future[str | None]"]

@@ -34,7 +34,9 @@ def cmd_install(args) -> int:
     from jupyter_client.kernelspec import KernelSpecManager
 
     manager = KernelSpecManager()
-    available = sorted(path.name.removeprefix("docker-") for path in SPEC_DIR.iterdir() if (path / "kernel.json").is_file())
+    available = sorted(
+        path.name.removeprefix("docker-") for path in SPEC_DIR.iterdir() if (path / "kernel.json").is_file()
+    )
     names = [n if n == "polyglot" else get_language(n).name for n in args.languages] if args.languages else available
     prefix = args.prefix or (sys.prefix if args.sys_prefix else None)
     for name in names:
@@ -63,7 +65,8 @@ def cmd_images(args) -> int:
     print(f"{'image':<32} {'present':<8} {'size':>9}  state")
     for row in rows:
         size = f"{row.get('size_mb', 0):.0f} MB" if row.get("present") else "-"
-        print(f"{row['name']:<32} {str(bool(row.get('present'))):<8} {size:>9}  {row.get('status', row.get('state', ''))}")
+        state = row.get("status", row.get("state", ""))
+        print(f"{row['name']:<32} {str(bool(row.get('present'))):<8} {size:>9}  {state}")
     return 0
 
 
@@ -150,7 +153,9 @@ def cmd_doctor(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``dockerkernel`` command."""
-    parser = argparse.ArgumentParser(prog="dockerkernel", description="Jupyter kernels that run every cell in a fresh container.")
+    parser = argparse.ArgumentParser(
+        prog="dockerkernel", description="Jupyter kernels that run every cell in a fresh container."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     install = sub.add_parser("install", help="install the kernelspecs")
@@ -176,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     gc = sub.add_parser("gc", help="remove containers and volumes of kernels that are gone")
-    gc.add_argument("--all", action="store_true", help="remove all of this host's dockerkernel objects, even of live kernels")
+    gc.add_argument(
+        "--all", action="store_true", help="remove all of this host's dockerkernel objects, even of live kernels"
+    )
     gc.set_defaults(func=cmd_gc)
 
     execute = sub.add_parser("execute", help="run a notebook, recording how each cell ran in its metadata")

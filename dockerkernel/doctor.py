@@ -159,7 +159,8 @@ def _check_cell(report: Report, client, lang, runtime: str) -> None:
     if hello.reason == "ok":
         report.ok(f"a {lang.name} cell runs", f"{hello.elapsed * 1000:.0f} ms cold")
     else:
-        report.bad(f"a {lang.name} cell runs", hello.reason, f"rebuild the image: dockerkernel images build {lang.name}")
+        fix = f"rebuild the image: dockerkernel images build {lang.name}"
+        report.bad(f"a {lang.name} cell runs", str(hello.reason), fix)
     seen = dict(line.split(" ", 1) for line in b"".join(chunks).decode().splitlines() if " " in line)
     expect = {
         "uid": ("1000", "the image must run as uid 1000"),
@@ -206,4 +207,5 @@ def _check_kernelspecs(report: Report) -> None:
         if lang.kernel_name in found:
             report.ok(f"kernelspec {lang.kernel_name}", found[lang.kernel_name])
         else:
-            report.bad(f"kernelspec {lang.kernel_name}", "not installed", "dockerkernel install --sys-prefix (or --user)")
+            fix = "dockerkernel install --sys-prefix (or --user)"
+            report.bad(f"kernelspec {lang.kernel_name}", "not installed", fix)

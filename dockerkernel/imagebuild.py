@@ -35,8 +35,8 @@ import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import docker
 import docker.errors
@@ -59,6 +59,7 @@ __all__ = [
 
 from .errors import ImageBuildError  # noqa: E402  (the one error tree: a DockerKernelError)
 from .languages import IMAGE_PREFIX  # noqa: E402  (one source for image names)
+
 BASE = "base"
 # The tag the base Dockerfile builds FROM; a bootstrapped image gets the same name so the
 # Dockerfiles need no variant for registry-less machines.
@@ -632,7 +633,9 @@ def _tail(text: str, n: int = 30) -> str:
     return "\n".join(text.rstrip().splitlines()[-n:])
 
 
-def _run_build(
+# one loop over docker's build stream with a stall watchdog; its branches are the stream's
+# message kinds (stream, status, error, aux) and share the progress state
+def _run_build(  # noqa: C901
     client: docker.DockerClient,
     lang: str,
     context: io.BytesIO,

@@ -16,9 +16,10 @@ One line of JSON (the *header*), then exactly ``header["size"]`` bytes of cell s
 ``run`` is the argv to start after the source was written to ``/tmp/dk/<source_file>``
 (``{file}`` is replaced by that path, ``{exe}`` by ``/tmp/dk/cell``); ``compile``, when not
 null, runs first with its output collected: if it fails, the end frame carries
-``compile_failed`` and the ``diagnostics`` instead of running anything. ``null`` ``run`` means the container was started with a
-*warm* interpreter (``runner.py --warm ARGV``) that is already waiting: the runner pipes the
-header line and the source into that interpreter's stdin instead. The program itself never
+``compile_failed`` and the ``diagnostics`` instead of running anything. ``null`` ``run`` means
+the container was started with a *warm* interpreter (``runner.py --warm ARGV``) that is
+already waiting: the runner pipes the header line and the source into that interpreter's
+stdin instead. The program itself never
 sees the container's stdin: it reads from an empty pipe, so ``input()`` gets EOF at once.
 A warm interpreter may announce its exit status (``"<status>\n"``) on the pipe whose
 descriptor is in ``$DK_DONE_FD`` just before it exits; the runner then reports the end
@@ -77,8 +78,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from .wire import CELL_DIR, FRAME_MAGIC, encode_frame  # the one codec; the containers run the same file
 
@@ -143,7 +144,8 @@ class FrameParser:
             else:
                 dropped = min(self._skip, len(data))
                 self._skip -= dropped
-                self._skip_tail = window[: len(self._skip_tail) + dropped][-(len(self._runner_prefix) - 1) :] if self._skip else b""
+                kept = window[: len(self._skip_tail) + dropped][-(len(self._runner_prefix) - 1) :]
+                self._skip_tail = kept if self._skip else b""
                 data = data[dropped:]
         self._buf += data
         yield from self._drain(final=False)
@@ -159,7 +161,9 @@ class FrameParser:
             yield Text(bytes(self._buf))
             self._buf.clear()
 
-    def _drain(self, final: bool) -> Iterator[Text | Frame | FrameError]:
+    # the parser's hot loop, a state machine over one buffer (pending body, magic, header);
+    # fuzzed in tests/unit/test_fuzz_protocol.py, kept whole so the states stay in one view
+    def _drain(self, final: bool) -> Iterator[Text | Frame | FrameError]:  # noqa: C901
         buf = self._buf
         while buf:
             if self._pending is not None:

@@ -1,12 +1,12 @@
 """The one frame codec of the Python code in the cell containers, and of the kernel's tests.
 
 Stdlib only: ``os`` at import, ``json`` when the first frame is encoded (the runner keeps
-imports off its cold path, before the warm interpreter is started). The image build copies this file to ``/opt/dockerkernel/python/dkwire.py``
-(``dockerkernel.images.context``), where the runner, ``display`` and ``input`` import it as
-``dkwire``; the kernel side imports it as ``dockerkernel.wire`` and ``protocol.py``
-re-exports it, so the unit tests check the very bytes containers write. ``boot.js`` is the
-only other encoder (Node cannot import this) and is tested against the same vectors
-(``FRAME_VECTORS``). The format is documented in ``dockerkernel/protocol.py``.
+imports off its cold path, before the warm interpreter is started). The image build copies
+this file to ``/opt/dockerkernel/python/dkwire.py`` (``imagebuild``), where the runner,
+``display`` and ``input`` import it as ``dkwire``; the kernel side imports it as
+``dockerkernel.wire`` and ``protocol.py`` re-exports it, so the unit tests check the very
+bytes containers write. ``boot.js`` is the only other encoder (Node cannot import this) and
+is tested against the same vectors (``FRAME_VECTORS``). The format is documented in ``dockerkernel/protocol.py``.
 """
 
 import os

@@ -38,7 +38,9 @@ REPLIES: dict[Reason, Reply] = {
     Reason.SIGNAL: Reply("{signal_name}", "the program was killed by {signal_name} ({described})", None),
     Reason.COMPILE: Reply("CompileError", "", None),
     Reason.TIMEOUT: Reply(
-        "CellTimeout", "the cell ran longer than {timeout:g} s and was stopped (%timeout SECONDS changes the limit)", 124
+        "CellTimeout",
+        "the cell ran longer than {timeout:g} s and was stopped (%timeout SECONDS changes the limit)",
+        124,
     ),
     Reason.OOM: Reply(
         "OutOfMemory",

@@ -39,7 +39,7 @@ from ..cells import (
     Output,
     Reason,
 )
-from ..errors import DockerKernelError, SandboxError
+from ..errors import SandboxError
 from ..languages import Language
 from . import engine
 from .connection import client_from_environment, connect, wrap_docker_error

@@ -11,7 +11,7 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from ..cells import CellRequest
 from .engine import CellContainer

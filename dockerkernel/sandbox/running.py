@@ -15,7 +15,7 @@ import logging
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import protocol
 from ..cells import CellOutcome, CellRequest, EventCallback, InputCallback, Notice, Output, Reason

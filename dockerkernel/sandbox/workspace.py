@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import tarfile
 import time
@@ -41,7 +42,8 @@ class WorkspaceMixin:
             opts = {
                 "type": "tmpfs",
                 "device": "tmpfs",
-                "o": f"size={self.workspace_size},nr_inodes={self.workspace_inodes},uid=1000,gid=1000,mode=0755,nosuid,nodev",
+                "o": f"size={self.workspace_size},nr_inodes={self.workspace_inodes},"
+                "uid=1000,gid=1000,mode=0755,nosuid,nodev",
             }
         else:
             opts = {}

@@ -11,7 +11,6 @@ import asyncio
 import glob
 import os
 import re
-import shlex
 import time
 import uuid
 from dataclasses import dataclass, field

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from dockerkernel.cli import main as cli_main
 from tests.adversarial.helpers import (
     assert_container_gone,
     assert_kernel_objects_gone,
@@ -19,7 +20,6 @@ from tests.adversarial.helpers import (
     processes_of,
     wait_for,
 )
-from dockerkernel.cli import main as cli_main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -17,8 +17,8 @@ import pexpect
 import psutil
 import pytest
 
-from tests.support import wait_until
 from dockerkernel.sandbox import LABEL_PID
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("images")]
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from tests.support import KernelHandle, our_objects, require_images, wait_until
-from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
 from dockerkernel.languages import IMAGE_PREFIX
+from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
+from tests.support import KernelHandle, our_objects, require_images, wait_until
 
 pytestmark = pytest.mark.docker
 

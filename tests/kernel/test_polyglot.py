@@ -18,9 +18,9 @@ import docker
 import nbformat
 import pytest
 
-from tests.support import ROOT, KernelHandle, wait_until
-from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
 from dockerkernel.languages import IMAGE_PREFIX
+from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
+from tests.support import ROOT, KernelHandle, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("images")]
 

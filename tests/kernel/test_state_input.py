@@ -14,8 +14,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.support import ROOT, KernelHandle, leftovers_of_kernels, wait_until
 from dockerkernel.languages import IMAGE_PREFIX
+from tests.support import ROOT, KernelHandle, leftovers_of_kernels, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 

@@ -16,8 +16,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.support import ROOT, our_objects, wait_until
 from dockerkernel.sandbox import LABEL_HOST, LABEL_PID, owner_alive, this_host
+from tests.support import ROOT, our_objects, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.usefixtures("images")]
 

@@ -22,7 +22,8 @@ HELLO = {
     "hello.cpp": '#include <iostream>\nint main() { std::cout << "hello from cpp" << std::endl; }\n',
     "hello.go": 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello from go") }\n',
     "hello.rs": 'fn main() { println!("hello from rust"); }\n',
-    "Hello.java": 'public class Hello {\n  public static void main(String[] a) { System.out.println("hello from java"); }\n}\n',
+    "Hello.java": 'public class Hello {\n  public static void main(String[] a) {\n'
+                  '    System.out.println("hello from java");\n  }\n}\n',
 }
 BROKEN = {
     "broken.c": "int main(void) { return x; }\n",

@@ -8,7 +8,6 @@ import pytest
 from dockerkernel.errors import DaemonUnavailable
 from dockerkernel.languages import get_language
 from dockerkernel.sandbox import CellRequest, Limits, Output, Sandbox, connect
-
 from tests.support import unique_id
 
 pytestmark = pytest.mark.docker

@@ -10,11 +10,9 @@ import uuid
 import docker
 import pytest
 
-from dockerkernel.languages import get_language
+from dockerkernel.languages import IMAGE_PREFIX, get_language
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellRequest, Limits, Output, Sandbox
-
 from tests.support import objects_of_this_process, our_objects, require_images, wait_until
-from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = pytest.mark.docker
 

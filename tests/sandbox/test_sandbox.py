@@ -15,7 +15,7 @@ import docker
 import pytest
 
 from dockerkernel.errors import DaemonUnavailable, DockerKernelError, ImageMissing
-from dockerkernel.languages import get_language
+from dockerkernel.languages import IMAGE_PREFIX, get_language
 from dockerkernel.protocol import Frame
 from dockerkernel.sandbox import (
     LABEL_HOST,
@@ -31,9 +31,7 @@ from dockerkernel.sandbox import (
     process_start_time,
     sweep,
 )
-
 from tests.support import objects_of_this_process, our_objects, require_images, wait_until
-from dockerkernel.languages import IMAGE_PREFIX
 
 pytestmark = pytest.mark.docker
 

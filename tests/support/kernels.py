@@ -29,7 +29,10 @@ class CellResult:
 
     def stream(self, name: str = "stdout") -> str:
         """All text of one stream."""
-        return "".join(m["content"]["text"] for m in self.messages if m["msg_type"] == "stream" and m["content"]["name"] == name)
+        return "".join(
+            m["content"]["text"] for m in self.messages
+            if m["msg_type"] == "stream" and m["content"]["name"] == name
+        )
 
     def of_type(self, msg_type: str) -> list:
         """The iopub messages of one type."""

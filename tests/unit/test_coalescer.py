@@ -6,7 +6,6 @@ import asyncio
 
 from dockerkernel.kernel import StreamCoalescer
 
-
 # ---- StreamCoalescer -----------------------------------------------------------------------
 
 

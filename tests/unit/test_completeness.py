@@ -6,7 +6,6 @@ import pytest
 
 from dockerkernel.completeness import is_complete
 
-
 # ---- is_complete -------------------------------------------------------------------------
 
 

@@ -173,7 +173,8 @@ def test_oversized_frame_and_runner_frame_in_one_read():
     """Regression (found by the adversarial suite): an oversized program frame header and the
     runner's end frame arriving in the same read. The end frame must not be dropped with the
     oversized body."""
-    data = b"a" * 10 + FRAME_MAGIC + NONCE.encode() + b" display 999999999999\n" + encode_frame(END, "end", {"exit_code": 0})
+    data = b"a" * 10 + FRAME_MAGIC + NONCE.encode() + b" display 999999999999\n"
+    data += encode_frame(END, "end", {"exit_code": 0})
     events = run_parser([data])
     assert ("end", {"exit_code": 0}, True) in frames_of(events), events
 

@@ -71,7 +71,8 @@ def test_parse_size_rejects(text):
 
 @pytest.mark.parametrize(
     "size,text",
-    [(1 << 30, "1 GiB"), (512 * MiB, "512 MiB"), (1536, "1.5 KiB"), (100, "100 B"), (3 << 29, "1.5 GiB"), (64 << 10, "64 KiB")],
+    [(1 << 30, "1 GiB"), (512 * MiB, "512 MiB"), (1536, "1.5 KiB"), (100, "100 B"), (3 << 29, "1.5 GiB"),
+     (64 << 10, "64 KiB")],
 )
 def test_format_size(size, text):
     assert magics.format_size(size) == text
@@ -114,7 +115,8 @@ def test_limit_magics_change_the_next_cells_limits():
         found, _ = magics.split_magics(line)
         assert session.apply(found[0]) is None
     limits = session.limits
-    assert (limits.timeout, limits.memory, limits.cpus, limits.pids, limits.output) == (2.5, 256 * MiB, 0.5, 64, 2 * MiB)
+    got = (limits.timeout, limits.memory, limits.cpus, limits.pids, limits.output)
+    assert got == (2.5, 256 * MiB, 0.5, 64, 2 * MiB)
 
 
 @pytest.mark.parametrize("line", ["%timeout 99999", "%memory 1k", "%pids 3", "%cpus abc", "%nosuch 1", "%state on"])
