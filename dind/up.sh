@@ -7,7 +7,7 @@
 # On a fresh Debian machine (as root) it first starts a Docker daemon (scripts/ensure-docker.sh)
 # and installs docker-compose when neither it nor the Compose v2 plugin is there. Steps:
 #   1. debian:bookworm-slim on the host daemon: pulled, or bootstrapped from Debian packages
-#      (dockerkernel.imagebuild.ensure_base_os: debootstrap + docker import) with no registry;
+#      (dockerkernel.images.ensure_base_os: debootstrap + docker import) with no registry;
 #   2. privileged containers allowed? (a tiny privileged test container) If not, the
 #      override docker-compose.unprivileged.yml is used (explicit capability set);
 #   3. build the two stack images (sequentially), start the nested daemon, wait for health;
@@ -63,15 +63,15 @@ say "compose: ${COMPOSE[*]}"
 PY=()
 need_python() {
     [ ${#PY[@]} -gt 0 ] && return 0
-    if [ -x .venv/bin/python ] && .venv/bin/python -c 'import dockerkernel.imagebuild' 2>/dev/null; then
+    if [ -x .venv/bin/python ] && .venv/bin/python -c 'import dockerkernel.images' 2>/dev/null; then
         PY=(.venv/bin/python); return 0
     fi
-    if ! PYTHONPATH=$ROOT python3 -c 'import dockerkernel.imagebuild' 2>/dev/null \
+    if ! PYTHONPATH=$ROOT python3 -c 'import dockerkernel.images' 2>/dev/null \
             && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing Debian's python3-docker (the docker SDK, to bootstrap the base image)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-docker >/dev/null
     fi
-    PYTHONPATH=$ROOT python3 -c 'import dockerkernel.imagebuild' 2>/dev/null \
+    PYTHONPATH=$ROOT python3 -c 'import dockerkernel.images' 2>/dev/null \
         || die "no Python with the docker SDK: run ./dev.sh setup, or apt-get install python3-docker"
     PY=(env "PYTHONPATH=$ROOT" python3)
 }
@@ -80,7 +80,7 @@ need_python() {
 if ! docker image inspect "$BASE_OS_IMAGE" >/dev/null 2>&1; then
     say "$BASE_OS_IMAGE is missing on the host daemon: pulling it, or bootstrapping it from Debian packages"
     need_python
-    "${PY[@]}" -c 'import docker; from dockerkernel.imagebuild import ensure_base_os; ensure_base_os(docker.from_env(timeout=600), progress=lambda s: print("up:", s, flush=True))'
+    "${PY[@]}" -c 'import docker; from dockerkernel.images import ensure_base_os; ensure_base_os(docker.from_env(timeout=600), progress=lambda s: print("up:", s, flush=True))'
 fi
 
 # ------------------------------------------------------------------ 2. trust, privileged or not

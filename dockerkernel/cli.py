@@ -52,7 +52,7 @@ def cmd_install(args) -> int:
 
 def cmd_images(args) -> int:
     """Build or list the language images."""
-    from . import imagebuild
+    from . import images as imagebuild
     from .sandbox import connect
 
     client = connect(timeout=600)

@@ -100,10 +100,12 @@ def kernel_factory(request, docker_client):
     marker = request.node.get_closest_marker("images")
     require_images(docker_client, marker.args if marker else LANGUAGES)
     started: list[KernelHandle] = []
+    pids: list[int] = []
 
     def factory(kernel_name: str = "docker-python", *extra_args: str) -> KernelHandle:
         handle = KernelHandle(kernel_name, list(extra_args) or None)
         started.append(handle)
+        pids.append(handle.pid())
         return handle
 
     yield factory
@@ -112,7 +114,6 @@ def kernel_factory(request, docker_client):
             handle.shutdown()
         except Exception:  # noqa: BLE001
             pass
-    pids = [handle.pid() for handle in started]
     assert wait_until(lambda: not leftovers_of_kernels(pids), timeout=30), leftovers_of_kernels(pids)
 
 

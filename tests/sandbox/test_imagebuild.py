@@ -9,8 +9,8 @@ import time
 import docker
 import pytest
 
-from dockerkernel import imagebuild
-from dockerkernel.imagebuild import ImageBuildError
+from dockerkernel import images as imagebuild
+from dockerkernel.errors import ImageBuildError
 
 pytestmark = pytest.mark.docker
 

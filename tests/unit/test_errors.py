@@ -7,7 +7,8 @@ import importlib
 import pkgutil
 
 import dockerkernel
-from dockerkernel import cli, errors, imagebuild
+from dockerkernel import cli, errors
+from dockerkernel import images as imagebuild
 from dockerkernel.sandbox import connection
 
 

@@ -44,7 +44,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     if not data:
         return [b""]
     points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
-    return [data[a:b] for a, b in zip(points, points[1:])] or [data]
+    return [data[a:b] for a, b in zip(points, points[1:], strict=False)] or [data]
 
 
 def run_parser(chunks: list[bytes], max_frame: int = MAX_FRAME) -> list:

@@ -30,7 +30,7 @@ def files(*parts: str) -> list[Path]:
     return found
 
 
-@pytest.mark.parametrize("path", files("sandbox", "imagebuild.py", "incontainer", "wire.py"), ids=str)
+@pytest.mark.parametrize("path", files("sandbox", "images", "incontainer", "wire.py"), ids=str)
 def test_the_docker_side_never_imports_jupyter(path):
     assert not imported_roots(path) & set(JUPYTER)
 

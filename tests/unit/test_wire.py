@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dockerkernel import imagebuild, protocol, wire
+from dockerkernel import images as imagebuild
+from dockerkernel import protocol, wire
 from dockerkernel.protocol import Frame, FrameParser
 
 INCONTAINER = imagebuild.INCONTAINER_DIR
