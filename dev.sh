@@ -53,6 +53,7 @@ case "$command" in
         e2e_prerequisites
         bash scripts/ensure-runsc.sh
         export CI_ARTIFACTS=${CI_ARTIFACTS:-test-artifacts}
+        "$VENV/bin/ruff" check dockerkernel tests  # one style ([tool.ruff] in pyproject.toml)
         if [ $# -gt 0 ]; then
             exec "$VENV/bin/python" -m pytest "$@"
         fi
