@@ -60,9 +60,9 @@ def all_images(docker_client):
     return require_images(docker_client, LANGUAGES)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def images(request, docker_client):
-    """The images a test needs: ``@pytest.mark.images("python", "bash")`` on it or its module, else all."""
+    """The images a module needs: ``pytestmark = pytest.mark.images("python", "bash")``, else all."""
     marker = request.node.get_closest_marker("images")
     return require_images(docker_client, marker.args if marker else LANGUAGES)
 
@@ -85,9 +85,10 @@ def module_kernels(request, docker_client):
         return started[key]
 
     yield start
-    pids = [handle.pid() for handle in started.values()]
+    pids = []
     for handle in started.values():
         try:
+            pids.append(handle.pid())
             handle.shutdown()
         except Exception:  # noqa: BLE001
             pass
@@ -111,6 +112,7 @@ def kernel_factory(request, docker_client):
     yield factory
     for handle in started:
         try:
+            pids.append(handle.pid())  # a restarted kernel has a new process
             handle.shutdown()
         except Exception:  # noqa: BLE001
             pass

@@ -24,7 +24,9 @@ PIDFILE = "/var/run/docker.pid"
 
 def pytest_configure(config):
     """Markers of this suite (the run uses --strict-markers)."""
-    config.addinivalue_line("markers", "daemon_restart: stops and restarts the host's Docker daemon (exclusive use of the machine)")
+    config.addinivalue_line(
+        "markers", "daemon_restart: stops and restarts the host's Docker daemon (exclusive use of the machine)"
+    )
 
 
 def daemon_answers(timeout: float = 5) -> bool:

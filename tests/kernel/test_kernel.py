@@ -11,92 +11,32 @@ import time
 import pytest
 
 from dockerkernel.languages import IMAGE_PREFIX
-from dockerkernel.sandbox import LABEL_KERNEL, LABEL_PID
-from tests.support import KernelHandle, our_objects, require_images, wait_until
+from tests.support import assert_error, assert_ok, our_objects, wait_until
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "bash")]
 
 MiB = 1 << 20
-STARTED_PIDS: set[int] = set()  # kernel processes started by this module
-
-
-@pytest.fixture(scope="session")
-def images(docker_client):
-    """The images these tests use (python, javascript, bash); fails, never skips, when one is missing."""
-    return require_images(docker_client, ("python", "javascript", "bash"))
-
-
-def objects_of_pids(client, pids) -> list:
-    found = []
-    for pid in pids:
-        label = [LABEL_KERNEL, f"{LABEL_PID}={pid}"]
-        found += client.api.containers(all=True, filters={"label": label})
-        found += client.api.volumes(filters={"label": label}).get("Volumes") or []
-    return found
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_after_module(docker_client):
-    """After this module no container or volume of its kernels may remain."""
-    yield
-    left = wait_until(lambda: not objects_of_pids(docker_client, STARTED_PIDS), timeout=30)
-    assert left, f"left behind: {objects_of_pids(docker_client, STARTED_PIDS)}"
 
 
 @pytest.fixture
 def kernels(kernel_factory):
-    """kernel_factory that remembers the kernel processes (for the leftover check)."""
-
-    def start(name: str = "docker-python", *args: str) -> KernelHandle:
-        handle = kernel_factory(name, *args)
-        STARTED_PIDS.add(handle.pid())
-        return handle
-
-    return start
+    """Kernels of one test (their own settings); the factory checks that nothing is left."""
+    return kernel_factory
 
 
 @pytest.fixture(scope="module")
-def kernel(python_kernel):
-    STARTED_PIDS.add(python_kernel.pid())
-    return python_kernel
-
-
-def module_kernel(name):
-    handle = KernelHandle(name)
-    STARTED_PIDS.add(handle.pid())
-    return handle
+def kernel(module_kernels):
+    return module_kernels("docker-python")
 
 
 @pytest.fixture(scope="module")
-def js_kernel(images):
-    handle = module_kernel("docker-javascript")
-    yield handle
-    handle.shutdown()
+def js_kernel(module_kernels):
+    return module_kernels("docker-javascript")
 
 
 @pytest.fixture(scope="module")
-def bash_kernel(images):
-    handle = module_kernel("docker-bash")
-    yield handle
-    handle.shutdown()
-
-
-def assert_ok(result, stdout: str | None = None):
-    assert result.status == "ok", result.reply["content"]
-    assert not result.of_type("error")
-    if stdout is not None:
-        assert result.stream() == stdout
-
-
-def assert_error(result, ename: str):
-    """Exactly one error message, matching the reply."""
-    content = result.reply["content"]
-    assert result.status == "error", content
-    assert content["ename"] == ename, content
-    errors = result.of_type("error")
-    assert len(errors) == 1, errors
-    assert errors[0]["content"]["ename"] == ename
-    return content
+def bash_kernel(module_kernels):
+    return module_kernels("docker-bash")
 
 
 def shell_reply(kc, msg_id, timeout=30):
@@ -194,7 +134,9 @@ def test_unknown_magic(kernel):
     assert_ok(kernel.run("print('next')"), "next\n")
 
 
-@pytest.mark.parametrize("magic", ["%timeout abc", "%memory lots", "%timeout -1", "%env =x", "%cpus -1", "%pids 0", "%memory 0"])
+@pytest.mark.parametrize(
+    "magic", ["%timeout abc", "%memory lots", "%timeout -1", "%env =x", "%cpus -1", "%pids 0", "%memory 0"]
+)
 def test_bad_magic_arguments(kernel, magic):
     try:
         assert_error(kernel.run(magic), "UsageError")
@@ -279,7 +221,8 @@ def test_limits_magic(kernel):
     result = kernel.run("%limits")
     assert_ok(result)
     text = result.stream()
-    for needle in ["timeout", "30 s", "memory", "512 MiB", "pids", "256", "output", "1 MiB", "network", "none", f"{IMAGE_PREFIX}python"]:
+    needles = ["timeout", "30 s", "memory", "512 MiB", "pids", "256", "output", "1 MiB", "network", "none"]
+    for needle in [*needles, f"{IMAGE_PREFIX}python"]:
         assert needle in text, (needle, text)
 
 
@@ -559,7 +502,6 @@ def test_restart_gives_an_empty_workspace(kernels, docker_client):
     old_kid = kernel_id_of(handle)
     handle.km.restart_kernel(now=False)
     handle.kc.wait_for_ready(timeout=120)
-    STARTED_PIDS.add(handle.pid())
     result = handle.run("import os\nprint(os.path.exists('before_restart.txt'), sorted(os.listdir('.')))")
     assert_ok(result)
     assert result.stream().startswith("False")

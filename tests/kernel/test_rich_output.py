@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tests.support import KernelHandle, leftovers_of_kernels, wait_until
+from tests.support import assert_ok
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
@@ -25,54 +25,24 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
 SVG = "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'><circle cx='5' cy='5' r='4'/></svg>"
 
-_STARTED_PIDS: set[int] = set()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_after_module():
-    yield
-    assert wait_until(lambda: not leftovers_of_kernels(_STARTED_PIDS), timeout=30), leftovers_of_kernels(_STARTED_PIDS)
-
-
-def module_kernel(name: str):
-    handle = KernelHandle(name)
-    _STARTED_PIDS.add(handle.pid())
-    return handle
+@pytest.fixture(scope="module")
+def py(module_kernels):
+    return module_kernels("docker-python")
 
 
 @pytest.fixture(scope="module")
-def py(images):
-    handle = module_kernel("docker-python")
-    yield handle
-    handle.shutdown()
+def bash(module_kernels):
+    return module_kernels("docker-bash")
 
 
 @pytest.fixture(scope="module")
-def bash(images):
-    handle = module_kernel("docker-bash")
-    yield handle
-    handle.shutdown()
+def js(module_kernels):
+    return module_kernels("docker-javascript")
 
 
 @pytest.fixture(scope="module")
-def js(images):
-    handle = module_kernel("docker-javascript")
-    yield handle
-    handle.shutdown()
-
-
-@pytest.fixture(scope="module")
-def c_kernel(images):
-    handle = module_kernel("docker-c")
-    yield handle
-    handle.shutdown()
-
-
-def assert_ok(result, stdout: str | None = None) -> None:
-    assert result.status == "ok", (result.reply["content"], result.stream("stderr"))
-    assert not result.of_type("error"), result.of_type("error")
-    if stdout is not None:
-        assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
+def c_kernel(module_kernels):
+    return module_kernels("docker-c")
 
 
 def displays(result) -> list[dict]:
@@ -170,7 +140,8 @@ def test_clear_output_in_order_with_the_streams(py):
         for m in result.messages
     ]
     assert events == [
-        ("stream", "before\n"), ("clear_output", False), ("stream", "after\n"), ("clear_output", True), ("stream", "last\n"),
+        ("stream", "before\n"), ("clear_output", False), ("stream", "after\n"), ("clear_output", True),
+        ("stream", "last\n"),
     ], events
 
 
@@ -260,7 +231,9 @@ def test_matplotlib_figure_without_show_is_shown_at_the_end(py):
 
 
 def test_matplotlib_two_open_figures_are_both_shown(py):
-    result = py.run("import matplotlib.pyplot as plt\nplt.figure(); plt.plot([1, 2])\nplt.figure(); plt.plot([2, 1])\nNone")
+    result = py.run(
+        "import matplotlib.pyplot as plt\nplt.figure(); plt.plot([1, 2])\nplt.figure(); plt.plot([2, 1])\nNone"
+    )
     assert_ok(result)
     assert len(pngs(result)) == 2
 

@@ -15,68 +15,27 @@ import nbformat
 import pytest
 
 from dockerkernel.languages import IMAGE_PREFIX
-from tests.support import ROOT, KernelHandle, leftovers_of_kernels, wait_until
+from tests.support import ROOT, KernelHandle, assert_error, assert_ok
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
 MiB = 1 << 20
-_STARTED_PIDS: set[int] = set()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_after_module():
-    yield
-    assert wait_until(lambda: not leftovers_of_kernels(_STARTED_PIDS), timeout=30), leftovers_of_kernels(_STARTED_PIDS)
-
-
-def start(name: str, *extra: str) -> KernelHandle:
-    handle = KernelHandle(name, list(extra) or None)
-    _STARTED_PIDS.add(handle.pid())
-    return handle
 
 
 @pytest.fixture(scope="module")
-def py(images):
-    handle = start("docker-python")
-    yield handle
-    handle.shutdown()
+def py(module_kernels):
+    return module_kernels("docker-python")
 
 
 @pytest.fixture(scope="module")
-def bash(images):
-    handle = start("docker-bash")
-    yield handle
-    handle.shutdown()
+def bash(module_kernels):
+    return module_kernels("docker-bash")
 
 
 @pytest.fixture
-def kernels(images):
-    """Kernels of one test (with extra argv), shut down after it."""
-    started: list[KernelHandle] = []
-
-    def make(name: str = "docker-python", *extra: str) -> KernelHandle:
-        handle = start(name, *extra)
-        started.append(handle)
-        return handle
-
-    yield make
-    for handle in started:
-        handle.shutdown()
-
-
-def assert_ok(result, stdout: str | None = None) -> None:
-    assert result.status == "ok", (result.reply["content"], result.stream("stderr"))
-    assert not result.of_type("error"), result.of_type("error")
-    if stdout is not None:
-        assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
-
-
-def assert_error(result, ename: str) -> dict:
-    content = result.reply["content"]
-    assert result.status == "error", (content, result.stream(), result.stream("stderr"))
-    assert content["ename"] == ename, content
-    assert [m["content"]["ename"] for m in result.of_type("error")] == [ename]
-    return content
+def kernels(kernel_factory):
+    """Kernels of one test (with extra argv), shut down after it; nothing of them may be left."""
+    return kernel_factory
 
 
 class Answers:
@@ -183,7 +142,6 @@ def test_restart_clears_state(kernels):
     assert_ok(handle.run("z = 7"))
     assert_ok(handle.run("print(z)"), "7\n")
     handle.km.restart_kernel(now=False)
-    _STARTED_PIDS.add(handle.pid())
     handle.kc.stop_channels()
     handle.kc = handle.km.client()
     handle.kc.start_channels()
@@ -328,7 +286,8 @@ def test_file_magic_writes_the_workspace_without_a_container(py):
     assert_ok(written)
     assert "notes/today.txt" in written.stream()
     assert "dockerkernel" not in written.reply["metadata"]  # no container ran
-    assert_ok(py.run("print(repr(open('notes/today.txt', encoding='utf-8').read()))"), "'line one\\nünïcode line two'\n")
+    result = py.run("print(repr(open('notes/today.txt', encoding='utf-8').read()))")
+    assert_ok(result, "'line one\\nünïcode line two'\n")
     assert_ok(py.run("%%bash\nwc -l < notes/today.txt"), "1\n")
 
 

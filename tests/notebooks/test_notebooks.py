@@ -80,7 +80,8 @@ def outputs_of(nb) -> list[dict]:
     return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
 
 
-def check_executed(nb, name: str) -> None:
+# one assertion per kind of cell output, read top to bottom as a list
+def check_executed(nb, name: str) -> None:  # noqa: C901
     """No error output; every code cell ran; the hello notebooks show what they promise.
 
     All problems are collected and reported together, so one failing cell does not hide the

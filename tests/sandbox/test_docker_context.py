@@ -19,7 +19,8 @@ def docker_config(tmp_path, monkeypatch):
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     subprocess.run(["docker", "context", "create", "dk-test", "--docker", "host=unix:///var/run/docker.sock"],
-                   check=True, capture_output=True, env={"DOCKER_CONFIG": str(tmp_path), "PATH": "/usr/bin:/usr/local/bin:/bin"})
+                   check=True, capture_output=True,
+                   env={"DOCKER_CONFIG": str(tmp_path), "PATH": "/usr/bin:/usr/local/bin:/bin"})
     return tmp_path
 
 

@@ -69,7 +69,7 @@ deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main
 deb http://security.debian.org/debian-security bookworm-security main
 deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://ftp.example.de/debian bookworm main non-free-firmware
 deb http://later.example.org/debian bookworm main
-"""
+"""  # noqa: E501  (a real sources.list line)
 
 
 def test_mirror_from_deb822():

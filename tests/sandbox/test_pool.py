@@ -12,35 +12,14 @@ import pytest
 
 from dockerkernel.languages import IMAGE_PREFIX, get_language
 from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellRequest, Limits, Output, Sandbox
-from tests.support import objects_of_this_process, our_objects, require_images, wait_until
+from tests.support import objects_of_this_process, our_objects, wait_until
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "bash")]
 
 MiB = 1 << 20
 
 
-@pytest.fixture(scope="session")
-def images(docker_client):
-    """The images these tests use (python, javascript, bash); fails, never skips, when one is missing."""
-    return require_images(docker_client, ("python", "javascript", "bash"))
-
-
 mine = objects_of_this_process
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_after_module(docker_client):
-    """After this module no container or volume of ours may remain."""
-    yield
-    left = wait_until(lambda: mine(docker_client) == ([], []), timeout=15)
-    assert left, f"left behind: {mine(docker_client)}"
-
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 @pytest.fixture
@@ -125,7 +104,9 @@ def test_each_cell_gets_its_own_container_never_reused(loop, make_sandbox, docke
     assert not set(used) & ready_ids(docker_client, sandbox)
 
 
-@pytest.mark.parametrize("lang,source", [("python", "print('p')"), ("bash", "echo p"), ("javascript", "console.log('p')")])
+@pytest.mark.parametrize(
+    "lang,source", [("python", "print('p')"), ("bash", "echo p"), ("javascript", "console.log('p')")]
+)
 def test_pool_refills_and_cells_take_prestarted_containers(loop, make_sandbox, docker_client, lang, source):
     sandbox = make_sandbox(2)
     first, _ = run(loop, sandbox, lang, source)
@@ -165,7 +146,8 @@ def test_changing_limits_retires_the_pool(loop, make_sandbox, docker_client):
     same, _ = run(loop, sandbox, "python", "pass", timeout=11, output=MiB // 2)
     assert same.container_id in old
     old = wait_for_pool(loop, docker_client, sandbox, 2)
-    changed, out = run(loop, sandbox, "python", "print(open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read().strip())", memory=256 * MiB)
+    code = "print(open('/sys/fs/cgroup/memory/memory.limit_in_bytes').read().strip())"
+    changed, out = run(loop, sandbox, "python", code, memory=256 * MiB)
     assert changed.reason == "ok"
     assert changed.container_id not in old
     assert int(out) == 256 * MiB
@@ -206,7 +188,9 @@ PROBES = {
         "echo secret > /tmp/marker\nsleep 1000 &\n"
         "until tr '\\0' ' ' < /proc/$!/cmdline | grep -q 'sleep 1000'; do :; done\n",
         "if [ -e /tmp/marker ]; then echo marker=yes; else echo marker=no; fi\n"
-        "n=0; for p in /proc/[0-9]*; do if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q 'sleep 1000'; then n=$((n+1)); fi; done\n"
+        "n=0; for p in /proc/[0-9]*; do\n"
+        "  if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q 'sleep 1000'; then n=$((n+1)); fi\n"
+        "done\n"
         "echo sleepers=$n\n",
     ),
     "python": (

@@ -31,39 +31,18 @@ from dockerkernel.sandbox import (
     process_start_time,
     sweep,
 )
-from tests.support import objects_of_this_process, our_objects, require_images, wait_until
+from tests.support import objects_of_this_process, our_objects
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "bash")]
 
 MiB = 1 << 20
 KiB = 1 << 10
-
-
-@pytest.fixture(scope="session")
-def images(docker_client):
-    """The images these tests use (python, javascript, bash); fails, never skips, when one is missing."""
-    return require_images(docker_client, ("python", "javascript", "bash"))
 
 
 # ---- fixtures and helpers ------------------------------------------------------------------
 
 
 mine = objects_of_this_process
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_after_module(docker_client):
-    """After this module no container or volume of ours may remain."""
-    yield
-    left = wait_until(lambda: mine(docker_client) == ([], []), timeout=15)
-    assert left, f"left behind: {mine(docker_client)}"
-
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = asyncio.new_event_loop()
-    yield loop
-    loop.close()
 
 
 def make_sandbox(loop, **kwargs) -> Sandbox:
@@ -194,7 +173,8 @@ print("err-last", file=sys.stderr)
 
 @pytest.mark.parametrize(
     "lang,source,code",
-    [("python", "import sys\nprint('x')\nsys.exit(3)", 3), ("bash", "echo x; exit 7", 7), ("javascript", "console.log('x'); process.exit(5)", 5)],
+    [("python", "import sys\nprint('x')\nsys.exit(3)", 3), ("bash", "echo x; exit 7", 7),
+     ("javascript", "console.log('x'); process.exit(5)", 5)],
 )
 def test_exit_code(loop, pooled, lang, source, code):
     ran = run(loop, pooled, lang, source)
@@ -233,7 +213,8 @@ def test_forged_early_end_only_ends_its_own_cell(loop, pooled):
         "import os, time\n"
         "for fd in os.listdir('/proc/self/fd'):\n"
         "    try:\n"
-        "        os.write(int(fd), b'0\\n') if 'pipe:' in os.readlink('/proc/self/fd/' + fd) and int(fd) > 2 else None\n"
+        "        os.write(int(fd), b'0\\n') if 'pipe:' in os.readlink('/proc/self/fd/' + fd) and int(fd) > 2 \\\n"
+        "            else None\n"
         "    except OSError:\n"
         "        pass\n"
         "time.sleep(20)\n"
@@ -682,7 +663,10 @@ def test_daemon_unreachable_is_an_error_not_a_hang(loop):
 # ---- interrupt -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lang,source", [("python", "import time\nprint('started', flush=True)\ntime.sleep(100)"), ("bash", "echo started; sleep 100")])
+@pytest.mark.parametrize(
+    "lang,source",
+    [("python", "import time\nprint('started', flush=True)\ntime.sleep(100)"), ("bash", "echo started; sleep 100")],
+)
 def test_interrupt_ends_the_cell(loop, sandbox, docker_client, lang, source):
     assert sandbox.interrupt() is False  # nothing runs
 

@@ -79,18 +79,16 @@ class KernelHandle:
 
 def assert_ok(result: CellResult, stdout: str | None = None) -> None:
     """The cell succeeded, published no error, and (if given) printed exactly ``stdout``."""
-    assert result.status == "ok", result.reply["content"]
-    assert not result.of_type("error")
+    assert result.status == "ok", (result.reply["content"], result.stream("stderr"))
+    assert not result.of_type("error"), result.of_type("error")
     if stdout is not None:
-        assert result.stream() == stdout
+        assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
 
 
 def assert_error(result: CellResult, ename: str) -> dict:
     """Exactly one error message, named ``ename``, matching the reply; the reply's content."""
     content = result.reply["content"]
-    assert result.status == "error", content
+    assert result.status == "error", (content, result.stream(), result.stream("stderr"))
     assert content["ename"] == ename, content
-    errors = result.of_type("error")
-    assert len(errors) == 1, errors
-    assert errors[0]["content"]["ename"] == ename
+    assert [m["content"]["ename"] for m in result.of_type("error")] == [ename]
     return content
