@@ -18,25 +18,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "ba
 MiB = 1 << 20
 
 
-@pytest.fixture
-def kernels(kernel_factory):
-    """Kernels of one test (their own settings); the factory checks that nothing is left."""
-    return kernel_factory
-
-
 @pytest.fixture(scope="module")
-def kernel(module_kernels):
-    return module_kernels("docker-python")
-
-
-@pytest.fixture(scope="module")
-def js_kernel(module_kernels):
-    return module_kernels("docker-javascript")
-
-
-@pytest.fixture(scope="module")
-def bash_kernel(module_kernels):
-    return module_kernels("docker-bash")
+def kernel(py):
+    return py
 
 
 def shell_reply(kc, msg_id, timeout=30):
@@ -256,8 +240,8 @@ def test_reply_metadata(kernel):
 
 
 @pytest.fixture(params=["python", "javascript", "bash"])
-def any_kernel(request, kernel, js_kernel, bash_kernel):
-    return request.param, {"python": kernel, "javascript": js_kernel, "bash": bash_kernel}[request.param]
+def any_kernel(request, kernel, js, bash):
+    return request.param, {"python": kernel, "javascript": js, "bash": bash}[request.param]
 
 
 LANGUAGE_INFO = {
@@ -293,16 +277,16 @@ def test_hello_in_each_kernel(any_kernel):
     assert_ok(handle.run(code), out)
 
 
-def test_javascript_error_name(js_kernel):
-    assert_error(js_kernel.run("null.x"), "TypeError")
-    assert_ok(js_kernel.run("console.log('next')"), "next\n")
+def test_javascript_error_name(js):
+    assert_error(js.run("null.x"), "TypeError")
+    assert_ok(js.run("console.log('next')"), "next\n")
 
 
-def test_bash_exit_code_and_signal(bash_kernel):
-    content = assert_error(bash_kernel.run("echo hi; exit 3"), "ExitCode")
+def test_bash_exit_code_and_signal(bash):
+    content = assert_error(bash.run("echo hi; exit 3"), "ExitCode")
     assert "3" in content["evalue"]
-    assert_error(bash_kernel.run("kill -SEGV $$"), "SIGSEGV")
-    assert_ok(bash_kernel.run("echo next"), "next\n")
+    assert_error(bash.run("kill -SEGV $$"), "SIGSEGV")
+    assert_ok(bash.run("echo next"), "next\n")
 
 
 IS_COMPLETE = {
@@ -346,9 +330,9 @@ def test_complete_offers_workspace_files(kernel):
     assert reply["cursor_start"] == len("open('")
 
 
-def test_complete_in_bash_and_javascript(bash_kernel, js_kernel):
-    assert "echo" in complete(bash_kernel, "ech")["matches"]
-    assert "function" in complete(js_kernel, "funct")["matches"]
+def test_complete_in_bash_and_javascript(bash, js):
+    assert "echo" in complete(bash, "ech")["matches"]
+    assert "function" in complete(js, "funct")["matches"]
 
 
 # ---- interrupt ------------------------------------------------------------------------------------------

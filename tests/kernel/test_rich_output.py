@@ -25,26 +25,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGP4z8AARAwQCgAf7gP9i18U1AAAAABJRU5ErkJggg=="
 SVG = "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'><circle cx='5' cy='5' r='4'/></svg>"
 
-@pytest.fixture(scope="module")
-def py(module_kernels):
-    return module_kernels("docker-python")
-
-
-@pytest.fixture(scope="module")
-def bash(module_kernels):
-    return module_kernels("docker-bash")
-
-
-@pytest.fixture(scope="module")
-def js(module_kernels):
-    return module_kernels("docker-javascript")
-
-
-@pytest.fixture(scope="module")
-def c_kernel(module_kernels):
-    return module_kernels("docker-c")
-
-
 def displays(result) -> list[dict]:
     """The data of each display_data message, in order."""
     return [m["content"]["data"] for m in result.of_type("display_data")]

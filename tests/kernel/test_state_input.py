@@ -22,22 +22,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 MiB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def py(module_kernels):
-    return module_kernels("docker-python")
-
-
-@pytest.fixture(scope="module")
-def bash(module_kernels):
-    return module_kernels("docker-bash")
-
-
-@pytest.fixture
-def kernels(kernel_factory):
-    """Kernels of one test (with extra argv), shut down after it; nothing of them may be left."""
-    return kernel_factory
-
-
 class Answers:
     """A stdin_hook: answers each input_request from a list and records the requests."""
 

@@ -10,9 +10,10 @@ import uuid
 import docker
 import pytest
 
-from dockerkernel.languages import IMAGE_PREFIX, get_language
-from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellRequest, Limits, Output, Sandbox
+from dockerkernel.languages import IMAGE_PREFIX
+from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, Output, Sandbox
 from tests.support import objects_of_this_process, our_objects, wait_until
+from tests.support.sandbox import make_request
 
 pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "bash")]
 
@@ -38,12 +39,6 @@ def make_sandbox(loop, images):
             loop.run_until_complete(sandbox.close())
 
 
-def request(lang: str, source: str, image: str | None = None, **limits) -> CellRequest:
-    language = get_language(lang)
-    limits.setdefault("timeout", 20)
-    return CellRequest(language, source.encode(), image or language.image, Limits(**limits))
-
-
 def run(loop, sandbox, lang, source, image=None, **limits):
     """Run one cell; (outcome, stdout bytes)."""
     out: list[bytes] = []
@@ -53,7 +48,7 @@ def run(loop, sandbox, lang, source, image=None, **limits):
             out.append(event.data)
 
     outcome = loop.run_until_complete(
-        asyncio.wait_for(sandbox.run(request(lang, source, image, **limits), on_event), 120)
+        asyncio.wait_for(sandbox.run(make_request(lang, source, image, **limits), on_event), 120)
     )
     return outcome, b"".join(out)
 
@@ -236,7 +231,7 @@ def test_close_right_after_warm_up_leaves_nothing(loop, make_sandbox, docker_cli
     sandbox = make_sandbox(2)
 
     async def scenario():
-        sandbox.warm_up(request("python", ""))
+        sandbox.warm_up(make_request("python", ""))
         await asyncio.sleep(0.05)  # creations are in flight
         await sandbox.close()
 

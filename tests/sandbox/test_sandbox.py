@@ -9,29 +9,26 @@ import secrets
 import socket
 import subprocess
 import uuid
-from dataclasses import dataclass, field
 
 import docker
 import pytest
 
 from dockerkernel.errors import DaemonUnavailable, DockerKernelError, ImageMissing
 from dockerkernel.languages import IMAGE_PREFIX, get_language
-from dockerkernel.protocol import Frame
 from dockerkernel.sandbox import (
     LABEL_HOST,
     LABEL_KERNEL,
     LABEL_PID,
     LABEL_PIDSTART,
-    CellOutcome,
     CellRequest,
     Limits,
-    Notice,
     Output,
     Sandbox,
     process_start_time,
     sweep,
 )
 from tests.support import objects_of_this_process, our_objects
+from tests.support.sandbox import Ran, make_request
 
 pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "bash")]
 
@@ -71,31 +68,6 @@ def sandbox(request, cold, pooled):
     return cold if request.param == 0 else pooled
 
 
-@dataclass
-class Ran:
-    outcome: CellOutcome
-    events: list = field(default_factory=list)
-
-    def out(self, stream: str = "stdout") -> bytes:
-        return b"".join(e.data for e in self.events if isinstance(e, Output) and e.stream == stream)
-
-    @property
-    def frames(self) -> list:
-        return [e for e in self.events if isinstance(e, Frame)]
-
-    @property
-    def notices(self) -> list:
-        return [e for e in self.events if isinstance(e, Notice)]
-
-
-def request(lang: str, source: str | bytes, image: str | None = None, **limits) -> CellRequest:
-    language = get_language(lang)
-    limits.setdefault("timeout", 20)
-    if isinstance(source, str):
-        source = source.encode()
-    return CellRequest(language, source, image or language.image, Limits(**limits))
-
-
 async def arun(sandbox: Sandbox, lang: str, source, on_event=None, **limits) -> Ran:
     events: list = []
 
@@ -104,7 +76,7 @@ async def arun(sandbox: Sandbox, lang: str, source, on_event=None, **limits) -> 
         if on_event:
             on_event(event)
 
-    outcome = await sandbox.run(request(lang, source, **limits), collect)
+    outcome = await sandbox.run(make_request(lang, source, **limits), collect)
     return Ran(outcome, events)
 
 
@@ -654,7 +626,8 @@ def test_daemon_unreachable_is_an_error_not_a_hang(loop):
     sandbox = Sandbox(uuid.uuid4().hex, client=client, pool_size=1)
     try:
         with pytest.raises(DockerKernelError) as info:
-            loop.run_until_complete(asyncio.wait_for(sandbox.run(request("python", "print(1)"), lambda e: None), 30))
+            cell = sandbox.run(make_request("python", "print(1)"), lambda e: None)
+            loop.run_until_complete(asyncio.wait_for(cell, 30))
         assert isinstance(info.value, DaemonUnavailable), repr(info.value)
     finally:
         loop.run_until_complete(asyncio.wait_for(sandbox.close(), 30))
