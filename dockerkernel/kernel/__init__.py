@@ -25,7 +25,6 @@ import time
 import uuid
 from dataclasses import replace
 
-import zmq
 from ipykernel.kernelbase import Kernel
 from traitlets import observe
 
@@ -38,6 +37,7 @@ from ..protocol import Frame
 from ..sandbox import Sandbox, process_start_time, sweep, wrap_docker_error
 from . import replies
 from .config import KernelConfig
+from .stdin import InputRelay
 from .streams import StreamCoalescer
 from .versions import LanguageVersions
 
@@ -49,7 +49,7 @@ EXIT_WORDS = ("exit", "quit", "exit()", "quit()")
 SIGNAL_NAMES = replies.SIGNAL_NAMES
 
 
-class DockerKernel(Kernel, KernelConfig):
+class DockerKernel(InputRelay, Kernel, KernelConfig):
     """A Jupyter kernel that runs every cell as a new program in a fresh, locked-down container."""
 
     implementation = "dockerkernel"
@@ -282,45 +282,6 @@ class DockerKernel(Kernel, KernelConfig):
         if found.stderr:
             self._send_stream("stderr", found.stderr)
         return self._error(found.ename, found.evalue, found.traceback)
-
-    # -- stdin -----------------------------------------------------------------------------
-    def _input_relay(self, coalescer: StreamCoalescer, answered: threading.Event):
-        """The ``on_input`` callback of a cell: asks the frontend from a worker thread."""
-        # the only use of ipykernel's private ident context (ipykernel 6.29/7.x): the
-        # input_request must go to the frontend that sent the execute_request
-        ident = self._get_shell_context_var(self._shell_parent_ident)
-        parent = self.get_parent("shell")
-
-        async def on_input(prompt: str, password: bool):
-            coalescer.flush()
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, self._ask_frontend, prompt, password, ident, parent, answered)
-
-        return on_input
-
-    def _ask_frontend(self, prompt: str, password: bool, ident, parent, cancelled: threading.Event):
-        """Thread: send an input_request and wait for its reply (None on EOF or when the cell ends).
-
-        Like ipykernel's ``_input_request``, but in a worker thread and cancellable, so the
-        event loop keeps relaying output and an interrupt still kills the cell.
-        """
-        while True:  # drop stale replies
-            try:
-                self.stdin_socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.ZMQError:
-                break
-        self.session.send(
-            self.stdin_socket, "input_request", {"prompt": prompt, "password": password}, parent, ident=ident
-        )
-        while not cancelled.is_set():
-            readable, _, failed = zmq.select([self.stdin_socket], [], [self.stdin_socket], 0.05)
-            if readable or failed:
-                _, reply = self.session.recv(self.stdin_socket)
-                if reply is None:
-                    continue
-                value = reply.get("content", {}).get("value", "")
-                return None if value == "\x04" else str(value)
-        return None
 
     # -- publishing ------------------------------------------------------------------------
     def _send_stream(self, name: str, text: str) -> None:
