@@ -1,4 +1,4 @@
-"""Issue 4: the Ruby, C, C++, Go, Rust and Java kernels, against the real Docker daemon.
+"""The Ruby, C, C++, Go, Rust and Java kernels, against the real Docker daemon.
 
 Two parts:
 

@@ -1,4 +1,4 @@
-"""Issue 4: the ``docker-polyglot`` kernel, where the first line ``%%LANG`` picks a cell's language.
+"""The ``docker-polyglot`` kernel, where the first line ``%%LANG`` picks a cell's language.
 
 Cells of different languages share one ``/workspace``; ``%lang`` sets the language of cells
 without a ``%%LANG`` line; an unknown language is a clear ``UsageError``. ``examples/polyglot.ipynb``

@@ -1,4 +1,4 @@
-"""Issue 5: rich output through the real kernel — display_data, updates, clear_output, results.
+"""Rich output through the real kernel — display_data, updates, clear_output, results.
 
 Python (``IPython.display`` names, matplotlib, ``_repr_*_``, pandas), Bash (the ``display``
 command), JavaScript (the ``display`` global) and C (writes a file, a ``%%bash`` cell shows

@@ -1,4 +1,4 @@
-"""Issue 5: Python state across fresh containers, interactive input, magics and provenance.
+"""Python state across fresh containers, interactive input, magics and provenance.
 
 Everything goes through jupyter_client against the real daemon: every cell below runs in a
 new container, so what carries over from one cell to the next does so through the kernel's
