@@ -22,8 +22,8 @@ import re
 
 import pytest
 
-from tests.kernel.test_conformance import TIMEOUT, DockerKernelTests
 from tests.support import KernelHandle, leftovers_of_kernels, wait_until
+from tests.support.conformance import TIMEOUT, DockerKernelTests
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
