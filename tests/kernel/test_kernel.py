@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import time
@@ -12,6 +11,7 @@ import pytest
 
 from dockerkernel.languages import IMAGE_PREFIX
 from tests.support import assert_error, assert_ok, our_objects, wait_until
+from tests.support.kernels import iopub_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "bash")]
 
@@ -339,38 +339,23 @@ def test_complete_in_bash_and_javascript(bash, js):
 
 
 def wait_for_output(kc, msg_id, needle, timeout=60):
-    """Read iopub until a stream message of ``msg_id`` contains ``needle``; all messages read."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=1)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        seen.append(msg)
-        if msg["msg_type"] == "stream" and needle in msg["content"]["text"]:
-            return seen
-        if msg["msg_type"] == "execute_input" and needle is None:
-            return seen
-    pytest.fail(f"no {needle!r} on iopub: {seen}")
+    """Read iopub until a stream message of ``msg_id`` contains ``needle`` (None: until execute_input)."""
+
+    def reached(msg) -> bool:
+        if needle is None:
+            return msg["msg_type"] == "execute_input"
+        return msg["msg_type"] == "stream" and needle in msg["content"]["text"]
+
+    return iopub_until(kc, msg_id, reached, timeout, f"no {needle!r} on iopub")
 
 
 def collect_until_idle(kc, msg_id, timeout=10):
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            msg = kc.get_iopub_msg(timeout=1)
-        except queue.Empty:
-            continue
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        seen.append(msg)
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            return seen
-    pytest.fail("the kernel did not become idle")
+    """Read iopub until the kernel is idle after ``msg_id``; all its messages."""
+
+    def idle(msg) -> bool:
+        return msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+
+    return iopub_until(kc, msg_id, idle, timeout, "the kernel did not become idle")
 
 
 def test_interrupt(kernel):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import queue
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import docker
+import pytest
 from jupyter_client.manager import start_new_kernel
 
 from dockerkernel.sandbox import LABEL_KERNEL
@@ -92,3 +96,23 @@ def assert_error(result: CellResult, ename: str) -> dict:
     assert content["ename"] == ename, content
     assert [m["content"]["ename"] for m in result.of_type("error")] == [ename]
     return content
+
+
+def iopub_until(kc, msg_id: str, reached: Callable[[dict], bool], timeout: float, failure: str) -> list:
+    """Read iopub messages of request ``msg_id`` until one is ``reached``; all of them, in order.
+
+    Fails the test with ``failure`` (and what was seen) after ``timeout`` seconds.
+    """
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=1)
+        except queue.Empty:
+            continue
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        seen.append(msg)
+        if reached(msg):
+            return seen
+    pytest.fail(f"{failure}: {seen}")
