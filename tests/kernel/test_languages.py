@@ -613,4 +613,6 @@ def test_exception_name_is_read(lang, code, ename, evalue):
     result = handle.run(code)
     content = assert_error(result, ename)
     assert evalue in content["evalue"], content
-    assert evalue in result.stream("stderr")  # the program's own message is shown as well
+    # the program's own message and traceback are shown once, inside the error (not also on stderr)
+    assert evalue in "\n".join(content["traceback"]), content
+    assert result.stream("stderr") == "", result.messages
