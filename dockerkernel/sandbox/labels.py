@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 
 import docker
@@ -23,6 +24,7 @@ LABEL_PID = "dockerkernel.pid"
 LABEL_PIDSTART = "dockerkernel.pidstart"
 LABEL_HOST = "dockerkernel.host"
 LABEL_ROLE = "dockerkernel.role"
+CONFLICT_WAIT = 10.0  # seconds a removal waits for a concurrent one of the same object
 
 
 def this_host() -> str:
@@ -92,14 +94,24 @@ def remove_labelled(
 
 
 def _removed(remove, name: str, **kwargs) -> bool:
-    try:
-        remove(name, **kwargs)
-        return True
-    except docker.errors.NotFound:
-        return False
-    except docker.errors.APIError as exc:
-        log.warning("could not remove %s: %s", name[:24], exc)
-        return False
+    """Remove one object; True once it is gone. A conflict (409: another removal of it is under
+    way, say the watchdog's, or a volume still held by a container being removed) is waited out
+    for up to ``CONFLICT_WAIT`` seconds, so that gone means gone when this returns."""
+    deadline = time.monotonic() + CONFLICT_WAIT
+    conflicted = False
+    while True:
+        try:
+            remove(name, **kwargs)
+            return True
+        except docker.errors.NotFound:
+            return conflicted  # gone: after a conflict, by the removal we waited for
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409 and time.monotonic() < deadline:
+                conflicted = True
+                time.sleep(0.2)
+                continue
+            log.warning("could not remove %s: %s", name[:24], exc)
+            return False
 
 
 def sweep(client: docker.DockerClient, *, everything: bool = False, host: str | None = None) -> dict:
