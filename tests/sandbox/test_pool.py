@@ -266,10 +266,15 @@ def test_a_dead_pool_container_is_not_handed_to_a_cell(loop, make_sandbox, docke
     run(loop, sandbox, "python", "pass")
     pool = wait_for_pool(loop, docker_client, sandbox, 2)
     for container_id in pool:
-        if how == "kill":
-            docker_client.api.kill(container_id)
-        else:
-            docker_client.api.remove_container(container_id, force=True)
+        try:
+            if how == "kill":
+                docker_client.api.kill(container_id)
+            else:
+                docker_client.api.remove_container(container_id, force=True)
+        except docker.errors.APIError as exc:
+            # the first cell's own container may still be listed (its runner lingers) while
+            # the sandbox removes it: 409/404 then, and it is dead all the same
+            assert exc.status_code in (404, 409), exc
 
     def all_dead():
         for container_id in pool:
