@@ -247,8 +247,9 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
     ) -> dict:
         request = replace(self._request(source, self.execution_count, lang), stdin=bool(allow_stdin))
         send = self._send_stream if not silent else (lambda name, text: None)
-        hold = STDERR_HOLD if request.language.error_pattern else None
-        coalescer = StreamCoalescer(send, self.stream_interval, hold=hold)
+        pattern = request.language.error_pattern
+        hold, keep = (STDERR_HOLD, re.compile(pattern, re.MULTILINE).search) if pattern else (None, None)
+        coalescer = StreamCoalescer(send, self.stream_interval, hold=hold, keep=keep)
         answered = threading.Event()  # set when the cell ends: stop waiting for the frontend
         on_input = self._input_relay(coalescer, answered)
 

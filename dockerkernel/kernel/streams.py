@@ -19,13 +19,17 @@ class StreamCoalescer:
     ``hold`` (seconds) delays stderr longer than ``interval``: for languages whose exception
     is read from stderr (Java, Go, Rust), the traceback printed as the program dies is still
     pending when the cell ends, and ``take_held`` hands it to the error reply instead of
-    publishing it twice. Stdout output releases held stderr at once (order is kept).
+    publishing it twice. Pending stderr that ``keep`` accepts (it holds the start of a
+    traceback) is not published by the timer at all: a dying JVM may take seconds to exit.
+    Stdout output releases held stderr at once (order is kept).
     """
 
-    def __init__(self, send, interval: float = 0.05, hold: float | None = None):
-        """``send(name, text)`` publishes one stream message; ``interval`` and ``hold`` in seconds."""
+    def __init__(self, send, interval: float = 0.05, hold: float | None = None, keep=None):
+        """``send(name, text)`` publishes one stream message; ``interval`` and ``hold`` in seconds;
+        ``keep(text) -> bool`` says whether pending stderr is a traceback to hold until the end."""
         self._send = send
         self.interval = interval
+        self._keep = keep
         self._delay = {"stdout": interval, "stderr": max(hold or 0.0, interval)}
         self._decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in STREAMS}
         self._pending: dict[str, list[str]] = {"stdout": [], "stderr": []}
@@ -52,7 +56,13 @@ class StreamCoalescer:
         self._flush_other(name)
         self._pending[name].append(text)
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._delay[name], self.flush)
+            self._timer = asyncio.get_running_loop().call_later(self._delay[name], self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._keep is not None and self._pending["stderr"] and self._keep("".join(self._pending["stderr"])):
+            return  # a traceback: the error reply takes it (take_held), or stdout releases it
+        self.flush()
 
     def _flush_one(self, name: str) -> None:
         parts = self._pending[name]

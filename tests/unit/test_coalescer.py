@@ -150,3 +150,21 @@ def test_stdout_releases_held_stderr_in_order():
 
     assert asyncio.run(main()) == ""
     assert sent == [("stderr", "log\n"), ("stdout", "out\n")]
+
+
+def test_a_pending_traceback_outlives_the_hold():
+    """A dying program (a JVM) may take longer than the hold to exit: its traceback stays held."""
+    sent: list = []
+
+    async def main():
+        coalescer = StreamCoalescer(
+            lambda name, text: sent.append((name, text)), 0.01, hold=0.02, keep=lambda text: "panic:" in text
+        )
+        coalescer.add("stderr", b"log line\n")
+        await asyncio.sleep(0.06)  # the log line is published after the hold
+        coalescer.add("stderr", b"panic: boom\n")
+        await asyncio.sleep(0.1)  # several holds: the traceback stays
+        return coalescer.take_held()
+
+    assert asyncio.run(main()) == "panic: boom\n"
+    assert sent == [("stderr", "log line\n")]
