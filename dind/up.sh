@@ -7,7 +7,7 @@
 # On a fresh Debian machine (as root) it first starts a Docker daemon (scripts/ensure-docker.sh)
 # and installs docker-compose when neither it nor the Compose v2 plugin is there. Steps:
 #   1. debian:bookworm-slim on the host daemon: pulled, or bootstrapped from Debian packages
-#      (dockerkernel.imagebuild.ensure_base_os: debootstrap + docker import) with no registry;
+#      (dockerkernel.images.ensure_base_os: debootstrap + docker import) with no registry;
 #   2. privileged containers allowed? (a tiny privileged test container) If not, the
 #      override docker-compose.unprivileged.yml is used (explicit capability set);
 #   3. build the two stack images (sequentially), start the nested daemon, wait for health;
@@ -25,8 +25,12 @@
 #   DOCKERKERNEL_LANGUAGES    languages to build in the nested daemon (default: all kernels')
 #   DOCKERKERNEL_PRELOAD=1    load the host's language images instead of building inside
 #   DOCKERKERNEL_PRIVILEGED   auto (default) | 1 | 0
-#   DOCKERKERNEL_STACK_CA     PEM bundle the stack image builds trust (TLS-inspecting proxy):
-#                             copied to dind/extra-ca/stack-ca.crt
+#   DOCKERKERNEL_STACK_CA     PEM bundle the stack image builds trust (default: this host's CA
+#                             bundle, so a TLS-inspecting proxy the host trusts works with no
+#                             setting; "none": only Debian's CAs); copied to dind/extra-ca/stack-ca.crt
+#   DOCKERKERNEL_NESTED_CA_BUNDLE  CA bundle (a path in the jupyter container) for the language
+#                             image builds in the nested daemon (default: that container's store,
+#                             which holds the stack bundle)
 #   UP_TIMEOUT                seconds to wait for JupyterLab (default 3600)
 #   UP_NO_BUILD=1             do not (re)build the stack images
 set -euo pipefail
@@ -53,31 +57,57 @@ bash scripts/ensure-docker.sh
 compose_detect || die "neither docker-compose nor the Compose v2 plugin is available"
 say "compose: ${COMPOSE[*]}"
 
-# A Python that can import dockerkernel (for ensure_base_os and the preload build): this
-# checkout's .venv when there is one, else the system python3 with the checkout on
-# PYTHONPATH (Debian's python3-docker, a dependency of docker-compose, is enough).
-if [ -x .venv/bin/python ] && .venv/bin/python -c 'import dockerkernel.imagebuild' 2>/dev/null; then
-    PY=(.venv/bin/python)
-elif PYTHONPATH=$ROOT python3 -c 'import dockerkernel.imagebuild' 2>/dev/null; then
+# A Python that can import dockerkernel (for ensure_base_os and the preload build), found
+# only when one is needed: this checkout's .venv when there is one, else the system python3
+# with the checkout on PYTHONPATH (Debian's python3-docker is enough; installed when missing).
+PY=()
+need_python() {
+    [ ${#PY[@]} -gt 0 ] && return 0
+    if [ -x .venv/bin/python ] && .venv/bin/python -c 'import dockerkernel.images' 2>/dev/null; then
+        PY=(.venv/bin/python); return 0
+    fi
+    if ! PYTHONPATH=$ROOT python3 -c 'import dockerkernel.images' 2>/dev/null \
+            && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing Debian's python3-docker (the docker SDK, to bootstrap the base image)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-docker >/dev/null
+    fi
+    PYTHONPATH=$ROOT python3 -c 'import dockerkernel.images' 2>/dev/null \
+        || die "no Python with the docker SDK: run ./dev.sh setup, or apt-get install python3-docker"
     PY=(env "PYTHONPATH=$ROOT" python3)
-else
-    die "no Python with the docker SDK: run ./dev.sh setup, or apt-get install python3-docker"
-fi
+}
 
 # ------------------------------------------------------------------ 1. the Debian base image
 if ! docker image inspect "$BASE_OS_IMAGE" >/dev/null 2>&1; then
     say "$BASE_OS_IMAGE is missing on the host daemon: pulling it, or bootstrapping it from Debian packages"
-    "${PY[@]}" -c 'import docker; from dockerkernel.imagebuild import ensure_base_os; ensure_base_os(docker.from_env(timeout=600), progress=lambda s: print("up:", s, flush=True))'
+    need_python
+    "${PY[@]}" -c 'import docker; from dockerkernel.images import ensure_base_os; ensure_base_os(docker.from_env(timeout=600), progress=lambda s: print("up:", s, flush=True))'
 fi
 
-# ------------------------------------------------------------------ 2. privileged or not
-if [ -n "${DOCKERKERNEL_STACK_CA:-}" ]; then
-    grep -q -- "-----BEGIN CERTIFICATE-----" "$DOCKERKERNEL_STACK_CA" \
-        || die "DOCKERKERNEL_STACK_CA=$DOCKERKERNEL_STACK_CA holds no PEM certificate"
-    if ! cmp -s "$DOCKERKERNEL_STACK_CA" dind/extra-ca/stack-ca.crt; then
-        cp "$DOCKERKERNEL_STACK_CA" dind/extra-ca/stack-ca.crt
+# ------------------------------------------------------------------ 2. trust, privileged or not
+# The stack's builds (apt, pip) trust what this host trusts: its CA bundle, as ./dev.sh and
+# `dockerkernel images build --ca-bundle` do. Behind a TLS-inspecting proxy that the host
+# trusts, nothing needs to be set.
+host_ca_bundle() {
+    local candidate
+    for candidate in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt \
+            /etc/ssl/ca-bundle.pem /etc/ssl/cert.pem; do
+        if [ -s "$candidate" ]; then echo "$candidate"; return 0; fi
+    done
+    python3 -c 'import ssl; print(ssl.get_default_verify_paths().cafile or "")' 2>/dev/null
+}
+STACK_CA=${DOCKERKERNEL_STACK_CA:-$(host_ca_bundle)}
+if [ -n "$STACK_CA" ] && [ "$STACK_CA" != none ]; then
+    grep -q -- "-----BEGIN CERTIFICATE-----" "$STACK_CA" \
+        || die "the CA bundle $STACK_CA holds no PEM certificate (set DOCKERKERNEL_STACK_CA to a PEM file, or to none)"
+    if ! cmp -s "$STACK_CA" dind/extra-ca/stack-ca.crt; then
+        cp "$STACK_CA" dind/extra-ca/stack-ca.crt
     fi
-    say "stack image builds trust the extra CA bundle $DOCKERKERNEL_STACK_CA"
+    say "stack image builds trust this host's CA bundle $STACK_CA"
+    # the jupyter container's store then holds it too: the nested language builds use it
+    export DOCKERKERNEL_NESTED_CA_BUNDLE=${DOCKERKERNEL_NESTED_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+else
+    rm -f dind/extra-ca/stack-ca.crt  # a bundle copied by an earlier run must not hide the problem
+    say "no CA bundle on this host: the stack image builds trust Debian's CAs only"
 fi
 
 case "${DOCKERKERNEL_PRIVILEGED:-auto}" in
@@ -100,11 +130,40 @@ else
 fi
 
 # ------------------------------------------------------------------ 3. stack images, nested daemon
+# explain_build_failure SERVICE LOG: say what failed and how to fix it, then stop
+explain_build_failure() {
+    local service=$1 log=$2 cause fix
+    if grep -qiE 'CERTIFICATE_VERIFY_FAILED|certificate verify failed|self[- ]signed certificate|unable to get local issuer' "$log"; then
+        cause="TLS verification failed: this network inspects TLS with a CA the build does not trust"
+        fix="point DOCKERKERNEL_STACK_CA at a PEM bundle with that CA (e.g. your proxy's CA, or a bundle that holds it), or put it in dind/extra-ca/*.crt, then run dind/up.sh again (it used: ${STACK_CA:-no bundle})"
+    elif grep -qiE 'Temporary failure resolving|Could not resolve|Name or service not known|Network is unreachable|Connection timed out' "$log"; then
+        cause="the build could not reach the network (DNS or connection failure)"
+        fix="check the host's network and proxy (HTTP_PROXY/HTTPS_PROXY are passed to docker-compose); a local mirror: PIP_INDEX_URL, DOCKERKERNEL_DEBIAN_MIRROR"
+    elif grep -qiE 'No matching distribution|Could not find a version' "$log"; then
+        cause="pip could not download the packages (no index answered with them)"
+        fix="check that the Python package index is reachable from the build (or set PIP_INDEX_URL to a mirror), then run dind/up.sh again"
+    elif grep -qiE 'no space left on device' "$log"; then
+        cause="the host daemon's disk is full"
+        fix="free space (docker image prune; docker builder prune) and run dind/up.sh again"
+    else
+        cause="see the build output above"
+        fix="re-run the failing step to see it alone: ${COMPOSE[*]} build $service"
+    fi
+    echo "up: ERROR: building the $service stack image failed: $cause" >&2
+    echo "up: fix: $fix" >&2
+    rm -f "$log"
+    exit 1
+}
+
 if [ "${UP_NO_BUILD:-0}" != 1 ]; then
     # One at a time (small machines); the layer cache makes an unchanged image a no-op.
     for service in docker jupyter; do
         say "building the $service image"
-        "${COMPOSE[@]}" build "$service"
+        build_log=$(mktemp)
+        if ! "${COMPOSE[@]}" build "$service" 2>&1 | tee "$build_log"; then
+            explain_build_failure "$service" "$build_log"
+        fi
+        rm -f "$build_log"
     done
     say "stack images built ($(elapsed))"
 fi
@@ -142,6 +201,7 @@ say "nested daemon healthy ($(elapsed))"
 
 # ------------------------------------------------------------------ 4. optional preload
 if [ "$PRELOAD" = 1 ]; then
+    need_python
     # shellcheck disable=SC2086  # a list of languages
     langs=${DOCKERKERNEL_LANGUAGES:-$("${PY[@]}" -c 'from dockerkernel.languages import LANGUAGES; print(" ".join(LANGUAGES))')}
     say "preload: building missing/changed images on the host daemon: base $langs"

@@ -8,10 +8,15 @@ import json
 import shutil
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
+from .cells import Limits, Notice, Output, build_request
 from .errors import DockerKernelError
-from .languages import LANGUAGES, get_language
+from .languages import LANGUAGES, Language, get_language
+from .magics import SessionSettings, parse_size
+from .protocol import Frame
+from .wire import cell_label
 
 SPEC_DIR = Path(__file__).parent / "kernelspecs"
 
@@ -29,7 +34,9 @@ def cmd_install(args) -> int:
     from jupyter_client.kernelspec import KernelSpecManager
 
     manager = KernelSpecManager()
-    available = sorted(path.name.removeprefix("docker-") for path in SPEC_DIR.iterdir() if (path / "kernel.json").is_file())
+    available = sorted(
+        path.name.removeprefix("docker-") for path in SPEC_DIR.iterdir() if (path / "kernel.json").is_file()
+    )
     names = [n if n == "polyglot" else get_language(n).name for n in args.languages] if args.languages else available
     prefix = args.prefix or (sys.prefix if args.sys_prefix else None)
     for name in names:
@@ -45,7 +52,7 @@ def cmd_install(args) -> int:
 
 def cmd_images(args) -> int:
     """Build or list the language images."""
-    from . import imagebuild
+    from . import images as imagebuild
     from .sandbox import connect
 
     client = connect(timeout=600)
@@ -58,7 +65,8 @@ def cmd_images(args) -> int:
     print(f"{'image':<32} {'present':<8} {'size':>9}  state")
     for row in rows:
         size = f"{row.get('size_mb', 0):.0f} MB" if row.get("present") else "-"
-        print(f"{row['name']:<32} {str(bool(row.get('present'))):<8} {size:>9}  {row.get('status', row.get('state', ''))}")
+        state = row.get("status", row.get("state", ""))
+        print(f"{row['name']:<32} {str(bool(row.get('present'))):<8} {size:>9}  {state}")
     return 0
 
 
@@ -71,52 +79,62 @@ def cmd_gc(args) -> int:
     return 0
 
 
-EXTENSIONS = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".sh": "bash", ".bash": "bash"}
+# every language's usual file extensions (``dockerkernel run FILE``)
+EXTENSIONS = {
+    ".py": "python", ".js": "javascript", ".mjs": "javascript", ".sh": "bash", ".bash": "bash", ".rb": "ruby",
+    ".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp", ".go": "go", ".rs": "rust", ".java": "java",
+}
+
+
+def language_of(path: str, name: str | None = None) -> Language:
+    """The language of a file: ``name`` when given, else from the extension. Raises ``KeyError``."""
+    if name:
+        return get_language(name)
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXTENSIONS:
+        known = " ".join(sorted(EXTENSIONS))
+        raise KeyError(f"cannot tell the language of {path} (known extensions: {known}); use --lang")
+    return get_language(EXTENSIONS[suffix])
+
+
+def _print_event(event) -> None:
+    """``dockerkernel run``: program output to our stdout/stderr, rich output as its text."""
+    if isinstance(event, Output):
+        stream = sys.stdout if event.stream == "stdout" else sys.stderr
+        stream.buffer.write(event.data)
+        stream.flush()
+    elif isinstance(event, Notice):
+        print(event.text, file=sys.stderr)
+    elif isinstance(event, Frame) and event.kind in ("display", "update", "result"):
+        data = event.payload.get("data") or {}
+        print(data.get("text/plain") or f"[{event.kind}: {', '.join(data)}]")
 
 
 def cmd_run(args) -> int:
-    """Run one file the way a cell runs; the exit status says how it ended."""
-    from .protocol import Frame
-    from .sandbox import CellRequest, Limits, Notice, Output, Sandbox
-    from .magics import parse_size
+    """Run one file exactly the way a cell runs; the exit status is the program's (124: timeout)."""
+    from .kernel import replies
+    from .sandbox import Sandbox
 
-    lang_name = args.lang or EXTENSIONS.get(Path(args.file).suffix.lower())
-    if not lang_name:
-        print(f"cannot tell the language of {args.file}; use --lang", file=sys.stderr)
-        return 2
-    language = get_language(lang_name)
-    source = Path(args.file).read_bytes()
-    limits = Limits(timeout=args.timeout, memory=parse_size(args.memory))
-
-    def on_event(event):
-        if isinstance(event, Output):
-            stream = sys.stdout if event.stream == "stdout" else sys.stderr
-            stream.buffer.write(event.data)
-            stream.flush()
-        elif isinstance(event, Notice):
-            print(event.text, file=sys.stderr)
-        elif isinstance(event, Frame) and event.kind in ("display", "update", "result"):
-            data = event.payload.get("data") or {}
-            print(data.get("text/plain") or f"[{event.kind}: {', '.join(data)}]")
+    language = language_of(args.file, args.lang)
+    text = Path(args.file).read_bytes().decode("utf-8", "surrogateescape")
+    settings = SessionSettings(language, base_limits=Limits(timeout=args.timeout, memory=parse_size(args.memory)))
+    request = build_request(language, text, settings, count=1)
 
     async def main():
-        import uuid
-
         sandbox = Sandbox(uuid.uuid4().hex, pool_size=0)
         try:
-            request = CellRequest(language, source, language.image, limits)
-            return await sandbox.run(request, on_event)
+            return await sandbox.run(request, _print_event)
         finally:
             await sandbox.close()
 
     outcome = asyncio.run(main())
-    if outcome.error:
-        print("\n".join(outcome.error.get("traceback") or []), file=sys.stderr)
-    if outcome.reason == "ok":
-        return 0
-    if outcome.reason != "exit" or not outcome.exit_code:
-        print(f"dockerkernel: the program ended with: {outcome.reason}", file=sys.stderr)
-    return {"exit": outcome.exit_code or 1, "timeout": 124, "interrupt": 130}.get(outcome.reason, 125)
+    found = replies.verdict(outcome, request)
+    if found is not None:
+        name = Path(args.file).name
+        traceback = "\n".join(found.traceback or [f"{found.ename}: {found.evalue}"])
+        sys.stderr.write(found.stderr)
+        print(traceback.replace(cell_label(request.execution_count), name), file=sys.stderr)
+    return replies.exit_status(outcome)
 
 
 def cmd_execute(args) -> int:
@@ -135,7 +153,9 @@ def cmd_doctor(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``dockerkernel`` command."""
-    parser = argparse.ArgumentParser(prog="dockerkernel", description="Jupyter kernels that run every cell in a fresh container.")
+    parser = argparse.ArgumentParser(
+        prog="dockerkernel", description="Jupyter kernels that run every cell in a fresh container."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     install = sub.add_parser("install", help="install the kernelspecs")
@@ -161,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(func=cmd_doctor)
 
     gc = sub.add_parser("gc", help="remove containers and volumes of kernels that are gone")
-    gc.add_argument("--all", action="store_true", help="remove all of this host's dockerkernel objects, even of live kernels")
+    gc.add_argument(
+        "--all", action="store_true", help="remove all of this host's dockerkernel objects, even of live kernels"
+    )
     gc.set_defaults(func=cmd_gc)
 
     execute = sub.add_parser("execute", help="run a notebook, recording how each cell ran in its metadata")
@@ -170,11 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("--timeout", type=int, default=None, help="per-cell client timeout in seconds")
     execute.set_defaults(func=cmd_execute)
 
-    run = sub.add_parser("run", help="run one file the way a cell runs")
+    run = sub.add_parser("run", help="run one file the way a cell runs (exit status: the program's; 124 timeout)")
     run.add_argument("file")
     run.add_argument("--lang", help="language (default: from the file extension)")
-    run.add_argument("--timeout", type=float, default=30.0)
-    run.add_argument("--memory", default="512m")
+    run.add_argument("--timeout", type=float, default=30.0, help="seconds (default 30)")
+    run.add_argument("--memory", default="512m", help="memory limit (default 512m)")
     run.set_defaults(func=cmd_run)
     return parser
 

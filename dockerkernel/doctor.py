@@ -6,8 +6,10 @@ import asyncio
 import os
 import uuid
 
+from .cells import Limits, build_request
 from .errors import DockerKernelError
 from .languages import LANGUAGES, get_language
+from .magics import SessionSettings
 
 # Run inside a cell container: report the limits that really apply, as the program sees them.
 _PROBE = r"""
@@ -127,20 +129,22 @@ def _check_images(report: Report, client) -> set[str]:
 
 def _check_cell(report: Report, client, lang, runtime: str) -> None:
     """Run a real cell with the default limits and read back what the container sees."""
-    from .sandbox import CellRequest, Limits, Output, Sandbox
+    from .sandbox import Output, Sandbox
 
     python = LANGUAGES["python"]
     if python.image not in {t for i in client.images.list() for t in i.tags}:
         return
     limits = Limits(runtime=runtime, timeout=60)
     chunks: list[bytes] = []
+    hello_request = build_request(lang, _hello(lang.name), SessionSettings(lang, base_limits=limits))
+    probe_request = build_request(python, _PROBE, SessionSettings(python, base_limits=limits))
 
     async def probe():
         sandbox = Sandbox(uuid.uuid4().hex, client=client, pool_size=0)
         try:
-            hello = await sandbox.run(CellRequest(lang, _hello(lang.name), lang.image, limits), lambda e: None)
+            hello = await sandbox.run(hello_request, lambda e: None)
             outcome = await sandbox.run(
-                CellRequest(python, _PROBE.encode(), python.image, limits),
+                probe_request,
                 lambda e: chunks.append(e.data) if isinstance(e, Output) and e.stream == "stdout" else None,
             )
             return hello, outcome
@@ -155,7 +159,8 @@ def _check_cell(report: Report, client, lang, runtime: str) -> None:
     if hello.reason == "ok":
         report.ok(f"a {lang.name} cell runs", f"{hello.elapsed * 1000:.0f} ms cold")
     else:
-        report.bad(f"a {lang.name} cell runs", hello.reason, f"rebuild the image: dockerkernel images build {lang.name}")
+        fix = f"rebuild the image: dockerkernel images build {lang.name}"
+        report.bad(f"a {lang.name} cell runs", str(hello.reason), fix)
     seen = dict(line.split(" ", 1) for line in b"".join(chunks).decode().splitlines() if " " in line)
     expect = {
         "uid": ("1000", "the image must run as uid 1000"),
@@ -179,12 +184,19 @@ def _check_cell(report: Report, client, lang, runtime: str) -> None:
         report.ok("limit swap", f"memory+swap {swap} (the kernel cannot account swap here)")
 
 
-def _hello(name: str) -> bytes:
+def _hello(name: str) -> str:
+    """A hello-world cell of each language (run as a cell: C/C++/Rust/Java statements are wrapped)."""
     return {
-        "python": b"print('hello')",
-        "javascript": b"console.log('hello')",
-        "bash": b"echo hello",
-    }.get(name, b"")
+        "python": "print('hello')",
+        "javascript": "console.log('hello')",
+        "bash": "echo hello",
+        "ruby": "puts 'hello'",
+        "c": 'printf("hello\\n");',
+        "cpp": 'cout << "hello" << endl;',
+        "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello") }',
+        "rust": 'println!("hello");',
+        "java": 'System.out.println("hello");',
+    }.get(name, "")
 
 
 def _check_kernelspecs(report: Report) -> None:
@@ -195,4 +207,5 @@ def _check_kernelspecs(report: Report) -> None:
         if lang.kernel_name in found:
             report.ok(f"kernelspec {lang.kernel_name}", found[lang.kernel_name])
         else:
-            report.bad(f"kernelspec {lang.kernel_name}", "not installed", "dockerkernel install --sys-prefix (or --user)")
+            fix = "dockerkernel install --sys-prefix (or --user)"
+            report.bad(f"kernelspec {lang.kernel_name}", "not installed", fix)

@@ -1,4 +1,8 @@
-"""One root exception for everything dockerkernel raises; Docker/requests errors are wrapped here."""
+"""One root exception for everything dockerkernel raises: catch ``DockerKernelError`` to catch them all.
+
+Docker and requests exceptions become these at one boundary, ``sandbox.connection``
+(``wrap_docker_error``, ``connect``); the command line prints them without a traceback.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 IMAGE_PREFIX = os.environ.get("DOCKERKERNEL_IMAGE_PREFIX", "dockerkernel/")
 # -S: the runner needs no site-packages; skipping site saves milliseconds on the cold path
 RUNNER = ("python3", "-S", "/opt/dockerkernel/runner.py")
+# language_info names that differ from the table's name (the reference C++ kernel, xeus-cling,
+# says "c++"; highlighting comes from pygments_lexer/codemirror_mode, which stay "cpp")
+INFO_NAMES = {"cpp": "c++"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class Language:
     completeness: str = "brackets"  # how is_complete judges a cell: python | bash | brackets
     comment: str = "#"
     env: tuple[tuple[str, str], ...] = field(default=())
+    # the interpreter in the container has magics of its own (IPython): the kernel then takes
+    # only its own line magics and %%LANG switches, and leaves every other %/%% line in the cell
+    magics_in_container: bool = False
 
     def command_lines(self, flags: list[str]) -> tuple[list[str] | None, list[str] | None]:
         """(compile argv, run argv) with the extra compiler flags in place of ``{flags}``."""
@@ -62,6 +68,11 @@ class Language:
         """The default image, e.g. ``dockerkernel/python:latest``."""
         return f"{IMAGE_PREFIX}{self.name}:latest"
 
+    @property
+    def info_name(self) -> str:
+        """The name in ``language_info`` and in kernel.json's ``language`` (``c++`` for cpp)."""
+        return INFO_NAMES.get(self.name, self.name)
+
     def container_command(self) -> list[str]:
         """The command a cell container starts with (the runner, warm or not)."""
         if self.warm_command:
@@ -71,7 +82,7 @@ class Language:
     def language_info(self, version: str) -> dict:
         """The ``language_info`` of kernel_info for this language."""
         return {
-            "name": self.name,
+            "name": self.info_name,
             "version": version,
             "mimetype": self.mimetype,
             "file_extension": self.file_extension,

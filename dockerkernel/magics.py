@@ -1,4 +1,4 @@
-"""Kernel-side magics: parsed and applied without a container (pure functions, no Jupyter).
+"""Kernel-side magics: parsed and applied to a ``SessionSettings`` without a container (no Jupyter).
 
 A cell may start with magic lines (blank lines and comments between them are fine):
 
@@ -7,38 +7,39 @@ A cell may start with magic lines (blank lines and comments between them are fin
     print("hi")          ← the rest is the program
 
 ``%%file PATH`` as the first line makes the whole cell the content of a workspace file.
+
+Each line magic is one function registered in ``LINE_MAGICS`` with ``@line_magic``; its
+docstring's first line is its ``%help`` line. ``SessionSettings.apply`` runs one and returns
+the text to show; the kernel only publishes it. ``%%file`` and the ``%%LANG`` switches need
+the sandbox or change the cell's language, so the kernel handles those.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from .cells import Limits
+from .errors import MagicError
+from .languages import LANGUAGES, Language, get_language
 
 SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
               "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
 
-LINE_MAGICS = {
-    "timeout": "%timeout SECONDS — wall-clock limit per cell",
-    "memory": "%memory SIZE — memory limit (e.g. 256m, 1g); swap is never added",
-    "cpus": "%cpus N — CPU limit (fractions allowed, e.g. 0.5)",
-    "pids": "%pids N — limit on processes and threads",
-    "output": "%output SIZE — output cap per cell (e.g. 1m)",
-    "env": "%env NAME=VALUE — set an environment variable for the following cells (%env alone lists them)",
-    "limits": "%limits — show the limits that apply to the next cell",
-    "network": "%network on|off — network access (only if the administrator set DockerKernel.allow_network)",
-    "image": "%image NAME — run the following cells in another image (only if DockerKernel.allow_image_change)",
-    "lsmagic": "%lsmagic — list the magics",
-    "help": "%help — this help",
-    "cflags": "%cflags [LANG:] FLAGS — extra compiler flags (e.g. -O2 -lm) for this kernel's language; in polyglot for C and C++, or for LANG (c, cpp, go, rust, java)",
-    "lang": "%lang NAME — language of the following cells that have no %%LANG line",
-    "state": "%state on|off — Python: carry picklable variables, functions and classes to the next cell (default on)",
-    "matplotlib": "%matplotlib inline — accepted for compatibility (figures are always inline)",
-}
 CELL_MAGICS = {
     "file": "%%file PATH — write the rest of the cell to PATH in /workspace, without a container",
-    "LANG": "%%python, %%javascript, %%bash, %%ruby, %%c, %%cpp, %%go, %%rust, %%java — run this cell in that language (same /workspace)",
+    "LANG": "%%python, %%javascript, %%bash, %%ruby, %%c, %%cpp, %%go, %%rust, %%java — run this cell in that language "
+    "(same /workspace)",
 }
+# the line magics the kernel keeps for itself when the container's interpreter has magics of
+# its own (``Language.magics_in_container``): every other %/%% line is left in the source
+OWN_LINE_MAGICS = frozenset(
+    {"timeout", "memory", "cpus", "pids", "output", "network", "image", "state", "lang", "cflags", "limits", "help"}
+)
+# %%LANG switches that stay ours then: IPython has %%python and %%javascript of its own
+FOREIGN_CELL_SWITCHES = frozenset({"python", "javascript"})
 
 _MAGIC_RE = re.compile(r"^(%%?)([A-Za-z_][\w-]*)\s*(.*?)\s*$")
 
@@ -70,11 +71,14 @@ def format_size(size: int) -> str:
     return f"{size} B"
 
 
-def split_magics(code: str, comment: str = "#") -> tuple[list[Magic], str]:
+def split_magics(code: str, comment: str = "#", *, only_own: bool = False) -> tuple[list[Magic], str]:
     """Split leading magic lines from the program; the program keeps its line numbers.
 
     Leading magic lines are replaced by empty lines so that line 3 of the cell is still
-    line 3 of the program (compiler and traceback line numbers stay right).
+    line 3 of the program (compiler and traceback line numbers stay right). With
+    ``only_own`` (an interpreter with magics of its own runs the cell), only our magics
+    (``OWN_LINE_MAGICS`` and the ``%%LANG`` switches but IPython's) are taken: every other
+    magic line stays in the program, and a foreign cell magic ends the scan.
     """
     lines = code.split("\n")
     magics: list[Magic] = []
@@ -85,6 +89,10 @@ def split_magics(code: str, comment: str = "#") -> tuple[list[Magic], str]:
         match = _MAGIC_RE.match(stripped)
         if not match:
             break
+        if only_own and not _is_own(match.group(1), match.group(2)):
+            if match.group(1) == "%%":
+                break
+            continue
         if match.group(1) == "%%":
             magics.append(Magic(match.group(2), match.group(3), cell=True, line_number=index + 1))
             return magics, "\n".join(lines[index + 1 :])
@@ -93,6 +101,13 @@ def split_magics(code: str, comment: str = "#") -> tuple[list[Magic], str]:
     if not magics:
         return [], code
     return magics, "\n".join(lines)
+
+
+def _is_own(prefix: str, name: str) -> bool:
+    """Is ``%name`` / ``%%name`` one of the kernel's own magics (see ``only_own``)?"""
+    if prefix == "%":
+        return name in OWN_LINE_MAGICS
+    return name in LANGUAGES and name not in FOREIGN_CELL_SWITCHES
 
 
 def parse_env(args: str) -> tuple[str, str]:
@@ -123,9 +138,266 @@ def parse_on_off(args: str) -> bool:
     raise ValueError("expected on or off")
 
 
+def cell_language(name: str) -> Language | None:
+    """The language a ``%%name`` cell magic selects, if it names one."""
+    try:
+        return get_language(name)
+    except KeyError:
+        return None
+
+
+# ---- the session's settings and the line magics that change them ------------------------
+
+
+@dataclass
+class Ceilings:
+    """The administrator's upper bounds for the user's limit magics (DockerKernel.max_*)."""
+
+    timeout: float = 3600.0  # seconds
+    memory: int = 8 << 30  # bytes
+    cpus: float = 1.0
+    pids: int = 4096
+    output: int = 64 << 20  # bytes
+
+
+@dataclass
+class SessionSettings:
+    """What a kernel session has chosen so far: configuration plus what magics changed.
+
+    Pure data with no Docker and no Jupyter; ``cells.build_request`` reads it. ``language``
+    is the kernel's language (in a polyglot kernel: the language of cells without ``%%LANG``,
+    changed by ``%lang``); the ``image`` and ``compile_flags`` of the configuration apply to it.
+    """
+
+    language: Language
+    base_limits: Limits = field(default_factory=Limits)
+    image: str = ""  # configured image of the kernel's language ('' = the language's)
+    compile_flags: str = ""  # configured compiler flags of the kernel's language
+    env: dict = field(default_factory=dict)  # configured environment of every cell
+    allow_network: bool = False
+    allow_image_change: bool = False
+    keep_state: bool = True
+    workspace_size: int = 0  # bytes (0 = no cap); shown by %limits
+    ceilings: Ceilings = field(default_factory=Ceilings)
+    # what the user chose with magics
+    cell_env: dict = field(default_factory=dict)
+    language_flags: dict = field(default_factory=dict)  # %cflags, per compiled language
+    network_on: bool = False
+    image_override: str = ""
+
+    @property
+    def limits(self) -> Limits:
+        """The limits of the next cell."""
+        if self.network_on:
+            return replace(self.base_limits, network="bridge")
+        return self.base_limits
+
+    def image_for(self, language: Language) -> str:
+        """The image for a cell of ``language`` (overrides apply to the session's language)."""
+        if language is self.language:
+            return self.image_override or self.image or language.image
+        return language.image
+
+    def flags_for(self, language: Language) -> str:
+        """Compiler flags for ``language``: %cflags, else the configured ones of the session's language."""
+        chosen = self.language_flags.get(language.name)
+        if chosen is None:
+            chosen = self.compile_flags if language is self.language else ""
+        return chosen
+
+    def cell_environment(self) -> dict[str, str]:
+        """Environment of every cell: the configured one, then %env."""
+        return {**{str(k): str(v) for k, v in self.env.items()}, **self.cell_env}
+
+    def apply(self, magic: Magic) -> str | None:
+        """Apply one line magic; returns the text to show, if any.
+
+        Raises ``MagicError`` for an unknown magic, bad arguments or a value outside the
+        administrator's bounds.
+        """
+        handler = LINE_MAGICS.get(magic.name)
+        if handler is None:
+            raise MagicError(f"%{magic.name} is not a dockerkernel magic; %lsmagic lists them")
+        try:
+            return handler(self, magic.args)
+        except MagicError:
+            raise
+        except ValueError as exc:
+            raise MagicError(f"%{magic.name} {magic.args}: {exc}") from None
+
+    def limits_text(self) -> str:
+        """What %limits prints: the settings of the next cell, one per line."""
+        limits = self.limits
+        rows = [
+            ("image", self.image_for(self.language)),
+            ("timeout", f"{limits.timeout:g} s"),
+            ("memory", f"{format_size(limits.memory)} (no swap)"),
+            ("cpus", f"{limits.cpus:g}"),
+            ("pids", str(limits.pids)),
+            ("output", format_size(limits.output)),
+            ("/tmp", format_size(limits.tmp_size)),
+            ("/workspace", format_size(self.workspace_size) if self.workspace_size else "no cap"),
+            ("network", limits.network),
+            ("runtime", limits.runtime or "default (runc)"),
+            ("env", ", ".join(sorted(self.cell_env)) or "-"),
+        ]
+        return "".join(f"{key:<11} {value}\n" for key, value in rows)
+
+    def _set_limit(self, **changes) -> None:
+        self.base_limits = replace(self.base_limits, **changes)
+
+
+MagicHandler = Callable[[SessionSettings, str], "str | None"]
+LINE_MAGICS: dict[str, MagicHandler] = {}
+
+
+def line_magic(name: str) -> Callable[[MagicHandler], MagicHandler]:
+    """Register a line magic; the first docstring line is its ``%help`` text."""
+
+    def register(handler: MagicHandler) -> MagicHandler:
+        LINE_MAGICS[name] = handler
+        return handler
+
+    return register
+
+
+def _within(what: str, value: float, lowest: float, highest: float, unit: str) -> float:
+    """Check a user's limit against the floor and the administrator's ceiling."""
+    if not lowest <= value <= highest:
+        raise MagicError(
+            f"%{what} {value:g}: must be between {lowest:g} and {highest:g} {unit} "
+            f"(the upper bound is the administrator's DockerKernel.max_* setting)"
+        )
+    return value
+
+
+def _python_only(settings: SessionSettings, name: str) -> None:
+    if settings.language.name != "python":
+        raise MagicError(f"%{name} is not a dockerkernel magic; %lsmagic lists them")
+
+
+@line_magic("timeout")
+def _timeout(settings: SessionSettings, args: str) -> None:
+    """%timeout SECONDS — wall-clock limit per cell"""
+    settings._set_limit(timeout=_within("timeout", float(args), 0.1, settings.ceilings.timeout, "s"))
+
+
+@line_magic("memory")
+def _memory(settings: SessionSettings, args: str) -> None:
+    """%memory SIZE — memory limit (e.g. 256m, 1g); swap is never added"""
+    size = _within("memory", parse_size(args), 16 << 20, settings.ceilings.memory, "bytes")
+    settings._set_limit(memory=int(size))
+
+
+@line_magic("cpus")
+def _cpus(settings: SessionSettings, args: str) -> None:
+    """%cpus N — CPU limit (fractions allowed, e.g. 0.5)"""
+    settings._set_limit(cpus=_within("cpus", float(args), 0.01, settings.ceilings.cpus, "CPUs"))
+
+
+@line_magic("pids")
+def _pids(settings: SessionSettings, args: str) -> None:
+    """%pids N — limit on processes and threads"""
+    settings._set_limit(pids=int(_within("pids", int(args), 8, settings.ceilings.pids, "processes")))
+
+
+@line_magic("output")
+def _output(settings: SessionSettings, args: str) -> None:
+    """%output SIZE — output cap per cell (e.g. 1m)"""
+    settings._set_limit(output=int(_within("output", parse_size(args), 1024, settings.ceilings.output, "bytes")))
+
+
+@line_magic("env")
+def _env(settings: SessionSettings, args: str) -> str | None:
+    """%env NAME=VALUE — set an environment variable for the following cells (%env alone lists them)"""
+    if not args.strip():
+        return "".join(f"{k}={v}\n" for k, v in sorted(settings.cell_env.items())) or "(no variables set)\n"
+    key, value = parse_env(args)
+    settings.cell_env[key] = value
+    return None
+
+
+@line_magic("limits")
+def _limits(settings: SessionSettings, args: str) -> str:
+    """%limits — show the limits that apply to the next cell"""
+    return settings.limits_text()
+
+
+@line_magic("network")
+def _network(settings: SessionSettings, args: str) -> None:
+    """%network on|off — network access (only if the administrator set DockerKernel.allow_network)"""
+    wanted = parse_on_off(args)
+    if wanted and not settings.allow_network:
+        raise MagicError(
+            "network access is not allowed by the administrator "
+            "(set DockerKernel.allow_network=True in the kernel's configuration to permit %network on)"
+        )
+    settings.network_on = wanted
+
+
+@line_magic("image")
+def _image(settings: SessionSettings, args: str) -> None:
+    """%image NAME — run the following cells in another image (only if DockerKernel.allow_image_change)"""
+    if not settings.allow_image_change:
+        raise MagicError("changing the image is not allowed (set DockerKernel.allow_image_change=True)")
+    settings.image_override = args.strip()
+
+
+@line_magic("lsmagic")
+def _lsmagic(settings: SessionSettings, args: str) -> str:
+    """%lsmagic — list the magics"""
+    return help_text()
+
+
+@line_magic("help")
+def _help(settings: SessionSettings, args: str) -> str:
+    """%help — this help"""
+    return help_text()
+
+
+@line_magic("cflags")
+def _cflags(settings: SessionSettings, args: str) -> str:
+    """%cflags [LANG:] FLAGS — extra compiler flags (e.g. -O2 -lm) for this kernel's language; in polyglot for C and C++, or for LANG (c, cpp, go, rust, java)"""  # noqa: E501  one help line
+    match = re.match(r"^\s*(c|cpp|go|rust|java)\s*:\s*(.*)$", args)
+    if match:
+        targets, flags = [match.group(1)], match.group(2).strip()
+    elif settings.language.compile_command:
+        targets, flags = [settings.language.name], args.strip()
+    else:
+        targets, flags = ["c", "cpp"], args.strip()  # polyglot: gcc's flags mean nothing to go/rustc/javac
+    shlex.split(flags)  # refuse unbalanced quotes now, not in the container
+    for target in targets:
+        settings.language_flags[target] = flags
+    return f"compiler flags for {', '.join(targets)}: {flags or '(none)'}\n"
+
+
+@line_magic("lang")
+def _lang(settings: SessionSettings, args: str) -> str:
+    """%lang NAME — language of the following cells that have no %%LANG line"""
+    chosen = cell_language(args.strip())
+    if chosen is None:
+        raise MagicError(f"unknown language {args.strip()!r}; known: {', '.join(LANGUAGES)}")
+    settings.language = chosen
+    return f"cells without a %%LANG line now run as {chosen.name}\n"
+
+
+@line_magic("state")
+def _state(settings: SessionSettings, args: str) -> str:
+    """%state on|off — Python: carry picklable variables, functions and classes to the next cell (default on)"""
+    _python_only(settings, "state")
+    settings.keep_state = parse_on_off(args)
+    return f"variables {'are' if settings.keep_state else 'are not'} carried to the next cell\n"
+
+
+@line_magic("matplotlib")
+def _matplotlib(settings: SessionSettings, args: str) -> None:
+    """%matplotlib inline — accepted for compatibility (figures are always inline)"""
+    _python_only(settings, "matplotlib")
+
+
 def help_text() -> str:
     """What %help and %lsmagic print."""
     lines = ["dockerkernel magics (at the top of a cell; settings last for the session):", ""]
-    lines += [f"  {text}" for text in LINE_MAGICS.values()]
+    lines += [f"  {(handler.__doc__ or name).strip().splitlines()[0]}" for name, handler in LINE_MAGICS.items()]
     lines += [f"  {text}" for text in CELL_MAGICS.values()]
     return "\n".join(lines) + "\n"

@@ -16,9 +16,10 @@ One line of JSON (the *header*), then exactly ``header["size"]`` bytes of cell s
 ``run`` is the argv to start after the source was written to ``/tmp/dk/<source_file>``
 (``{file}`` is replaced by that path, ``{exe}`` by ``/tmp/dk/cell``); ``compile``, when not
 null, runs first with its output collected: if it fails, the end frame carries
-``compile_failed`` and the ``diagnostics`` instead of running anything. ``null`` ``run`` means the container was started with a
-*warm* interpreter (``runner.py --warm ARGV``) that is already waiting: the runner pipes the
-header line and the source into that interpreter's stdin instead. The program itself never
+``compile_failed`` and the ``diagnostics`` instead of running anything. ``null`` ``run`` means
+the container was started with a *warm* interpreter (``runner.py --warm ARGV``) that is
+already waiting: the runner pipes the header line and the source into that interpreter's
+stdin instead. The program itself never
 sees the container's stdin: it reads from an empty pipe, so ``input()`` gets EOF at once.
 A warm interpreter may announce its exit status (``"<status>\n"``) on the pipe whose
 descriptor is in ``$DK_DONE_FD`` just before it exits; the runner then reports the end
@@ -59,17 +60,30 @@ a program that prints look-alike bytes by accident loses nothing. A frame larger
 ``max_frame`` is skipped (never buffered) and reported as a ``FrameTooLarge`` event.
 
 ``FrameParser`` below is the kernel side: feed it bytes in chunks split anywhere; it yields
-``Text`` and ``Frame`` events in order.
+``Text`` and ``Frame`` events in order. The encoder is ``wire.encode_frame``, the very code the
+containers run (copied into each image as ``/opt/dockerkernel/python/dkwire.py``); ``boot.js``
+has the only other encoder.
+
+Environment of a cell's processes and the image layout
+------------------------------------------------------
+``$DK_NONCE`` is the cell's nonce (``display``, ``input`` and the boot code sign their frames
+with it); ``$DK_INPUT_FD`` and ``$DK_DONE_FD`` are the pipes above; ``$DK_RUNTIME`` is
+``runsc`` under gVisor (the boot code then writes in short pieces). In the image,
+``/opt/dockerkernel/`` holds ``runner.py``, ``boot.js``, ``display`` and ``input`` (linked
+into ``/usr/local/bin``), and ``python/`` (``dkwire.py``, the Python boot helpers); the
+program is written to ``/tmp/dk/<source_file>`` (``CELL_DIR``).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
-FRAME_MAGIC = b"\x1bDK "
+from .wire import CELL_DIR, FRAME_MAGIC, encode_frame  # the one codec; the containers run the same file
+
+__all__ = ["CELL_DIR", "FRAME_MAGIC", "Frame", "FrameError", "FrameParser", "Text", "encode_frame", "make_header"]
 # header after the magic: token, kind, length; bounded so garbage cannot grow the buffer
 _HEADER_RE = re.compile(rb"([0-9a-f]{32}) ([a-z_]{1,16}) ([0-9]{1,12})\n")
 _MAX_HEADER = 32 + 1 + 16 + 1 + 12 + 1
@@ -102,12 +116,6 @@ class FrameError:
     size: int
 
 
-def encode_frame(token: str, kind: str, payload: dict | None = None) -> bytes:
-    """Encode one frame (used by tests; the in-container code has its own copy)."""
-    body = json.dumps(payload or {}, separators=(",", ":")).encode()
-    return FRAME_MAGIC + b"%s %s %d\n" % (token.encode(), kind.encode(), len(body)) + body
-
-
 class FrameParser:
     """Incremental splitter of one output stream into ``Text`` and ``Frame`` events."""
 
@@ -136,7 +144,8 @@ class FrameParser:
             else:
                 dropped = min(self._skip, len(data))
                 self._skip -= dropped
-                self._skip_tail = window[: len(self._skip_tail) + dropped][-(len(self._runner_prefix) - 1) :] if self._skip else b""
+                kept = window[: len(self._skip_tail) + dropped][-(len(self._runner_prefix) - 1) :]
+                self._skip_tail = kept if self._skip else b""
                 data = data[dropped:]
         self._buf += data
         yield from self._drain(final=False)
@@ -152,7 +161,9 @@ class FrameParser:
             yield Text(bytes(self._buf))
             self._buf.clear()
 
-    def _drain(self, final: bool) -> Iterator[Text | Frame | FrameError]:
+    # the parser's hot loop, a state machine over one buffer (pending body, magic, header);
+    # fuzzed in tests/unit/test_fuzz_protocol.py, kept whole so the states stay in one view
+    def _drain(self, final: bool) -> Iterator[Text | Frame | FrameError]:  # noqa: C901
         buf = self._buf
         while buf:
             if self._pending is not None:

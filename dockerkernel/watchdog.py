@@ -15,40 +15,15 @@ import os
 import sys
 import time
 
-
-def alive(pid: int, start_time: str) -> bool:
-    """Is process ``pid`` still the one that started at ``start_time``?"""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return False
-    if fields[0] in ("Z", "X"):  # a zombie is dead: its parent just has not reaped it yet
-        return False
-    return not start_time or fields[19] == start_time
+from .sandbox.connection import client_from_environment
+from .sandbox.labels import LABEL_KERNEL, process_alive, remove_labelled
 
 
 def remove_kernel_objects(kernel_id: str) -> None:
     """Remove the containers and volumes labelled with ``kernel_id`` (retrying briefly)."""
-    import docker
-    import docker.errors
-
-    from .sandbox import LABEL_KERNEL, client_from_environment
-
-    label = f"{LABEL_KERNEL}={kernel_id}"
     for _attempt in range(5):
         try:
-            client = client_from_environment(60)
-            for info in client.api.containers(all=True, filters={"label": [label]}):
-                try:
-                    client.api.remove_container(info["Id"], force=True)
-                except docker.errors.NotFound:
-                    pass
-            for info in client.api.volumes(filters={"label": label}).get("Volumes") or []:
-                try:
-                    client.api.remove_volume(info["Name"], force=True)
-                except docker.errors.NotFound:
-                    pass
+            remove_labelled(client_from_environment(60), f"{LABEL_KERNEL}={kernel_id}")
             return
         except Exception:  # the daemon may be restarting: try again shortly
             time.sleep(2)
@@ -58,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     """Wait for the kernel to end, then clean up after it."""
     args = argv if argv is not None else sys.argv[1:]
     pid, start_time, kernel_id = int(args[0]), args[1], args[2]
-    while alive(pid, start_time):
+    while process_alive(pid, start_time):
         time.sleep(0.5)
     remove_kernel_objects(kernel_id)
     return 0

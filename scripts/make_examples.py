@@ -62,9 +62,11 @@ HELLO = {
 def notebook(kernel_name: str, display_name: str, language: str, cells) -> nbformat.NotebookNode:
     """A notebook bound to one of our kernels."""
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": display_name, "language": language}
+    # the kernelspec's and language_info's language name ("c++" for cpp, as kernel_info says)
+    info_name = LANGUAGES[language].info_name if language in LANGUAGES else language
+    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": display_name, "language": info_name}
     if language in LANGUAGES:
-        nb.metadata["language_info"] = {"name": language, "file_extension": LANGUAGES[language].file_extension}
+        nb.metadata["language_info"] = {"name": info_name, "file_extension": LANGUAGES[language].file_extension}
     return nb
 
 

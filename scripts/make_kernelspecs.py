@@ -47,15 +47,16 @@ def logo(size, colour):
 
 def main():
     root = Path(__file__).resolve().parent.parent / "dockerkernel" / "kernelspecs"
-    entries = [(name, lang.kernel_name, lang.display_name, lang.image) for name, lang in LANGUAGES.items()]
-    entries.append(("polyglot", "docker-polyglot", "Polyglot (Docker)", "dockerkernel/<language>:latest"))
-    for name, kernel_name, display_name, image in entries:
+    entries = [(name, lang.info_name, lang.kernel_name, lang.display_name, lang.image)
+               for name, lang in LANGUAGES.items()]
+    entries.append(("polyglot", "polyglot", "docker-polyglot", "Polyglot (Docker)", "dockerkernel/<language>:latest"))
+    for name, info_name, kernel_name, display_name, image in entries:
         folder = root / kernel_name
         folder.mkdir(parents=True, exist_ok=True)
         spec = {
             "argv": ["python3", "-m", "dockerkernel", "-f", "{connection_file}", f"--DockerKernel.language={name}"],
             "display_name": display_name,
-            "language": name,
+            "language": info_name,  # as language_info's name (c++ for cpp)
             # signal: jupyter_client (JupyterLab's server, nbclient, jupyter console) sends SIGINT,
             # which the kernel turns into killing the running cell's container
             "interrupt_mode": "signal",

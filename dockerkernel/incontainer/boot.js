@@ -2,6 +2,8 @@
 // Reads the header line and the source from stdin (see dockerkernel/protocol.py), runs the
 // source as a CommonJS module resolved from /workspace, and reports an uncaught error as an
 // `error` frame. `display` (global) sends rich output: display.html(s), display.png(buf), ...
+// sendFrame is the only frame encoder besides dockerkernel/wire.py (Node cannot import that);
+// tests/unit/test_wire.py runs it on wire.FRAME_VECTORS and compares the bytes.
 "use strict";
 const fs = require("fs");
 const Module = require("module");

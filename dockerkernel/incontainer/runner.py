@@ -17,36 +17,19 @@ import signal
 import sys
 import time
 
+# the one frame codec (dockerkernel/wire.py, copied here by the image build); stdlib, and
+# it imports nothing but os until the first frame is encoded
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "python"))
+from dkwire import CELL_DIR, cell_label, encode_frame, read_exactly, write_all  # noqa: E402
+
 # json, subprocess and threading are imported once the warm interpreter is started: a
 # container started for a waiting cell (no pool) would otherwise pay ~15 ms of imports first
-
-MAGIC = b"\x1bDK "
-CELL_DIR = "/tmp/dk"
 # after its end frames the runner stays alive this long (the kernel removes the container
 # sooner): Docker relays the last bytes of a container that is exiting ~2 ms later than those
 # of one that lives, and those bytes are what the kernel waits for to reply
 LINGER_SECONDS = 0.5
 # how long processes the program left behind may still hit the pids limit before the report
 LEFT_BEHIND_GRACE_SECONDS = 0.2
-
-
-def frame(token, kind, payload=None):
-    """Encode one side-channel frame."""
-    import json
-
-    body = json.dumps(payload or {}, separators=(",", ":")).encode()
-    return MAGIC + b"%s %s %d\n" % (token.encode(), kind.encode(), len(body)) + body
-
-
-def write_all(fd, data):
-    """Write every byte, retrying short writes."""
-    view = memoryview(data)
-    while view:
-        try:
-            written = os.write(fd, view)
-        except InterruptedError:
-            continue
-        view = view[written:]
 
 
 def make_undumpable():
@@ -137,7 +120,7 @@ def watch_pids(cell, baseline, nproc, stop):
     cell["started"].wait()
     while not stop.wait(0.05):
         if limit_reached(baseline, nproc):
-            write_all(1, frame(cell["end_token"], "limit", {"which": "pids"}))
+            write_all(1, encode_frame(cell["end_token"], "limit", {"which": "pids"}))
             return
 
 
@@ -253,19 +236,9 @@ def relay_answers(stdin, answer_w):
             pass
 
 
-def read_exactly(stream, size):
-    """Read exactly ``size`` bytes (or fewer at EOF)."""
-    chunks, left = [], size
-    while left:
-        chunk = stream.read(left)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def main():
+# the cell's life in the order it happens (warm start, set-up, header, compile, run, report);
+# measured on the cold path, where every function call and import counts: kept in one piece
+def main():  # noqa: C901
     """Run one cell and report its end in-band."""
     argv = sys.argv[1:]
     warm_argv = argv[1:] if argv[:1] == ["--warm"] else None
@@ -356,7 +329,7 @@ def main():
                 finish(end_token, report, 0)
             if diagnostics.strip():
                 # warnings only: show them (the file named as the cell, like errors), then run
-                label = "Cell In[%s]" % header.get("execution_count", "")
+                label = cell_label(header.get("execution_count", ""))
                 shown = diagnostics.replace(path, label).replace(os.path.basename(path), label)
                 write_all(2, shown.encode())
         run = expand(header["run"])
@@ -395,8 +368,8 @@ def main():
 def finish(end_token, report, exit_status):
     """Send the end frames, stay a moment (see LINGER_SECONDS), exit with ``exit_status``."""
     # stderr first: once the kernel has the stdout end frame it only waits for this marker
-    write_all(2, frame(end_token, "end"))
-    write_all(1, frame(end_token, "end", report))
+    write_all(2, encode_frame(end_token, "end"))
+    write_all(1, encode_frame(end_token, "end", report))
     time.sleep(LINGER_SECONDS)
     sys.exit(exit_status)
 

@@ -11,17 +11,20 @@ import asyncio
 import glob
 import os
 import re
-import shlex
 import time
 import uuid
-from dataclasses import dataclass, field
 
 import docker
 
-from dockerkernel import sources
+from dockerkernel.cells import build_request
 from dockerkernel.languages import get_language
-from dockerkernel.protocol import Frame
-from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellOutcome, CellRequest, Limits, Notice, Output, Sandbox
+from dockerkernel.magics import SessionSettings
+from dockerkernel.sandbox import LABEL_KERNEL, LABEL_ROLE, CellRequest, Limits, Sandbox
+from tests.support import wait_until
+from tests.support.sandbox import Ran, container_exists
+
+# the adversarial suites say wait_for: the one helper of tests.support
+wait_for = wait_until
 
 MiB = 1 << 20
 KiB = 1 << 10
@@ -51,66 +54,9 @@ def limits(**overrides) -> Limits:
 
 
 def cell_request(lang: str, code: str, count: int = 1, **limit_overrides) -> CellRequest:
-    """A CellRequest built exactly the way the kernel builds one (wrapper, compile, run)."""
+    """A CellRequest built by the kernel's own builder (wrapper, compile, run), with these limits."""
     language = get_language(lang)
-    program, source_file = sources.prepare(language.wrapper, code, language.source_file)
-    compile_argv, run_argv = language.command_lines(shlex.split(language.default_flags))
-    return CellRequest(
-        language=language,
-        source=program.encode("utf-8", "surrogateescape"),
-        image=language.image,
-        limits=limits(**limit_overrides),
-        execution_count=count,
-        source_file=source_file,
-        compile=tuple(compile_argv) if compile_argv else None,
-        run=tuple(run_argv) if run_argv else None,
-    )
-
-
-@dataclass
-class Ran:
-    """One cell's outcome and every event it produced."""
-
-    outcome: CellOutcome
-    events: list = field(default_factory=list)
-    elapsed: float = 0.0
-    end_token: str = ""
-    nonce: str = ""
-
-    def out(self, stream: str = "stdout") -> bytes:
-        """All bytes of one stream."""
-        return b"".join(e.data for e in self.events if isinstance(e, Output) and e.stream == stream)
-
-    def text(self, stream: str = "stdout") -> str:
-        """One stream, decoded leniently."""
-        return self.out(stream).decode("utf-8", "replace")
-
-    @property
-    def both(self) -> str:
-        """stdout and stderr together (for messages that may go to either)."""
-        return self.text("stdout") + self.text("stderr")
-
-    @property
-    def frames(self) -> list:
-        """Frames delivered to the kernel side."""
-        return [e for e in self.events if isinstance(e, Frame)]
-
-    @property
-    def notices(self) -> list:
-        """Notices (dropped frames, ...)."""
-        return [e for e in self.events if isinstance(e, Notice)]
-
-    @property
-    def reason(self) -> str:
-        """How the cell ended."""
-        return self.outcome.reason
-
-    def describe(self) -> str:
-        """For assertion messages."""
-        o = self.outcome
-        return (f"reason={o.reason} exit={o.exit_code} signal={o.signal} error={o.error} elapsed={self.elapsed:.1f}s\n"
-                f"stdout={self.out('stdout')[-600:]!r}\nstderr={self.out('stderr')[-600:]!r}"
-                + (f"\ndiagnostics={o.diagnostics[-1500:]}" if o.diagnostics else ""))
+    return build_request(language, code, SessionSettings(language, base_limits=limits(**limit_overrides)), count)
 
 
 def processes_of(container_id: str) -> list[int]:
@@ -133,25 +79,6 @@ def mounts_of(needle: str) -> list[str]:
             return [line.strip() for line in fh if needle in line]
     except OSError:
         return []
-
-
-def container_exists(client: docker.DockerClient, container_id: str) -> bool:
-    """Does the daemon still know the container?"""
-    try:
-        client.api.inspect_container(container_id)
-        return True
-    except docker.errors.NotFound:
-        return False
-
-
-def wait_for(predicate, timeout: float = 30, interval: float = 0.2):
-    """Poll ``predicate`` until truthy (returns its last value)."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    return value
 
 
 def assert_container_gone(client: docker.DockerClient, container_id: str, timeout: float = 30) -> None:

@@ -93,10 +93,10 @@ class Stack:
 
     def nested_client(self) -> docker.DockerClient:
         """A Docker client for the nested daemon (mutual TLS with the copied certificates)."""
-        from dockerkernel import deploy
+        from dockerkernel.sandbox import connection
 
-        endpoint = deploy.Endpoint(self.docker_host, str(self.certs), True, "e2e")
-        return deploy.docker_client(timeout=60, endpoint=endpoint)
+        endpoint = connection.Endpoint(self.docker_host, str(self.certs), True, "e2e")
+        return connection.docker_client(timeout=60, endpoint=endpoint)
 
     def exec_jupyter(self, *cmd: str, input: str | None = None, timeout: float = 600,
                      workdir: str = "/home/jupyter/notebooks") -> subprocess.CompletedProcess:
@@ -140,9 +140,6 @@ def stack(host_client, tmp_path_factory) -> Stack:
         DOCKERKERNEL_LANGUAGES=LANGUAGES,
     )
     env.pop("JUPYTER_TOKEN", None)
-    if not env.get("DOCKERKERNEL_STACK_CA") and Path("/etc/ssl/certs/ca-certificates.crt").is_file():
-        # This machine's TLS-inspecting proxy: pip in the jupyter image build needs it.
-        env["DOCKERKERNEL_STACK_CA"] = "/etc/ssl/certs/ca-certificates.crt"
     # Leftovers of an interrupted earlier run would be reused silently: start clean.
     subprocess.run(["bash", "dind/down.sh", "-v"], cwd=ROOT, env=env, capture_output=True, timeout=300)
 

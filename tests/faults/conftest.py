@@ -16,7 +16,7 @@ import time
 import docker
 import pytest
 
-from adversarial.conftest import images  # noqa: F401  (the same image check: python, bash, c, javascript)
+from tests.adversarial.conftest import images  # noqa: F401  (the same image check: python, bash, c, javascript)
 
 DOCKERD_LOG = os.environ.get("DOCKERD_LOG", "/var/log/dockerd.log")
 PIDFILE = "/var/run/docker.pid"
@@ -24,7 +24,9 @@ PIDFILE = "/var/run/docker.pid"
 
 def pytest_configure(config):
     """Markers of this suite (the run uses --strict-markers)."""
-    config.addinivalue_line("markers", "daemon_restart: stops and restarts the host's Docker daemon (exclusive use of the machine)")
+    config.addinivalue_line(
+        "markers", "daemon_restart: stops and restarts the host's Docker daemon (exclusive use of the machine)"
+    )
 
 
 def daemon_answers(timeout: float = 5) -> bool:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from adversarial.helpers import assert_kernel_objects_gone, cell_containers, kernel_args, kernel_settled
+from tests.adversarial.helpers import assert_kernel_objects_gone, cell_containers, kernel_args, kernel_settled
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.daemon_restart]
 

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from adversarial.helpers import (
+from dockerkernel.cli import main as cli_main
+from tests.adversarial.helpers import (
     assert_container_gone,
     assert_kernel_objects_gone,
     cell_containers,
@@ -19,7 +20,6 @@ from adversarial.helpers import (
     processes_of,
     wait_for,
 )
-from dockerkernel.cli import main as cli_main
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -58,7 +58,8 @@ def test_kernel_sigkilled_mid_cell(kernel_factory, docker_client, cleaner):
     kernel.kc.execute("sleep 600")
     cell = running_cell_with(docker_client, kernel_id, "sleep 600")
     os.kill(kernel.pid(), signal.SIGKILL)
-    wait_for(lambda: not os.path.exists(f"/proc/{kernel.pid()}") or open(f"/proc/{kernel.pid()}/stat").read().split()[2] == "Z", 10)
+    stat = f"/proc/{kernel.pid()}/stat"
+    wait_for(lambda: not os.path.exists(stat) or open(stat).read().split()[2] == "Z", 10)
     if cleaner != "gc-before-reaping":
         kernel.km.provisioner.process.wait(timeout=10)  # what a live Jupyter server does at once
 
@@ -67,7 +68,8 @@ def test_kernel_sigkilled_mid_cell(kernel_factory, docker_client, cleaner):
     else:
         # no watchdog of this kernel exists (other kernels' start-up sweeps on this shared machine
         # may clean up before we do: that is the same code path as the next kernel start)
-        watchdogs = subprocess.run(["pgrep", "-f", f"dockerkernel.watchdog .*{kernel_id}"], capture_output=True, text=True).stdout
+        pgrep = ["pgrep", "-f", f"dockerkernel.watchdog .*{kernel_id}"]
+        watchdogs = subprocess.run(pgrep, capture_output=True, text=True).stdout
         assert not watchdogs.strip(), f"test setup: a watchdog runs although it was switched off: {watchdogs}"
         if cleaner.startswith("gc"):
             assert cli_main(["gc"]) == 0
@@ -120,7 +122,10 @@ def test_workspace_disk_full(kernel_factory, docker_client, lang):
     kernel = kernel_factory(f"docker-{lang}", *kernel_args("--DockerKernel.workspace_size=16m"))
     fill = {
         "bash": "head -c 64M /dev/zero > /workspace/big",
-        "python": "data = b'0' * (1 << 20)\nwith open('/workspace/big', 'wb') as fh:\n    for _ in range(64):\n        fh.write(data)",
+        "python": (
+            "data = b'0' * (1 << 20)\nwith open('/workspace/big', 'wb') as fh:\n    for _ in range(64):\n"
+            "        fh.write(data)"
+        ),
     }[lang]
     full = kernel.run(fill)
     assert full.status == "error", full.reply

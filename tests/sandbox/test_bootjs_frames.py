@@ -1,0 +1,29 @@
+"""boot.js, the only frame encoder besides wire.py, writes the very bytes of wire.FRAME_VECTORS (in the JS image)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dockerkernel import wire
+from dockerkernel.images import INCONTAINER_DIR
+
+pytestmark = [pytest.mark.docker, pytest.mark.images("javascript")]
+
+
+def test_boot_js_send_frame_matches_the_python_codec(docker_client, images):
+    source = (INCONTAINER_DIR / "boot.js").read_text()
+    send_frame = re.search(r"^function sendFrame\(kind, payload\) \{.*?^\}$", source, re.DOTALL | re.MULTILINE)
+    assert send_frame, "boot.js has no sendFrame(kind, payload)"
+    calls = "".join(
+        f"header.nonce = {json.dumps(token)}; sendFrame({json.dumps(kind)}, {json.dumps(payload or {})});\n"
+        for (token, kind, payload), _ in wire.FRAME_VECTORS
+    )
+    script = 'const fs = require("fs");\nconst header = {};\n' + send_frame.group(0) + "\n" + calls
+    out = docker_client.containers.run(
+        images["javascript"], ["node", "-e", script], remove=True, network_disabled=True, user="1000:1000",
+        stdout=True, stderr=True,
+    )
+    assert out == b"".join(data for _, data in wire.FRAME_VECTORS)
