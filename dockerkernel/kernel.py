@@ -304,6 +304,7 @@ class DockerKernel(Kernel):
     async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, *, cell_meta=None, cell_id=None):
         """Run one cell in a fresh container and report how it ended."""
         self._provenance = {}
+        self._cell_stdin = ""  # %stdin FILE: this cell only
         if code.strip() in ("exit", "quit", "exit()", "quit()"):
             # what IPython does: jupyter console leaves when it sees this payload
             reply = self._ok()
@@ -339,7 +340,8 @@ class DockerKernel(Kernel):
 
     async def _run_cell(self, source: bytes, silent: bool, allow_stdin: bool = False, lang: Language | None = None) -> dict:
         coalescer = StreamCoalescer(self._send_stream if not silent else (lambda name, text: None), self.stream_interval)
-        request = replace(self._request(source, self.execution_count, lang), stdin=bool(allow_stdin))
+        request = replace(self._request(source, self.execution_count, lang), stdin=bool(allow_stdin),
+                          stdin_file=getattr(self, "_cell_stdin", ""))
         answered = threading.Event()  # set when the cell ends: stop waiting for the frontend
         ident = self._get_shell_context_var(self._shell_parent_ident)
         parent = self.get_parent("shell")
@@ -526,6 +528,11 @@ class DockerKernel(Kernel):
                 else:
                     key, value = magics.parse_env(args)
                     self.cell_env[key] = value
+            elif name == "stdin":
+                path = args.strip()
+                if not path:
+                    raise MagicError("usage: %stdin FILE (a file in /workspace, e.g. written by a %%file cell)")
+                self._cell_stdin = path
             elif name == "limits":
                 self._send_stream("stdout", self._limits_text())
             elif name in ("lsmagic", "help"):

@@ -28,6 +28,7 @@ LINE_MAGICS = {
     "limits": "%limits — show the limits that apply to the next cell",
     "network": "%network on|off — network access (only if the administrator set DockerKernel.allow_network)",
     "image": "%image NAME — run the following cells in another image (only if DockerKernel.allow_image_change)",
+    "stdin": "%stdin FILE — this cell's standard input is the workspace file FILE (with any frontend; write it with %%file first)",
     "lsmagic": "%lsmagic — list the magics",
     "help": "%help — this help",
     "cflags": "%cflags [LANG:] FLAGS — extra compiler flags (e.g. -O2 -lm) for this kernel's language; in polyglot for C and C++, or for LANG (c, cpp, go, rust, java)",

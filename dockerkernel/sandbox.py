@@ -85,6 +85,7 @@ class CellRequest:
     env: dict = field(default_factory=dict)
     execution_count: int = 0
     stdin: bool = False  # the frontend can answer input requests
+    stdin_file: str = ""  # %stdin FILE: the program's stdin is this workspace file
     state: bool = True  # Python: carry globals to the next cell
     source_file: str = ""  # default: the language's
     compile: tuple[str, ...] | None = None  # compiled languages: argv run before the program
@@ -876,6 +877,7 @@ class _RunningCell:
             env=dict(request.env),
             execution_count=request.execution_count,
             stdin=request.stdin and self.on_input is not None,
+            stdin_file=request.stdin_file or None,
             state=request.state,
         )
         try:

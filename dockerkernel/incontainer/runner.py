@@ -231,8 +231,143 @@ def list_workspace():
         return []
 
 
-def relay_answers(stdin, answer_w):
-    """Thread: pass the kernel's answers (JSON lines on stdin) to the program's answer pipe."""
+# read(2), readv(2), pread64(2) by architecture: a task blocked in one of these on the
+# program's stdin terminal is waiting for the user (/proc/PID/syscall: "NR ARG0 ...")
+READ_SYSCALLS = {"x86_64": {0, 17, 19}, "aarch64": {63, 65, 67}}.get(os.uname().machine, {0, 17, 19})
+# how often the watcher looks; an answered read costs at most this much more than the user's time
+STDIN_POLL_SECONDS = 0.005
+
+
+class StdinWatcher:
+    """Turns a program's read of its stdin into an ``input`` frame, and the answer into its line.
+
+    The program's stdin is a pseudo-terminal, as at a terminal: C's stdio flushes stdout before
+    it reads, `read -p` shows its prompt, a program that turns echo off (getpass-like) makes the
+    question a password one, and Ctrl-D (no answer) is end of file. Nothing tells the runner
+    that the program waits, so a thread looks at the program's tasks in /proc (only the cell's
+    own processes are there): a task whose current system call is a read of a descriptor that
+    is this terminal, while nothing is left to read, is waiting for a line. The runner then asks
+    the kernel (an ``input`` frame, signed with the cell's nonce like the program's own) and
+    types the answer and a newline. One question is open at a time.
+    """
+
+    def __init__(self, nonce):
+        import termios
+        import threading
+
+        self.master, self.slave = os.openpty()
+        attrs = termios.tcgetattr(self.slave)
+        # no signals or flow control from typed bytes: the answer is data, never ^C or ^S
+        attrs[3] &= ~(termios.ISIG | termios.IEXTEN)
+        attrs[0] &= ~(termios.IXON | termios.ICRNL)
+        termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
+        self.tty_name = os.ttyname(self.slave)
+        self.nonce = nonce
+        self.asking = False
+        self.lock = _thread.allocate_lock()
+        # the terminal echoes what is typed to its master side: read and drop it, or a long
+        # session would fill the echo buffer and block the answers
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        try:
+            while os.read(self.master, 4096):
+                pass
+        except OSError:
+            pass
+
+    def program_stdin(self):
+        """The descriptor to hand the program as its stdin."""
+        return self.slave
+
+    def waiting_task(self, exclude):
+        """(tid, times it has slept) of a task blocked reading this terminal, now empty; or None."""
+        import fcntl
+        import termios
+
+        unread = bytearray(4)
+        try:
+            fcntl.ioctl(self.slave, termios.FIONREAD, unread)
+        except OSError:
+            return None
+        if int.from_bytes(unread, sys.byteorder):
+            return None  # the program has not consumed what it has
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) not in exclude:
+                found = self._reading_task(pid)
+                if found:
+                    return found
+        return None
+
+    def _reading_task(self, pid):
+        try:
+            tasks = os.listdir("/proc/%s/task" % pid)
+        except OSError:
+            return None
+        for tid in tasks:
+            try:
+                with open("/proc/%s/task/%s/syscall" % (pid, tid), "rb") as fh:
+                    fields = fh.read().split()
+                if len(fields) < 2 or int(fields[0]) not in READ_SYSCALLS:
+                    continue
+                if os.readlink("/proc/%s/fd/%d" % (pid, int(fields[1], 16))) != self.tty_name:
+                    continue
+                with open("/proc/%s/task/%s/status" % (pid, tid), "rb") as fh:
+                    for line in fh:
+                        if line.startswith(b"voluntary_ctxt_switches:"):
+                            return tid, int(line.split()[1])
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def password_mode(self):
+        """Has the program turned echo off (getpass, `read -s`, Console.readPassword)?"""
+        import termios
+
+        try:
+            return not termios.tcgetattr(self.slave)[3] & termios.ECHO
+        except termios.error:
+            return False
+
+    def watch(self, exclude, stop):
+        """Thread: ask whenever the program waits on its stdin, until ``stop`` is set."""
+        import json
+
+        last = None  # (tid, sleeps) of the read answered last: it may not have returned yet
+        while not stop.wait(STDIN_POLL_SECONDS):
+            if self.asking:
+                continue
+            found = self.waiting_task(exclude)
+            # a task that was woken by the answer but is still inside the same read(2) has not
+            # slept since: asking again would be a question the program never asked
+            if found is None or found == last:
+                continue
+            last = found
+            with self.lock:
+                self.asking = True
+            body = json.dumps({"prompt": "", "password": self.password_mode()}).encode()
+            write_all(1, MAGIC + b"%s input %d\n" % (self.nonce.encode(), len(body)) + body)
+
+    def answer(self, value):
+        """Type the user's answer (None: Ctrl-D, end of file). True when the question was ours."""
+        with self.lock:
+            if not self.asking:
+                return False
+            self.asking = False
+        data = b"\x04" if value is None else value.replace("\n", " ").encode("utf-8", "replace") + b"\n"
+        try:
+            write_all(self.master, data)
+        except OSError:
+            pass
+        return True
+
+
+def relay_answers(stdin, answer_w, watcher=None):
+    """Thread: pass the kernel's answers (JSON lines on stdin) to whoever asked.
+
+    Answers to the runner's own questions (the program reads its stdin) go to the program's
+    stdin pipe; the others (``input()``, the ``input`` command) to the answer pipe.
+    """
     import json
 
     try:
@@ -241,9 +376,14 @@ def relay_answers(stdin, answer_w):
                 value = json.loads(line).get("input")
             except (ValueError, AttributeError):
                 continue
+            if watcher is not None and watcher.answer(value):
+                continue
             if value is None:  # the user gave no answer (EOF)
-                break
-            write_all(answer_w, value.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n")
+                os.close(answer_w)
+                answer_w = -1
+                continue
+            if answer_w >= 0:
+                write_all(answer_w, value.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n")
     except OSError:
         pass
     finally:
@@ -251,6 +391,30 @@ def relay_answers(stdin, answer_w):
             os.close(answer_w)
         except OSError:
             pass
+
+
+def feed_file(path, fd):
+    """Thread: copy a workspace file (``%stdin FILE``) into a pipe, then close it."""
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 16), b""):
+                write_all(fd, chunk)
+    except OSError as exc:
+        write_all(2, ("dockerkernel: %%stdin: cannot read %s: %s\n" % (path, exc.strerror)).encode())
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def open_stdin_file(path):
+    """The descriptor of a ``%stdin FILE`` for a program's stdin (an empty pipe if unreadable)."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        write_all(2, ("dockerkernel: %%stdin: cannot read %s: %s\n" % (path, exc.strerror)).encode())
+        return os.open(os.devnull, os.O_RDONLY)
 
 
 def read_exactly(stream, size):
@@ -315,8 +479,15 @@ def main():
         except OSError:
             pass  # the interpreter died: its exit status tells
         os.close(child.stdin_w)
-    if header.get("stdin"):
-        threading.Thread(target=relay_answers, args=(stdin, answer_w), daemon=True).start()
+    stdin_file = header.get("stdin_file")
+    # a program that is started below (not a warm interpreter, whose stdin carried the cell)
+    # reads the user's answers on its stdin when the frontend can answer, else a %stdin file
+    watcher = StdinWatcher(header["nonce"]) if child is None and header.get("stdin") and not stdin_file else None
+    if stdin_file and child is not None:
+        # warm interpreters (Python's input()) read their answers from the answer pipe
+        threading.Thread(target=feed_file, args=(stdin_file, answer_w), daemon=True).start()
+    elif header.get("stdin"):
+        threading.Thread(target=relay_answers, args=(stdin, answer_w, watcher), daemon=True).start()
     else:
         os.close(answer_w)  # the frontend cannot answer: input requests get EOF at once
 
@@ -360,11 +531,21 @@ def main():
                 shown = diagnostics.replace(path, label).replace(os.path.basename(path), label)
                 write_all(2, shown.encode())
         run = expand(header["run"])
+        if watcher is not None:
+            program_stdin = watcher.program_stdin()
+        elif stdin_file:
+            program_stdin = open_stdin_file(stdin_file)
+        else:
+            program_stdin = subprocess.DEVNULL
         try:
-            child = subprocess.Popen(run, stdin=subprocess.DEVNULL, env=env, close_fds=True, pass_fds=(answer_r,))
+            child = subprocess.Popen(run, stdin=program_stdin, env=env, close_fds=True, pass_fds=(answer_r,))
         except OSError as exc:
             write_all(2, ("dockerkernel: cannot start %s: %s\n" % (run[0], exc)).encode())
             child = None
+        if stdin_file and isinstance(program_stdin, int) and program_stdin >= 0:
+            os.close(program_stdin)  # the program has its own copy
+        if watcher is not None and child is not None:
+            threading.Thread(target=watcher.watch, args=({1, os.getpid()}, stop), daemon=True).start()
 
     status = wait_for_end(child, done_r) if child else 127
     elapsed = time.monotonic() - started
