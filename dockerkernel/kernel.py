@@ -317,7 +317,12 @@ class DockerKernel(Kernel):
                 if magic.cell and _cell_language(magic.name):
                     # %%ruby etc.: this cell is another language; blank lines keep its line numbers
                     lang = _cell_language(magic.name)
+                    inner, body = magics.split_magics(body, lang.comment)
                     body = "\n" * magic.line_number + body
+                    for line_magic in inner:  # `%%c` then `%stdin FILE`, `%timeout 5`, ...
+                        if line_magic.cell:
+                            raise MagicError(f"%%{line_magic.name} must be the first line of a cell")
+                        await self._apply_magic(line_magic, body)
                     continue
                 result = await self._apply_magic(magic, body)
                 if result is not None:  # a cell magic consumed the cell
