@@ -251,34 +251,42 @@ class StdinWatcher:
     types the answer and a newline. One question is open at a time.
     """
 
-    def __init__(self, nonce):
+    def __init__(self, nonce, pipe=None):
+        """A new terminal for a program the runner starts; or ``pipe`` (read fd, write fd), the
+        stdin a warm interpreter switches to after it has read its cell (``$DK_STDIN_FD``)."""
         import termios
         import threading
 
-        self.master, self.slave = os.openpty()
-        attrs = termios.tcgetattr(self.slave)
-        # no signals or flow control from typed bytes: the answer is data, never ^C or ^S
-        attrs[3] &= ~(termios.ISIG | termios.IEXTEN)
-        attrs[0] &= ~(termios.IXON | termios.ICRNL)
-        termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
-        self.tty_name = os.ttyname(self.slave)
         self.nonce = nonce
         self.asking = False
         self.lock = _thread.allocate_lock()
+        if pipe is not None:
+            self.read_side, self.write_side = pipe
+            self.target = "pipe:[%d]" % os.fstat(self.read_side).st_ino
+            self.tty = False
+            return
+        self.write_side, self.read_side = os.openpty()
+        attrs = termios.tcgetattr(self.read_side)
+        # no signals or flow control from typed bytes: the answer is data, never ^C or ^S
+        attrs[3] &= ~(termios.ISIG | termios.IEXTEN)
+        attrs[0] &= ~(termios.IXON | termios.ICRNL)
+        termios.tcsetattr(self.read_side, termios.TCSANOW, attrs)
+        self.target = os.ttyname(self.read_side)
+        self.tty = True
         # the terminal echoes what is typed to its master side: read and drop it, or a long
         # session would fill the echo buffer and block the answers
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _drain(self):
         try:
-            while os.read(self.master, 4096):
+            while os.read(self.write_side, 4096):
                 pass
         except OSError:
             pass
 
     def program_stdin(self):
         """The descriptor to hand the program as its stdin."""
-        return self.slave
+        return self.read_side
 
     def waiting_task(self, exclude):
         """(tid, times it has slept) of a task blocked reading this terminal, now empty; or None."""
@@ -287,7 +295,7 @@ class StdinWatcher:
 
         unread = bytearray(4)
         try:
-            fcntl.ioctl(self.slave, termios.FIONREAD, unread)
+            fcntl.ioctl(self.read_side, termios.FIONREAD, unread)
         except OSError:
             return None
         if int.from_bytes(unread, sys.byteorder):
@@ -310,7 +318,7 @@ class StdinWatcher:
                     fields = fh.read().split()
                 if len(fields) < 2 or int(fields[0]) not in READ_SYSCALLS:
                     continue
-                if os.readlink("/proc/%s/fd/%d" % (pid, int(fields[1], 16))) != self.tty_name:
+                if os.readlink("/proc/%s/fd/%d" % (pid, int(fields[1], 16))) != self.target:
                     continue
                 with open("/proc/%s/task/%s/status" % (pid, tid), "rb") as fh:
                     for line in fh:
@@ -320,12 +328,20 @@ class StdinWatcher:
                 continue
         return None
 
+    def close(self):
+        """End of file for the program (pipe mode)."""
+        if self.write_side >= 0:
+            _close_quietly(self.write_side)
+            self.write_side = -1
+
     def password_mode(self):
         """Has the program turned echo off (getpass, `read -s`, Console.readPassword)?"""
         import termios
 
+        if not self.tty:
+            return False
         try:
-            return not termios.tcgetattr(self.slave)[3] & termios.ECHO
+            return not termios.tcgetattr(self.read_side)[3] & termios.ECHO
         except termios.error:
             return False
 
@@ -354,12 +370,22 @@ class StdinWatcher:
             if not self.asking:
                 return False
             self.asking = False
+        if value is None and not self.tty:
+            self.close()  # end of file on a pipe
+            return True
         data = b"\x04" if value is None else value.replace("\n", " ").encode("utf-8", "replace") + b"\n"
         try:
-            write_all(self.master, data)
+            write_all(self.write_side, data)
         except OSError:
             pass
         return True
+
+
+def _close_quietly(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def relay_answers(stdin, answer_w, watcher=None):
@@ -441,13 +467,18 @@ def main():
     os.set_inheritable(answer_r, True)
     input_env = {"DK_INPUT_FD": str(answer_r)}
 
-    child = done_r = None
+    child = done_r = warm_stdin = None
     if warm_argv:
         # the interpreter loads now, while the container waits in the pool; it may announce
         # its exit status on fd DK_DONE_FD just before exiting (see wait_for_end)
         done_r, done_w = os.pipe()
         os.set_inheritable(done_w, True)
-        child = spawn_with_stdin_pipe(warm_argv, {**os.environ, **input_env, "DK_DONE_FD": str(done_w)})
+        # the program's stdin once the interpreter has read its cell from fd 0 (the boot code
+        # moves it onto fd 0): answers, a %stdin file or end of file, decided by the header
+        warm_stdin = os.pipe()
+        os.set_inheritable(warm_stdin[0], True)
+        child = spawn_with_stdin_pipe(warm_argv, {**os.environ, **input_env, "DK_DONE_FD": str(done_w),
+                                                  "DK_STDIN_FD": str(warm_stdin[0])})
         os.close(done_w)
     import json
     import threading
@@ -482,9 +513,18 @@ def main():
     stdin_file = header.get("stdin_file")
     # a program that is started below (not a warm interpreter, whose stdin carried the cell)
     # reads the user's answers on its stdin when the frontend can answer, else a %stdin file
-    watcher = StdinWatcher(header["nonce"]) if child is None and header.get("stdin") and not stdin_file else None
+    watcher = None
+    if header.get("stdin") and not stdin_file:
+        watcher = StdinWatcher(header["nonce"], warm_stdin)
+    elif warm_stdin is not None:
+        if stdin_file:
+            threading.Thread(target=feed_file, args=(stdin_file, warm_stdin[1]), daemon=True).start()
+        else:
+            _close_quietly(warm_stdin[1])  # nobody can answer: end of file at once
+    if watcher is not None and child is not None:
+        threading.Thread(target=watcher.watch, args=({1, os.getpid()}, stop), daemon=True).start()
     if stdin_file and child is not None:
-        # warm interpreters (Python's input()) read their answers from the answer pipe
+        # warm interpreters' own input() (Python) reads its answers from the answer pipe
         threading.Thread(target=feed_file, args=(stdin_file, answer_w), daemon=True).start()
     elif header.get("stdin"):
         threading.Thread(target=relay_answers, args=(stdin, answer_w, watcher), daemon=True).start()
