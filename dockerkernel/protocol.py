@@ -44,6 +44,11 @@ answer, or Ctrl-D for no answer, into the terminal. ``"stdin_file": "NAME"`` (``
 makes the workspace file NAME the program's stdin instead, and the warm interpreters' answer
 pipe, with any frontend.
 
+``"compile_key"`` (64 hex digits, with ``compile``) names the build: the kernel derives it from
+the image, the compiler argv, the file name and the source, so the runner can reuse a build
+it kept in the kernel's workspace (``/workspace/.dockerkernel/compiled/KEY``) instead of
+compiling the same program again.
+
 Container → kernel (stdout / stderr)
 ------------------------------------
 The program's own bytes pass through untouched. Structured events are *frames* embedded in
@@ -259,6 +264,7 @@ def make_header(
     state: bool = True,
     compile: list[str] | None = None,
     stdin_file: str | None = None,
+    compile_key: str | None = None,
 ) -> bytes:
     """The stdin header line plus the source, as the runner expects them."""
     header = {
@@ -276,4 +282,6 @@ def make_header(
     }
     if stdin_file:
         header["stdin_file"] = stdin_file
+    if compile_key:
+        header["compile_key"] = compile_key
     return json.dumps(header, separators=(",", ":")).encode() + b"\n" + source

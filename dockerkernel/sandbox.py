@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import json
 import logging
 import os
@@ -767,6 +768,17 @@ class Sandbox:
             log.warning("cleanup incomplete (gc will finish it): %s", exc)
 
 
+def compile_key(request: CellRequest, image_id: str) -> str | None:
+    """What determines a compiled cell's build (image, compiler argv, file name, source), hashed."""
+    if not request.compile:
+        return None
+    digest = hashlib.sha256()
+    for part in (image_id, json.dumps(list(request.compile)), request.source_file or request.language.source_file):
+        digest.update(part.encode() + b"\0")
+    digest.update(request.source)
+    return digest.hexdigest()
+
+
 class _RunningCell:
     """The life of one cell inside its container (event loop side + reader thread)."""
 
@@ -878,6 +890,7 @@ class _RunningCell:
             execution_count=request.execution_count,
             stdin=request.stdin and self.on_input is not None,
             stdin_file=request.stdin_file or None,
+            compile_key=compile_key(request, container.image_id) if not container.warm else None,
             state=request.state,
         )
         try:

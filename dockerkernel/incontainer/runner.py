@@ -419,6 +419,75 @@ def relay_answers(stdin, answer_w, watcher=None):
             pass
 
 
+# Builds of unchanged programs are kept in the kernel's workspace, keyed by what the kernel
+# says determines them (image, compiler argv, file name, source: header["compile_key"]), so
+# "Run All" again, or a notebook program whose cells did not change, skips the compiler. The
+# workspace is this kernel's alone (removed with it): a cell can only spoil its own kernel's.
+COMPILED_DIR = "/workspace/.dockerkernel/compiled"
+COMPILED_KEEP = 32  # builds kept, least recently used dropped first
+COMPILED_MAX_BYTES = 64 << 20  # a bigger build is not kept
+
+
+def _valid_key(key):
+    return isinstance(key, str) and len(key) == 64 and all(c in "0123456789abcdef" for c in key)
+
+
+def reuse_build(key, cell_dir):
+    """Copy a kept build into ``cell_dir``; its compiler warnings (str), or None when there is none."""
+    import shutil
+
+    entry = os.path.join(COMPILED_DIR, key)
+    try:
+        names = [n for n in os.listdir(entry) if n != "warnings.txt"]
+        with open(os.path.join(entry, "warnings.txt"), "rb") as fh:
+            warnings = fh.read().decode("utf-8", "replace")
+        for name in names:
+            src = os.path.join(entry, name)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(cell_dir, name), dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, os.path.join(cell_dir, name))
+        os.utime(entry)
+        return warnings
+    except OSError:
+        return None
+
+
+def keep_build(key, cell_dir, source_name, warnings):
+    """Keep what the compiler wrote into ``cell_dir`` (everything but the source) under ``key``."""
+    import shutil
+
+    try:
+        names = [n for n in os.listdir(cell_dir) if n != source_name]
+        size = 0
+        for name in names:
+            path = os.path.join(cell_dir, name)
+            size += os.path.getsize(path) if os.path.isfile(path) else 0
+        if not names or size > COMPILED_MAX_BYTES:
+            return
+        os.makedirs(COMPILED_DIR, exist_ok=True)
+        staging = os.path.join(COMPILED_DIR, ".%s.%d" % (key, os.getpid()))
+        os.makedirs(staging, exist_ok=True)
+        for name in names:
+            src = os.path.join(cell_dir, name)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(staging, name), dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, os.path.join(staging, name))
+        with open(os.path.join(staging, "warnings.txt"), "wb") as fh:
+            fh.write(warnings.encode("utf-8", "replace"))
+        try:
+            os.rename(staging, os.path.join(COMPILED_DIR, key))
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another cell kept the same build
+        entries = sorted((os.path.getmtime(os.path.join(COMPILED_DIR, n)), n)
+                         for n in os.listdir(COMPILED_DIR) if not n.startswith("."))
+        for _, name in entries[:-COMPILED_KEEP]:
+            shutil.rmtree(os.path.join(COMPILED_DIR, name), ignore_errors=True)
+    except OSError:
+        pass  # a full workspace only costs the next run a compile
+
+
 def feed_file(path, fd):
     """Thread: copy a workspace file (``%stdin FILE``) into a pipe, then close it."""
     try:
@@ -553,18 +622,25 @@ def main():
                 out.append(arg)
             return out
 
-        if header.get("compile"):
+        key = header.get("compile_key") if _valid_key(header.get("compile_key")) else None
+        reused = reuse_build(key, CELL_DIR) if header.get("compile") and key else None
+        if reused is not None:
+            diagnostics = reused  # the kept build's warnings, shown as the compiler showed them
+        elif header.get("compile"):
             # compile and run share the container and the cell's time limit; diagnostics are
             # collected (not streamed) so the kernel can show them as one CompileError
             compiled = subprocess.run(expand(header["compile"]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, env=env, cwd=os.getcwd())
             diagnostics = compiled.stdout[-65536:].decode("utf-8", "replace")
+            if compiled.returncode == 0 and key:
+                keep_build(key, CELL_DIR, os.path.basename(path), diagnostics)
             if compiled.returncode != 0:
                 stop.set()
                 report = {"exit_code": compiled.returncode, "signal": None, "compile_failed": True,
                           "diagnostics": diagnostics, "oom_killed": False, "pids_limit_hit": False,
                           "elapsed": round(time.monotonic() - started, 6), "files": list_workspace()}
                 finish(end_token, report, 0)
+        if header.get("compile"):
             if diagnostics.strip():
                 # warnings only: show them (the file named as the cell, like errors), then run
                 label = "Cell In[%s]" % header.get("execution_count", "")
