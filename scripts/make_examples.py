@@ -145,6 +145,10 @@ def main() -> None:
                       'System.out.println("\\nproduct = " + product);'),
         new_code_cell('%%ruby\n%stdin numbers.txt\n# Ruby: read every line to the end\nlines = $stdin.readlines.map(&:split).flatten.map(&:to_i)\n'
                       'puts "read #{lines.size} numbers, largest #{lines.max}"'),
+        new_markdown_cell("Without `%stdin` the program asks you (in JupyterLab or `jupyter console`); under nbconvert it "
+                          "reads end-of-file at once and says so."),
+        new_code_cell('%%c\nchar name[64];\nprintf("your name? ");\nif (scanf("%63s", name) == 1)\n    printf("hello, %s\\n", name);\n'
+                      'else\n    puts("(nobody answered: run this cell in JupyterLab or jupyter console)");'),
     ]))
     write("display-any-language.ipynb", notebook("docker-polyglot", "Polyglot (Docker)", "polyglot", [
         new_markdown_cell("# Rich output from any language\n\nEvery image has a `display` command, Python has `display()`, "

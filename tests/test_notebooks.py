@@ -40,7 +40,7 @@ EXPECTED = {
     },
     # %stdin feeds the same file to C, Java and Ruby under nbconvert (nobody answers there)
     "interactive.ipynb": {
-        "stdout": ["sum = 15", "product = 120", "read 4 numbers, largest 6"],
+        "stdout": ["sum = 15", "product = 120", "read 4 numbers, largest 6", "your name? (nobody answered"],
         "stderr": [],
         "mimes": [],
     },
