@@ -329,6 +329,45 @@ def batch_notebook(kernel: str, cells: int) -> dict:
     return {"seconds": total, "kernel_start_s": ready - started, "cells": cells, "wrong_cells": wrong}
 
 
+# -- H: an answered input_request, round trip -------------------------------------------------------
+INPUT_LOOPS = {
+    "python3": "for _ in range({n}):\n    input()",
+    "docker-python": "for _ in range({n}):\n    input()",
+    "docker-c": "char s[64]; for (int i = 0; i < {n}; i++) fgets(s, sizeof s, stdin);",
+    "docker-java": "var sc = new java.util.Scanner(System.in); for (int i = 0; i < {n}; i++) sc.nextLine();",
+    "docker-ruby": "{n}.times {{ gets }}",
+    "docker-bash": "for i in $(seq {n}); do read x; done",
+}
+
+
+def input_round_trip(kernel: str, answers: int) -> dict:
+    """p50 time from sending an answer to receiving the next input_request (the program asks at once)."""
+    import queue
+
+    km, kc = start_kernel(kernel)
+    try:
+        run_cell(kc, INPUT_LOOPS[kernel].format(n=1).replace("input()", "pass"), allow_stdin=False)
+        msg_id = kc.execute(INPUT_LOOPS[kernel].format(n=answers + 1), allow_stdin=True)
+        gaps, answered_at = [], None
+        while len(gaps) < answers:
+            msg = kc.get_stdin_msg(timeout=120)
+            if answered_at is not None:
+                gaps.append((time.perf_counter() - answered_at) * 1000)
+            answered_at = time.perf_counter()
+            kc.input("x")
+        while True:
+            try:
+                reply = kc.get_shell_msg(timeout=120)
+            except queue.Empty:
+                break
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        return {"p50_ms": statistics.median(gaps), "p99_ms": percentile(gaps, 99), "n": len(gaps)}
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process in MiB."""
     with open(f"/proc/{pid}/status") as fh:
@@ -429,6 +468,14 @@ def render(results: dict) -> str:
             bound = dk["kernel_start_s"] + dk["cells"] / churn * 1.1
             lines += ["", f"Target: total ≤ kernel start + cells ÷ churn (row C) × 1.1 = {bound:.2f} s (is {dk['seconds']:.2f} s)."]
         lines.append("")
+    if "H" in results:
+        h = results["H"]
+        lines += ["## H. Answered input_request round trip (answer sent → next input_request)", "",
+                  "| kernel | p50 ms | p99 ms | n | p50 − ipykernel |", "|---|---:|---:|---:|---:|"]
+        base = h["python3"]["p50_ms"]
+        for name, row in h.items():
+            lines.append(f"| {name} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['n']} | {row['p50_ms'] - base:+.1f} |")
+        lines += ["", "Target: an answered request adds ≤ 20 ms to the cell beyond the user's own time.", ""]
     if "leftover_containers" in results:
         lines += [f"Containers and volumes of this run's kernels left after the run: {results['leftover_containers']}.", ""]
     return "\n".join(lines)
@@ -442,7 +489,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     parser.add_argument("--languages", default="python,javascript,ruby,bash,c,cpp,go,rust,java",
                         help="languages of row F (hello world vs toolchain floor)")
-    parser.add_argument("--only", default="A,B,C,D,E,F,G", help="comma-separated rows to run, e.g. F,G (default: all)")
+    parser.add_argument("--only", default="A,B,C,D,E,F,G,H", help="comma-separated rows to run, e.g. F,G (default: all)")
     args = parser.parse_args()
     rows = set(args.only.upper().split(","))
     cells = args.cells or (30 if args.quick else 100)
@@ -496,6 +543,9 @@ def main() -> int:
         batch_cells = 20 if args.quick else 60
         results["G"] = {"ipykernel": batch_notebook("python3", batch_cells),
                         "docker-python": batch_notebook("docker-python", batch_cells)}
+    if "H" in rows:
+        print("H: input round trip ...", flush=True)
+        results["H"] = {name: input_round_trip(name, 10 if args.quick else 30) for name in INPUT_LOOPS}
     if "D" in rows:
         print("D: memory ...", flush=True)
         results["D"] = memory(client)

@@ -11,6 +11,8 @@ in ``dockerkernel.kernel.replies``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +75,7 @@ class CellRequest:
     env: dict = field(default_factory=dict)
     execution_count: int = 0
     stdin: bool = False  # the frontend can answer input requests
+    stdin_file: str = ""  # %stdin FILE: the program's stdin is this workspace file (any frontend)
     state: bool = True  # Python: carry globals to the next cell
     source_file: str = ""  # default: the language's
     compile: tuple[str, ...] | None = None  # compiled languages: argv run before the program
@@ -122,6 +125,7 @@ class RequestSettings(Protocol):
     """What ``build_request`` reads from the session (``magics.SessionSettings`` has it)."""
 
     keep_state: bool
+    cell_stdin: str  # %stdin FILE of the cell being built ('' = none)
 
     def image_for(self, language: Language) -> str:
         """The image a cell of ``language`` runs in."""
@@ -156,7 +160,24 @@ def build_request(language: Language, text: str, settings: RequestSettings, coun
         env=settings.cell_environment(),
         execution_count=count,
         state=settings.keep_state,
+        stdin_file=getattr(settings, "cell_stdin", ""),
         source_file=source_file,
         compile=tuple(compile_argv) if compile_argv else None,
         run=tuple(run_argv) if run_argv else None,
     )
+
+
+def compile_key(request: CellRequest, image_id: str) -> str | None:
+    """What determines a compiled cell's build, hashed: image, compiler argv, file name, source.
+
+    The runner keeps builds under this key in the kernel's workspace and reuses one instead
+    of compiling the same program again (see ``protocol``, ``compile_key``). None for a cell
+    that is not compiled.
+    """
+    if not request.compile:
+        return None
+    digest = hashlib.sha256()
+    for part in (image_id, json.dumps(list(request.compile)), request.source_file or request.language.source_file):
+        digest.update(part.encode() + b"\0")
+    digest.update(request.source)
+    return digest.hexdigest()

@@ -36,7 +36,8 @@ CELL_MAGICS = {
 # the line magics the kernel keeps for itself when the container's interpreter has magics of
 # its own (``Language.magics_in_container``): every other %/%% line is left in the source
 OWN_LINE_MAGICS = frozenset(
-    {"timeout", "memory", "cpus", "pids", "output", "network", "image", "state", "lang", "cflags", "limits", "help"}
+    {"timeout", "memory", "cpus", "pids", "output", "network", "image", "state", "lang", "cflags", "limits", "help",
+     "stdin"}
 )
 # %%LANG switches that stay ours then: IPython has %%python and %%javascript of its own
 FOREIGN_CELL_SWITCHES = frozenset({"python", "javascript"})
@@ -184,6 +185,7 @@ class SessionSettings:
     language_flags: dict = field(default_factory=dict)  # %cflags, per compiled language
     network_on: bool = False
     image_override: str = ""
+    cell_stdin: str = ""  # %stdin FILE: for the cell being run only (the kernel clears it)
 
     @property
     def limits(self) -> Limits:
@@ -315,6 +317,15 @@ def _env(settings: SessionSettings, args: str) -> str | None:
     key, value = parse_env(args)
     settings.cell_env[key] = value
     return None
+
+
+@line_magic("stdin")
+def _stdin(settings: SessionSettings, args: str) -> None:
+    """%stdin FILE — this cell's standard input is the workspace file FILE (with any frontend; write it with %%file)"""
+    path = args.strip()
+    if not path:
+        raise MagicError("usage: %stdin FILE (a file in /workspace, e.g. written by a %%file cell)")
+    settings.cell_stdin = path
 
 
 @line_magic("limits")

@@ -36,6 +36,20 @@ on a separate pipe whose descriptor is in ``$DK_INPUT_FD``. When the frontend ca
 (``"stdin": false``, e.g. nbconvert) that pipe is closed at once: the program sees EOF.
 ``"state"`` tells the Python boot code whether to carry globals between cells.
 
+A program started by the runner (every language but the warm interpreters) reads a
+pseudo-terminal as its stdin when the frontend can answer: when one of its tasks blocks
+reading it (seen in ``/proc/PID/task/TID/syscall``) and nothing is left to read, the runner
+itself sends an ``input`` frame (signed with the nonce, prompt "" since the program has
+written its prompt already; ``password`` when the program turned echo off) and types the
+answer, or Ctrl-D for no answer, into the terminal. ``"stdin_file": "NAME"`` (``%stdin NAME``)
+makes the workspace file NAME the program's stdin instead, and the warm interpreters' answer
+pipe, with any frontend.
+
+``"compile_key"`` (64 hex digits, with ``compile``) names the build: the kernel derives it from
+the image, the compiler argv, the file name and the source, so the runner can reuse a build
+it kept in the kernel's workspace (``/workspace/.dockerkernel/compiled/KEY``) instead of
+compiling the same program again.
+
 Container → kernel (stdout / stderr)
 ------------------------------------
 The program's own bytes pass through untouched. Structured events are *frames* embedded in
@@ -260,6 +274,8 @@ def make_header(
     stdin: bool = False,
     state: bool = True,
     compile: list[str] | None = None,
+    stdin_file: str | None = None,
+    compile_key: str | None = None,
 ) -> bytes:
     """The stdin header line plus the source, as the runner expects them."""
     header = {
@@ -275,4 +291,8 @@ def make_header(
         "state": state,
         "compile": compile,
     }
+    if stdin_file:
+        header["stdin_file"] = stdin_file
+    if compile_key:
+        header["compile_key"] = compile_key
     return json.dumps(header, separators=(",", ":")).encode() + b"\n" + source

@@ -131,6 +131,27 @@ def main() -> None:
         new_code_cell('%%bash\n# in Bash (and any language) the `input` helper asks the same way\ncolour=$(input "Favourite colour? ")\necho "You like $colour"'),
     ]))
 
+    write("interactive.ipynb", notebook("docker-polyglot", "Polyglot (Docker)", "polyglot", [
+        new_markdown_cell("# Programs that read their input\n\nA program that reads stdin (`scanf`, `Scanner`, `gets`, "
+                          "`read`, ...) asks the notebook: in JupyterLab or `jupyter console` an input box appears after "
+                          "the program's prompt, and the answer is the program's next line. Under nbconvert or papermill "
+                          "nobody can answer, so `%stdin FILE` feeds a workspace file instead (the way code runners take "
+                          "stdin); without it a read gets end-of-file at once. Delete the `%stdin` lines to be asked."),
+        new_code_cell("%%file numbers.txt\n3\n4 5 6\n"),
+        new_code_cell('%%c\n%stdin numbers.txt\n// C: how many numbers, then the numbers\nint n, x, sum = 0;\n'
+                      'printf("how many? ");\nscanf("%d", &n);\nfor (int i = 0; i < n; i++) {\n    printf("number %d? ", i + 1);\n'
+                      '    scanf("%d", &x);\n    sum += x;\n}\nprintf("\\nsum = %d\\n", sum);'),
+        new_code_cell('%%java\n%stdin numbers.txt\n// Java: the same with a Scanner\nvar in = new java.util.Scanner(System.in);\n'
+                      'System.out.print("how many? ");\nint n = in.nextInt();\nlong product = 1;\n'
+                      'for (int i = 0; i < n; i++) { System.out.print("number " + (i + 1) + "? "); product *= in.nextInt(); }\n'
+                      'System.out.println("\\nproduct = " + product);'),
+        new_code_cell('%%ruby\n%stdin numbers.txt\n# Ruby: read every line to the end\nlines = $stdin.readlines.map(&:split).flatten.map(&:to_i)\n'
+                      'puts "read #{lines.size} numbers, largest #{lines.max}"'),
+        new_markdown_cell("Without `%stdin` the program asks you (in JupyterLab or `jupyter console`); under nbconvert it "
+                          "reads end-of-file at once and says so."),
+        new_code_cell('%%c\nchar name[64];\nprintf("your name? ");\nif (scanf("%63s", name) == 1)\n    printf("hello, %s\\n", name);\n'
+                      'else\n    puts("(nobody answered: run this cell in JupyterLab or jupyter console)");'),
+    ]))
     write("display-any-language.ipynb", notebook("docker-polyglot", "Polyglot (Docker)", "polyglot", [
         new_markdown_cell("# Rich output from any language\n\nEvery image has a `display` command, Python has `display()`, "
                           "JavaScript a global `display` object. Compiled programs write a file and show it from a shell cell."),

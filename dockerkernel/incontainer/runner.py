@@ -214,8 +214,166 @@ def list_workspace():
         return []
 
 
-def relay_answers(stdin, answer_w):
-    """Thread: pass the kernel's answers (JSON lines on stdin) to the program's answer pipe."""
+# read(2), readv(2), pread64(2) by architecture: a task blocked in one of these on the
+# program's stdin terminal is waiting for the user (/proc/PID/syscall: "NR ARG0 ...")
+READ_SYSCALLS = {"x86_64": {0, 17, 19}, "aarch64": {63, 65, 67}}.get(os.uname().machine, {0, 17, 19})
+# how often the watcher looks; an answered read costs at most this much more than the user's time
+STDIN_POLL_SECONDS = 0.005
+
+
+class StdinWatcher:
+    """Turns a program's read of its stdin into an ``input`` frame, and the answer into its line.
+
+    The program's stdin is a pseudo-terminal, as at a terminal: C's stdio flushes stdout before
+    it reads, `read -p` shows its prompt, a program that turns echo off (getpass-like) makes the
+    question a password one, and Ctrl-D (no answer) is end of file. Nothing tells the runner
+    that the program waits, so a thread looks at the program's tasks in /proc (only the cell's
+    own processes are there): a task whose current system call is a read of a descriptor that
+    is this terminal, while nothing is left to read, is waiting for a line. The runner then asks
+    the kernel (an ``input`` frame, signed with the cell's nonce like the program's own) and
+    types the answer and a newline. One question is open at a time.
+    """
+
+    def __init__(self, nonce, pipe=None):
+        """A new terminal for a program the runner starts; or ``pipe`` (read fd, write fd), the
+        stdin a warm interpreter switches to after it has read its cell (``$DK_STDIN_FD``)."""
+        import termios
+        import threading
+
+        self.nonce = nonce
+        self.asking = False
+        self.lock = _thread.allocate_lock()
+        if pipe is not None:
+            self.read_side, self.write_side = pipe
+            self.target = "pipe:[%d]" % os.fstat(self.read_side).st_ino
+            self.tty = False
+            return
+        self.write_side, self.read_side = os.openpty()
+        attrs = termios.tcgetattr(self.read_side)
+        # no signals or flow control from typed bytes: the answer is data, never ^C or ^S
+        attrs[3] &= ~(termios.ISIG | termios.IEXTEN)
+        attrs[0] &= ~(termios.IXON | termios.ICRNL)
+        termios.tcsetattr(self.read_side, termios.TCSANOW, attrs)
+        self.target = os.ttyname(self.read_side)
+        self.tty = True
+        # the terminal echoes what is typed to its master side: read and drop it, or a long
+        # session would fill the echo buffer and block the answers
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        try:
+            while os.read(self.write_side, 4096):
+                pass
+        except OSError:
+            pass
+
+    def program_stdin(self):
+        """The descriptor to hand the program as its stdin."""
+        return self.read_side
+
+    def waiting_task(self, exclude):
+        """(tid, times it has slept) of a task blocked reading this terminal, now empty; or None."""
+        import fcntl
+        import termios
+
+        unread = bytearray(4)
+        try:
+            fcntl.ioctl(self.read_side, termios.FIONREAD, unread)
+        except OSError:
+            return None
+        if int.from_bytes(unread, sys.byteorder):
+            return None  # the program has not consumed what it has
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) not in exclude:
+                found = self._reading_task(pid)
+                if found:
+                    return found
+        return None
+
+    def _reading_task(self, pid):
+        try:
+            tasks = os.listdir("/proc/%s/task" % pid)
+        except OSError:
+            return None
+        for tid in tasks:
+            try:
+                with open("/proc/%s/task/%s/syscall" % (pid, tid), "rb") as fh:
+                    fields = fh.read().split()
+                if len(fields) < 2 or int(fields[0]) not in READ_SYSCALLS:
+                    continue
+                if os.readlink("/proc/%s/fd/%d" % (pid, int(fields[1], 16))) != self.target:
+                    continue
+                with open("/proc/%s/task/%s/status" % (pid, tid), "rb") as fh:
+                    for line in fh:
+                        if line.startswith(b"voluntary_ctxt_switches:"):
+                            return tid, int(line.split()[1])
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def close(self):
+        """End of file for the program (pipe mode)."""
+        if self.write_side >= 0:
+            _close_quietly(self.write_side)
+            self.write_side = -1
+
+    def password_mode(self):
+        """Has the program turned echo off (getpass, `read -s`, Console.readPassword)?"""
+        import termios
+
+        if not self.tty:
+            return False
+        try:
+            return not termios.tcgetattr(self.read_side)[3] & termios.ECHO
+        except termios.error:
+            return False
+
+    def watch(self, exclude, stop):
+        """Thread: ask whenever the program waits on its stdin, until ``stop`` is set."""
+        last = None  # (tid, sleeps) of the read answered last: it may not have returned yet
+        while not stop.wait(STDIN_POLL_SECONDS):
+            if self.asking:
+                continue
+            found = self.waiting_task(exclude)
+            # a task that was woken by the answer but is still inside the same read(2) has not
+            # slept since: asking again would be a question the program never asked
+            if found is None or found == last:
+                continue
+            last = found
+            with self.lock:
+                self.asking = True
+            write_all(1, encode_frame(self.nonce, "input", {"prompt": "", "password": self.password_mode()}))
+
+    def answer(self, value):
+        """Type the user's answer (None: Ctrl-D, end of file). True when the question was ours."""
+        with self.lock:
+            if not self.asking:
+                return False
+            self.asking = False
+        if value is None and not self.tty:
+            self.close()  # end of file on a pipe
+            return True
+        data = b"\x04" if value is None else value.replace("\n", " ").encode("utf-8", "replace") + b"\n"
+        try:
+            write_all(self.write_side, data)
+        except OSError:
+            pass
+        return True
+
+
+def _close_quietly(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def relay_answers(stdin, answer_w, watcher=None):
+    """Thread: pass the kernel's answers (JSON lines on stdin) to whoever asked.
+
+    Answers to the runner's own questions (the program reads its stdin) go to the program's
+    stdin pipe; the others (``input()``, the ``input`` command) to the answer pipe.
+    """
     import json
 
     try:
@@ -224,9 +382,14 @@ def relay_answers(stdin, answer_w):
                 value = json.loads(line).get("input")
             except (ValueError, AttributeError):
                 continue
+            if watcher is not None and watcher.answer(value):
+                continue
             if value is None:  # the user gave no answer (EOF)
-                break
-            write_all(answer_w, value.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n")
+                os.close(answer_w)
+                answer_w = -1
+                continue
+            if answer_w >= 0:
+                write_all(answer_w, value.encode("utf-8", "replace").replace(b"\n", b" ") + b"\n")
     except OSError:
         pass
     finally:
@@ -234,6 +397,99 @@ def relay_answers(stdin, answer_w):
             os.close(answer_w)
         except OSError:
             pass
+
+
+# Builds of unchanged programs are kept in the kernel's workspace, keyed by what the kernel
+# says determines them (image, compiler argv, file name, source: header["compile_key"]), so
+# "Run All" again, or a notebook program whose cells did not change, skips the compiler. The
+# workspace is this kernel's alone (removed with it): a cell can only spoil its own kernel's.
+COMPILED_DIR = "/workspace/.dockerkernel/compiled"
+COMPILED_KEEP = 32  # builds kept, least recently used dropped first
+COMPILED_MAX_BYTES = 64 << 20  # a bigger build is not kept
+
+
+def _valid_key(key):
+    return isinstance(key, str) and len(key) == 64 and all(c in "0123456789abcdef" for c in key)
+
+
+def reuse_build(key, cell_dir):
+    """Copy a kept build into ``cell_dir``; its compiler warnings (str), or None when there is none."""
+    import shutil
+
+    entry = os.path.join(COMPILED_DIR, key)
+    try:
+        names = [n for n in os.listdir(entry) if n != "warnings.txt"]
+        with open(os.path.join(entry, "warnings.txt"), "rb") as fh:
+            warnings = fh.read().decode("utf-8", "replace")
+        for name in names:
+            src = os.path.join(entry, name)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(cell_dir, name), dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, os.path.join(cell_dir, name))
+        os.utime(entry)
+        return warnings
+    except OSError:
+        return None
+
+
+def keep_build(key, cell_dir, source_name, warnings):
+    """Keep what the compiler wrote into ``cell_dir`` (everything but the source) under ``key``."""
+    import shutil
+
+    try:
+        names = [n for n in os.listdir(cell_dir) if n != source_name]
+        size = 0
+        for name in names:
+            path = os.path.join(cell_dir, name)
+            size += os.path.getsize(path) if os.path.isfile(path) else 0
+        if not names or size > COMPILED_MAX_BYTES:
+            return
+        os.makedirs(COMPILED_DIR, exist_ok=True)
+        staging = os.path.join(COMPILED_DIR, ".%s.%d" % (key, os.getpid()))
+        os.makedirs(staging, exist_ok=True)
+        for name in names:
+            src = os.path.join(cell_dir, name)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(staging, name), dirs_exist_ok=True)
+            else:
+                shutil.copy2(src, os.path.join(staging, name))
+        with open(os.path.join(staging, "warnings.txt"), "wb") as fh:
+            fh.write(warnings.encode("utf-8", "replace"))
+        try:
+            os.rename(staging, os.path.join(COMPILED_DIR, key))
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another cell kept the same build
+        entries = sorted((os.path.getmtime(os.path.join(COMPILED_DIR, n)), n)
+                         for n in os.listdir(COMPILED_DIR) if not n.startswith("."))
+        for _, name in entries[:-COMPILED_KEEP]:
+            shutil.rmtree(os.path.join(COMPILED_DIR, name), ignore_errors=True)
+    except OSError:
+        pass  # a full workspace only costs the next run a compile
+
+
+def feed_file(path, fd):
+    """Thread: copy a workspace file (``%stdin FILE``) into a pipe, then close it."""
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 16), b""):
+                write_all(fd, chunk)
+    except OSError as exc:
+        write_all(2, ("dockerkernel: %%stdin: cannot read %s: %s\n" % (path, exc.strerror)).encode())
+    finally:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def open_stdin_file(path):
+    """The descriptor of a ``%stdin FILE`` for a program's stdin (an empty pipe if unreadable)."""
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        write_all(2, ("dockerkernel: %%stdin: cannot read %s: %s\n" % (path, exc.strerror)).encode())
+        return os.open(os.devnull, os.O_RDONLY)
 
 
 # the cell's life in the order it happens (warm start, set-up, header, compile, run, report);
@@ -250,13 +506,18 @@ def main():  # noqa: C901
     os.set_inheritable(answer_r, True)
     input_env = {"DK_INPUT_FD": str(answer_r)}
 
-    child = done_r = None
+    child = done_r = warm_stdin = None
     if warm_argv:
         # the interpreter loads now, while the container waits in the pool; it may announce
         # its exit status on fd DK_DONE_FD just before exiting (see wait_for_end)
         done_r, done_w = os.pipe()
         os.set_inheritable(done_w, True)
-        child = spawn_with_stdin_pipe(warm_argv, {**os.environ, **input_env, "DK_DONE_FD": str(done_w)})
+        # the program's stdin once the interpreter has read its cell from fd 0 (the boot code
+        # moves it onto fd 0): answers, a %stdin file or end of file, decided by the header
+        warm_stdin = os.pipe()
+        os.set_inheritable(warm_stdin[0], True)
+        child = spawn_with_stdin_pipe(warm_argv, {**os.environ, **input_env, "DK_DONE_FD": str(done_w),
+                                                  "DK_STDIN_FD": str(warm_stdin[0])})
         os.close(done_w)
     import json
     import threading
@@ -288,8 +549,24 @@ def main():  # noqa: C901
         except OSError:
             pass  # the interpreter died: its exit status tells
         os.close(child.stdin_w)
-    if header.get("stdin"):
-        threading.Thread(target=relay_answers, args=(stdin, answer_w), daemon=True).start()
+    stdin_file = header.get("stdin_file")
+    # a program that is started below (not a warm interpreter, whose stdin carried the cell)
+    # reads the user's answers on its stdin when the frontend can answer, else a %stdin file
+    watcher = None
+    if header.get("stdin") and not stdin_file:
+        watcher = StdinWatcher(header["nonce"], warm_stdin)
+    elif warm_stdin is not None:
+        if stdin_file:
+            threading.Thread(target=feed_file, args=(stdin_file, warm_stdin[1]), daemon=True).start()
+        else:
+            _close_quietly(warm_stdin[1])  # nobody can answer: end of file at once
+    if watcher is not None and child is not None:
+        threading.Thread(target=watcher.watch, args=({1, os.getpid()}, stop), daemon=True).start()
+    if stdin_file and child is not None:
+        # warm interpreters' own input() (Python) reads its answers from the answer pipe
+        threading.Thread(target=feed_file, args=(stdin_file, answer_w), daemon=True).start()
+    elif header.get("stdin"):
+        threading.Thread(target=relay_answers, args=(stdin, answer_w, watcher), daemon=True).start()
     else:
         os.close(answer_w)  # the frontend cannot answer: input requests get EOF at once
 
@@ -315,29 +592,46 @@ def main():  # noqa: C901
                 out.append(arg)
             return out
 
-        if header.get("compile"):
+        key = header.get("compile_key") if _valid_key(header.get("compile_key")) else None
+        reused = reuse_build(key, CELL_DIR) if header.get("compile") and key else None
+        if reused is not None:
+            diagnostics = reused  # the kept build's warnings, shown as the compiler showed them
+        elif header.get("compile"):
             # compile and run share the container and the cell's time limit; diagnostics are
             # collected (not streamed) so the kernel can show them as one CompileError
             compiled = subprocess.run(expand(header["compile"]), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, env=env, cwd=os.getcwd())
             diagnostics = compiled.stdout[-65536:].decode("utf-8", "replace")
+            if compiled.returncode == 0 and key:
+                keep_build(key, CELL_DIR, os.path.basename(path), diagnostics)
             if compiled.returncode != 0:
                 stop.set()
                 report = {"exit_code": compiled.returncode, "signal": None, "compile_failed": True,
                           "diagnostics": diagnostics, "oom_killed": False, "pids_limit_hit": False,
                           "elapsed": round(time.monotonic() - started, 6), "files": list_workspace()}
                 finish(end_token, report, 0)
+        if header.get("compile"):
             if diagnostics.strip():
                 # warnings only: show them (the file named as the cell, like errors), then run
                 label = cell_label(header.get("execution_count", ""))
                 shown = diagnostics.replace(path, label).replace(os.path.basename(path), label)
                 write_all(2, shown.encode())
         run = expand(header["run"])
+        if watcher is not None:
+            program_stdin = watcher.program_stdin()
+        elif stdin_file:
+            program_stdin = open_stdin_file(stdin_file)
+        else:
+            program_stdin = subprocess.DEVNULL
         try:
-            child = subprocess.Popen(run, stdin=subprocess.DEVNULL, env=env, close_fds=True, pass_fds=(answer_r,))
+            child = subprocess.Popen(run, stdin=program_stdin, env=env, close_fds=True, pass_fds=(answer_r,))
         except OSError as exc:
             write_all(2, ("dockerkernel: cannot start %s: %s\n" % (run[0], exc)).encode())
             child = None
+        if stdin_file and isinstance(program_stdin, int) and program_stdin >= 0:
+            os.close(program_stdin)  # the program has its own copy
+        if watcher is not None and child is not None:
+            threading.Thread(target=watcher.watch, args=({1, os.getpid()}, stop), daemon=True).start()
 
     status = wait_for_end(child, done_r) if child else 127
     elapsed = time.monotonic() - started

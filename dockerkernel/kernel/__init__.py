@@ -212,13 +212,21 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
     async def _execute(self, code: str, silent: bool, allow_stdin: bool) -> dict:
         """Apply the cell's magics, then run what is left of it (if anything)."""
         lang = self.lang
+        self.settings.cell_stdin = ""  # %stdin is for one cell
         found, body = magics.split_magics(code, lang.comment, only_own=lang.magics_in_container)
         for magic in found:
             switched = magics.cell_language(magic.name) if magic.cell else None
             if switched is not None:
                 # %%ruby etc.: this cell is another language; blank lines keep its line numbers
                 lang = switched
+                inner, body = magics.split_magics(body, lang.comment, only_own=lang.magics_in_container)
                 body = "\n" * magic.line_number + body
+                for line_magic in inner:  # `%%c` then `%stdin FILE`, `%timeout 5`, ...
+                    if line_magic.cell:
+                        raise MagicError(f"%%{line_magic.name} must be the first line of a cell")
+                    shown = self.settings.apply(line_magic)
+                    if shown:
+                        self._send_stream("stdout", shown)
             elif magic.cell:
                 await self._cell_magic(magic, body)
                 return self._ok()  # a cell magic consumed the cell

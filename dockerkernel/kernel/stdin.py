@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import zmq
 
 from .streams import StreamCoalescer
+
+# after the IOPub thread has sent the prompt, a moment for it to reach the frontend's socket
+# before the input_request does (they travel on separate connections)
+IOPUB_HEADSTART = 0.003
 
 
 class InputRelay:
@@ -43,6 +48,16 @@ class InputRelay:
                 self.stdin_socket.recv_multipart(zmq.NOBLOCK)
             except zmq.ZMQError:
                 break
+        # The program's prompt went out as a stream message just before (on_input flushed it),
+        # through ipykernel's IOPub thread. Frontends show the output that has arrived when an
+        # input_request comes (jupyter console reads iopub once, then blocks on the user), so
+        # the request must not overtake it: wait until that thread has sent what it holds.
+        iopub_thread = getattr(self, "iopub_thread", None)
+        if iopub_thread is not None:
+            sent = threading.Event()
+            iopub_thread.schedule(sent.set)
+            sent.wait(1.0)
+            time.sleep(IOPUB_HEADSTART)
         self.session.send(
             self.stdin_socket, "input_request", {"prompt": prompt, "password": password}, parent, ident=ident
         )

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from .. import protocol
-from ..cells import CellOutcome, CellRequest, EventCallback, InputCallback, Notice, Output, Reason
+from ..cells import CellOutcome, CellRequest, EventCallback, InputCallback, Notice, Output, Reason, compile_key
 from ..errors import SandboxError
 from .engine import CellContainer, demux
 
@@ -223,6 +223,8 @@ class RunningCell:
             env=dict(request.env),
             execution_count=request.execution_count,
             stdin=request.stdin and self.on_input is not None,
+            stdin_file=request.stdin_file or None,
+            compile_key=None if container.warm else compile_key(request, container.image_id),
             state=request.state,
         )
         try:

@@ -210,3 +210,38 @@ def test_bash_session(console, docker_client):
     con.run("echo $((6*7))", r"\n42\r\n")
     assert con.exit_by_eof() == 0
     assert_nothing_left(docker_client, con)
+
+
+# A program that reads stdin, typed into jupyter console as one line: the console shows the
+# program's prompt, reads the user's answer and the program gets it as its next line.
+CONSOLE_READS = {
+    "docker-c": ('int n; printf("n? "); scanf("%d", &n); printf("twice: %d\\n", n * 2);', "21", "twice: 42"),
+    "docker-java": ('var sc = new java.util.Scanner(System.in); System.out.print("n? "); '
+                    'System.out.println("twice: " + sc.nextInt() * 2);', "21", "twice: 42"),
+    "docker-ruby": ('print "n? "; n = gets.to_i; puts "twice: #{n * 2}"', "21", "twice: 42"),
+}
+
+
+@pytest.mark.parametrize("kernel", sorted(CONSOLE_READS))
+def test_a_program_reading_stdin_asks_in_the_console(console, docker_client, kernel):
+    code, answer, expected = CONSOLE_READS[kernel]
+    con = console(kernel)
+    con.child.sendline(code)
+    con.child.expect(r"\r\nn\? ", timeout=60)  # the program's own prompt (not the echoed code), then a wait
+    con.child.sendline(answer)
+    con.child.expect(expected, timeout=60)
+    con.child.expect(PROMPT, timeout=60)
+    # Ctrl-C while the program waits for its answer interrupts the cell; the next one runs
+    con.child.sendline(code)
+    con.child.expect(r"\r\nn\? ", timeout=60)
+    time.sleep(0.5)
+    con.child.sendintr()
+    con.child.expect("KeyboardInterrupt", timeout=60)
+    con.child.expect(PROMPT, timeout=60)
+    con.child.sendline(code.replace('"n? "', '"again? "'))
+    con.child.expect(r"\r\nagain\? ", timeout=60)
+    con.child.sendline("5")
+    con.child.expect("twice: 10", timeout=60)
+    con.child.expect(PROMPT, timeout=60)
+    assert con.exit_by_eof() == 0
+    assert_nothing_left(docker_client, con)
