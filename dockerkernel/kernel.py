@@ -137,7 +137,7 @@ class DockerKernel(Kernel):
     max_pids_limit = CInt(4096, config=True, help="Highest %pids a user may set.")
     max_output_limit = Unicode("64m", config=True, help="Highest %output a user may set.")
     watchdog = Bool(True, config=True, help="Start a watchdog process that cleans up if this kernel dies (even SIGKILL).")
-    keep_state = Bool(True, config=True, help="Python: carry picklable globals from cell to cell (%state on|off).")
+    keep_state = Bool(True, config=True, help="Carry variables and definitions from cell to cell: Python, JavaScript, Ruby, Bash (%state on|off).")
 
     def __init__(self, **kwargs):
         """Start the kernel; containers are created lazily, the pool warms up in the background."""
@@ -555,7 +555,7 @@ class DockerKernel(Kernel):
                     raise MagicError(f"unknown language {args.strip()!r}; known: {', '.join(LANGUAGES)}")
                 self.lang = chosen
                 self._send_stream("stdout", f"cells without a %%LANG line now run as {chosen.name}\n")
-            elif name == "state" and self.lang.name == "python":
+            elif name == "state":
                 self.keep_state = magics.parse_on_off(args)
                 self._send_stream("stdout", f"variables {'are' if self.keep_state else 'are not'} carried to the next cell\n")
             elif name == "matplotlib" and self.lang.name == "python":

@@ -254,6 +254,8 @@ LANGUAGES: dict[str, Language] = {
             name="bash",
             display_name="Bash (Docker)",
             source_file="cell.sh",
+            # a warm shell that restores the previous cells' shell state, runs the cell, saves it
+            warm_command=("bash", "/opt/dockerkernel/bashboot.sh"),
             run_command=("bash", "{file}"),
             version_command=("bash", "-c", "echo ${BASH_VERSION%%(*}"),
             mimetype="text/x-sh",

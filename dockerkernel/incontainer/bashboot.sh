@@ -1,0 +1,134 @@
+# Bash cell boot: started by `runner.py --warm bash bashboot.sh` while the container waits in
+# the pool, then runs one cell in this very shell, so what the cell leaves behind can be saved.
+#
+# State (header "state": true): before the cell, the previous cells' shell is restored from
+# /workspace/.dockerkernel/bash-state.sh; after it (also after `exit N`, `set -e`), this shell is
+# written there with bash's own means: `declare -p` (variables, arrays, attributes, exports),
+# `declare -f` (functions), `alias -p`, `shopt -p`, `set +o`, the working directory, and
+# `unset` lines for variables of a fresh shell the cell removed. A cell killed by a limit never
+# reaches the save. Everything of the boot is named __dk_* and is never saved.
+#
+# Protocol: dockerkernel/protocol.py (header line, then the source, on stdin).
+
+__dk_dir=/workspace/.dockerkernel
+__dk_state=$__dk_dir/bash-state.sh
+__dk_cell=/tmp/dk/cell.sh
+__dk_max_state=$((64 << 20))  # a state file larger than this is not read (bytes)
+# never carried: set by bash itself, read-only, or belonging to this container
+__dk_not_state='^(BASH|BASH_.*|BASHOPTS|BASHPID|COLUMNS|COMP_.*|DIRSTACK|EPOCHREALTIME|EPOCHSECONDS|EUID|FUNCNAME|GROUPS|HISTCMD|HOSTNAME|HOSTTYPE|LINENO|LINES|MACHTYPE|OPTERR|OPTIND|OSTYPE|PIPESTATUS|PPID|PWD|RANDOM|SECONDS|SHELLOPTS|SHLVL|SRANDOM|UID|_|DK_.*|__dk_.*)$'
+[[ -d /tmp/dk ]] || mkdir -p /tmp/dk
+# aliases are expanded, as in the interactive shell of bash_kernel (a restored `shopt -u` wins)
+shopt -s expand_aliases
+# the names a fresh shell has: one the cell unsets is remembered as unset
+builtin compgen -v >| /tmp/dk/.dk-fresh
+builtin mapfile -t __dk_fresh < /tmp/dk/.dk-fresh
+
+__dk_done_fd=${DK_DONE_FD:--1}
+unset DK_DONE_FD
+
+# -- header and source ----------------------------------------------------------------------
+IFS= builtin read -r __dk_header || exit 0  # the kernel went away before sending a cell
+[[ $__dk_header =~ \"nonce\":\"([0-9a-f]+)\" ]] && export DK_NONCE=${BASH_REMATCH[1]}
+__dk_count=0
+[[ $__dk_header =~ \"execution_count\":([0-9]+) ]] && __dk_count=${BASH_REMATCH[1]}
+__dk_keep=1
+[[ $__dk_header =~ \"state\":false,\"compile\":null\}$ ]] && __dk_keep=0
+command cat >| "$__dk_cell"
+
+__dk_env() {
+    # the header's environment (%env, DockerKernel.env): applied after the restore, so it wins
+    [[ $__dk_header == *'"env":{}'* ]] && return
+    local line
+    while IFS= builtin read -r -d '' line; do
+        [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] && builtin export "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"
+    done < <(command jq -j '.env | to_entries[] | "\(.key)=\(.value)\u0000"' <<<"$__dk_header" 2>/dev/null)
+}
+
+__dk_state_ok() {
+    # the workspace belongs to the cells: read only a regular file (no link, FIFO, device) of bounded size
+    [[ -f $__dk_state && ! -L $__dk_state ]] || return 1
+    local info
+    info=$(command stat -c '%F %s' -- "$__dk_state" 2>/dev/null) || return 1
+    [[ $info == 'regular file '* && ${info##* } -le $__dk_max_state ]] || return 1
+}
+
+__dk_save() {
+    # writes this shell's state for the next cell; every local is __dk_*, so none shadows the cell's
+    { __dk_flags=$-; builtin set +xveuo noclobber; } 2>/dev/null
+    ((__dk_keep)) && ((!__dk_saved)) || return 0
+    __dk_saved=1
+    local __dk_tmp __dk_name __dk_line
+    local -a __dk_names __dk_vars __dk_fns __dk_userfns __dk_exported __dk_lines
+    local -A __dk_present
+    builtin set +o >| /tmp/dk/.dk-set
+    builtin shopt -p >| /tmp/dk/.dk-shopt
+    builtin compgen -v >| /tmp/dk/.dk-names
+    builtin declare -F >| /tmp/dk/.dk-functions
+    builtin mapfile -t __dk_names < /tmp/dk/.dk-names
+    for __dk_name in "${__dk_names[@]}"; do
+        __dk_present[$__dk_name]=1
+        [[ $__dk_name =~ $__dk_not_state ]] || __dk_vars+=("$__dk_name")
+    done
+    builtin mapfile -t __dk_fns < /tmp/dk/.dk-functions
+    for __dk_line in "${__dk_fns[@]}"; do
+        __dk_name=${__dk_line##* }
+        [[ $__dk_name == __dk_* ]] && continue
+        __dk_userfns+=("$__dk_name")
+        [[ $__dk_line == 'declare -fx '* ]] && __dk_exported+=("$__dk_name")
+    done
+    [[ -d $__dk_dir && ! -L $__dk_dir ]] || command mkdir -p -- "$__dk_dir" 2>/dev/null || return 0
+    __dk_tmp=$__dk_state.$SRANDOM$SRANDOM.tmp
+    {
+        builtin printf 'builtin cd -- %q 2>/dev/null || builtin printf "dockerkernel: the working directory %%s is gone (a new container); staying in %%s\\n" %q "$PWD" >&2\n' "$PWD" "$PWD"
+        # shopt first: extglob changes how the functions below are parsed
+        builtin mapfile -t __dk_lines < /tmp/dk/.dk-shopt
+        for __dk_line in "${__dk_lines[@]}"; do
+            [[ $__dk_line == *' login_shell' || $__dk_line == *' restricted_shell' ]] || builtin printf '%s\n' "$__dk_line"
+        done
+        ((${#__dk_vars[@]})) && builtin declare -p "${__dk_vars[@]}" 2>/dev/null
+        for __dk_name in "${__dk_fresh[@]}"; do
+            [[ -n ${__dk_present[$__dk_name]} || $__dk_name =~ $__dk_not_state ]] || builtin printf 'builtin unset -v %s\n' "$__dk_name"
+        done
+        ((${#__dk_userfns[@]})) && builtin declare -f "${__dk_userfns[@]}"
+        for __dk_name in "${__dk_exported[@]}"; do builtin printf 'builtin declare -fx %s\n' "$__dk_name"; done
+        builtin alias -p
+        # `set` options last (applied just before the cell): errexit or nounset must not stop the restore
+        builtin printf '__dk_set_options() {\n'
+        builtin mapfile -t __dk_lines < /tmp/dk/.dk-set
+        for __dk_line in "${__dk_lines[@]}"; do
+            # these four were switched off for the save itself: their state is in $__dk_flags
+            [[ $__dk_line =~ \ (xtrace|verbose|errexit|nounset)$ ]] || builtin printf '  %s\n' "$__dk_line"
+        done
+        [[ $__dk_flags == *e* ]] && builtin printf '  set -o errexit\n'
+        [[ $__dk_flags == *u* ]] && builtin printf '  set -o nounset\n'
+        [[ $__dk_flags == *v* ]] && builtin printf '  set -o verbose\n'
+        [[ $__dk_flags == *x* ]] && builtin printf '  set -o xtrace\n'
+        builtin printf '}\n'
+    } >| "$__dk_tmp" && command mv -f -- "$__dk_tmp" "$__dk_state" || command rm -f -- "$__dk_tmp"
+}
+
+__dk_finish() {
+    # the end of the cell: save, tell the runner the status (see runner.wait_for_end), exit with it.
+    # `exit N`, `set -e` and fatal signals other than SIGKILL end the shell through the EXIT trap,
+    # which only saves: bash itself then exits with N, or dies of the signal
+    __dk_save
+    if ((__dk_done_fd >= 0)); then
+        builtin printf '%d\n' $(($1 & 255)) >&"$__dk_done_fd" 2>/dev/null
+        __dk_done_fd=-1
+    fi
+    builtin exit "$1"
+}
+
+__dk_set_options() { :; }
+__dk_saved=0
+if ((__dk_keep)) && __dk_state_ok; then
+    # top level on purpose: `declare` in a function would make the variables local
+    builtin source "$__dk_state"
+fi
+__dk_env
+builtin trap '__dk_save' EXIT
+BASH_ARGV0=$__dk_cell
+# the boot's own variables are not the cell's
+builtin unset -v __dk_header __dk_count BASH_REMATCH
+__dk_set_options; builtin unset -f __dk_set_options; builtin source "$__dk_cell"
+__dk_finish $?
