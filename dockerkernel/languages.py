@@ -157,6 +157,9 @@ LANGUAGES: dict[str, Language] = {
             name="ruby",
             display_name="Ruby (Docker)",
             source_file="cell.rb",
+            # a warm interpreter that restores the previous cells' state, evaluates the cell at
+            # the top level (IRuby's rules for the shown value), reports exceptions in-band
+            warm_command=("ruby", "/opt/dockerkernel/rubyboot.rb"),
             run_command=("ruby", "{file}"),
             version_command=("ruby", "-e", "puts RUBY_VERSION"),
             mimetype="text/x-ruby",
