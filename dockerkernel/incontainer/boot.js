@@ -292,6 +292,7 @@ function restoreState(declaredHere) {
     else if (entry.decl === "let" || entry.decl === "class") lines.push(`let ${entry.name} = ${call};`);
     else lines.push(`globalThis[${JSON.stringify(entry.name)}] = ${call};`);
   }
+  let prototypesSet = false;
   globalThis.__dk_restore = (name) => {
     const entry = byName.get(name);
     try {
@@ -302,12 +303,16 @@ function restoreState(declaredHere) {
       }
       if (entry.how === "module") return cellRequire(entry.spec);
       if (entry.how === "member") return cellRequire(entry.spec)[entry.key];
-      const value = values[name];
-      if (entry.proto) {
-        const cls = (0, eval)(entry.proto);
-        if (typeof cls === "function" && value && typeof value === "object") Object.setPrototypeOf(value, cls.prototype);
+      if (!prototypesSet) {
+        // every definition is restored by now (they come first): instances get their classes back
+        prototypesSet = true;
+        const classes = new Map(Array.isArray(state.prototypes) ? state.prototypes : []);
+        walkObjects(values, (object, index) => {
+          const cls = classes.has(index) ? (0, eval)(String(classes.get(index))) : null;
+          if (typeof cls === "function") Object.setPrototypeOf(object, cls.prototype);
+        });
       }
-      return value;
+      return values[name];
     } catch (err) {
       restoreFailed.add(name);
       skipped[name] = `could not be restored (${err && err.name}: ${err && err.message})`;
@@ -370,6 +375,46 @@ const PLAIN_PROTOTYPES = new Set([
   ...[Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array,
     Float64Array, BigInt64Array, BigUint64Array].map((t) => t.prototype),
 ]);
+
+const LEAVES = [ArrayBuffer, DataView, Date, RegExp, Error, Boolean, Number, String, BigInt, Buffer, Uint8Array,
+  Object.getPrototypeOf(Uint8Array)]; // no object inside them survives the serializer (or none is walked)
+
+// Calls visit(object, index) for every object reachable from root's values (root excluded), once
+// each, depth first, children in the serializer's order: own enumerable keys, Map entries, Set
+// values. Run on a value and on its deserialized clone, the indexes name the same objects.
+function walkObjects(root, visit, includeRoot = false) {
+  const seen = new Set();
+  const stack = [root];
+  let index = 0;
+  while (stack.length) {
+    const object = stack.pop();
+    if (seen.has(object)) continue;
+    seen.add(object);
+    if (object !== root || includeRoot) visit(object, index++);
+    if (LEAVES.some((type) => object instanceof type)) continue;
+    const children = [];
+    if (object instanceof Map) {
+      for (const [key, value] of object) children.push(key, value);
+    } else if (object instanceof Set) {
+      for (const value of object) children.push(value);
+    }
+    if (!(object instanceof Map) && !(object instanceof Set)) {
+      for (const key of Object.keys(object)) {
+        let value;
+        try {
+          value = object[key];
+        } catch (err) {
+          continue;
+        }
+        children.push(value);
+      }
+    }
+    for (let i = children.length - 1; i >= 0; i -= 1) {
+      const child = children[i];
+      if (child !== null && typeof child === "object") stack.push(child);
+    }
+  }
+}
 
 function saveState(declaredHere) {
   const started = process.hrtime.bigint();
@@ -447,26 +492,31 @@ function saveState(declaredHere) {
     }
     entries.push(entry);
   }
+  // objects whose prototype the serializer would lose: an instance of a carried class keeps it
+  // (by its place in a walk that is the same after deserializing), any other makes its variable
+  // not carried rather than silently a plain object
+  const classOf = (object) => {
+    const proto = Object.getPrototypeOf(object);
+    if (PLAIN_PROTOTYPES.has(proto)) return null;
+    const ctor = proto && Object.prototype.hasOwnProperty.call(proto, "constructor") ? proto.constructor : null;
+    return ctor && sources.has(ctor) ? sources.get(ctor) : { foreign: (ctor && ctor.name) || "object" };
+  };
   const drop = new Set();
   for (const [entry, value] of pending) {
-    if (value !== null && typeof value === "object") {
-      const proto = Object.getPrototypeOf(value);
-      if (!PLAIN_PROTOTYPES.has(proto)) {
-        const ctor = proto && Object.prototype.hasOwnProperty.call(proto, "constructor") ? proto.constructor : null;
-        if (ctor && sources.has(ctor)) entry.proto = sources.get(ctor);
-        else {
-          skipped[entry.name] = `${(ctor && ctor.name) || "object"} instance (its class is not carried)`;
-          drop.add(entry.name);
-          continue;
-        }
-      }
+    let foreign = null;
+    walkObjects({ value }, (object) => {
+      const cls = classOf(object);
+      if (cls && typeof cls === "object" && !foreign) foreign = cls.foreign;
+    }, true);
+    if (foreign) {
+      skipped[entry.name] = `${foreign} instance, or holds one (only classes defined in cells are carried)`;
+      drop.add(entry.name);
+      continue;
     }
     values[entry.name] = value;
   }
-  let blob;
-  const serialize = () => v8.serialize({ v: 1, entries: entries.filter((e) => !drop.has(e.name)), values });
   try {
-    blob = serialize(); // all at once keeps shared references shared
+    v8.serialize(values); // all at once keeps shared references shared
   } catch (err) {
     for (const name of Object.keys(values)) {
       try {
@@ -477,8 +527,13 @@ function saveState(declaredHere) {
         delete values[name];
       }
     }
-    blob = serialize();
   }
+  const prototypes = [];
+  walkObjects(values, (object, index) => {
+    const cls = classOf(object);
+    if (typeof cls === "string") prototypes.push([index, cls]);
+  });
+  const blob = v8.serialize({ v: 1, entries: entries.filter((e) => !drop.has(e.name)), values, prototypes });
   replaceFile(STATE_FILE, blob);
   announceSkipped();
   const took = Number(process.hrtime.bigint() - started) / 1e9;

@@ -206,3 +206,17 @@ def test_polyglot_javascript_cells_share_state(fresh):
     assert_ok(poly.run("%%javascript\nvar a = 41; const b = {n: 1}; function f(){ return a + 1 }"))
     assert_ok(poly.run("%%bash\necho between"), "between\n")
     assert shown(poly.run("%%javascript\nf() + b.n")) == ["43"]
+
+
+def test_instances_inside_containers_keep_their_class_and_identity(js):
+    assert_ok(js.run(
+        "class Acct1 { constructor(b) { this.b = b } add(n) { this.b += n; return this } }\n"
+        "const accts1 = new Map([['ann', new Acct1(10)]]); const nested1 = [{inner: new Acct1(1)}];\n"
+        "const same1 = [accts1.get('ann')];"
+    ))
+    result = js.run("[accts1.get('ann').add(5).b, nested1[0].inner.add(1).b, same1[0] === accts1.get('ann'), same1[0].b]")
+    assert shown(result) == ["[ 15, 2, true, 15 ]"]
+    # an instance of a class no cell defined would come back as a plain object: not carried, named
+    foreign = js.run("const url1 = {u: new URL('http://example/')}; const ok1 = 1;")
+    assert "url1: URL instance" in foreign.stream("stderr"), foreign.stream("stderr")
+    assert shown(js.run("[typeof url1, ok1]")) == ["[ 'undefined', 1 ]"]
