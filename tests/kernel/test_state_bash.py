@@ -170,10 +170,11 @@ def test_a_linked_state_file_is_not_followed(fresh):
     sh = fresh()
     assert_ok(sh.run("linked1=1"))
     # SIGKILL: the cell cannot save, so the link stays for the next cell to find
-    assert_error(sh.run("ln -sf /dev/zero /workspace/.dockerkernel/bash-state.sh; kill -KILL $$"), "SIGKILL")
+    links = "; ".join(f"ln -sf /dev/zero /workspace/.dockerkernel/bash-state.{slot}.sh" for slot in (0, 1))
+    assert_error(sh.run(f"{links}; kill -KILL $$"), "SIGKILL")
     assert_ok(sh.run("echo ${linked1-fresh shell}"), "fresh shell\n")
     assert_ok(sh.run("linked1=2"))
-    fifo = "rm -f /workspace/.dockerkernel/bash-state.sh; mkfifo /workspace/.dockerkernel/bash-state.sh; kill -KILL $$"
+    fifo = "cd /workspace/.dockerkernel; rm -f bash-state.*; mkfifo bash-state.0.sh bash-state.1.sh; kill -KILL $$"
     assert_error(sh.run(fifo), "SIGKILL")
     assert_ok(sh.run("echo ${linked1-fresh shell} again"), "fresh shell again\n")  # a FIFO does not block the restore
     assert_ok(sh.run("echo ${linked1-fresh shell}"), "fresh shell\n")
@@ -211,3 +212,10 @@ def test_polyglot_bash_cells_share_a_shell(fresh):
     py = fresh("docker-python")
     assert_ok(py.run("%%bash\nfrom_py_kernel=1"))
     assert_ok(py.run("%%bash\necho $from_py_kernel"), "1\n")
+
+
+def test_large_and_multibyte_cells_arrive_whole(sh):
+    # over 64 KiB the source is read by one `cat`, below by `read -N` (bytes, not characters)
+    big = ": " + "é" * 40000 + "\nbig1=$'ü\\n'; echo \"${#big1} done\""
+    assert_ok(sh.run(big), "2 done\n")
+    assert_ok(sh.run("echo -n \"$big1\" | od -An -tx1 | tr -d ' \\n'; echo"), "c3bc0a\n")
