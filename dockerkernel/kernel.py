@@ -154,6 +154,7 @@ class DockerKernel(Kernel):
         self._image_override = ""
         self._limits_cache: Limits | None = None
         self._provenance: dict = {}
+        self._state_reports: dict[str, dict] = {}  # language -> what its last cell carried (%state)
         self._setup_task: asyncio.Future | None = None
         self._shell_loop: asyncio.AbstractEventLoop | None = None
         # a kernel stopped without a shutdown_request (SIGTERM from a manager, a crash) still
@@ -349,7 +350,12 @@ class DockerKernel(Kernel):
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(None, self._ask_frontend, prompt, password, ident, parent, answered)
 
+        state_report: dict = {}
+
         def on_event(event):
+            if isinstance(event, Frame) and event.kind == "state":
+                state_report.update(event.payload)
+                return
             if silent:
                 return
             if isinstance(event, Output):
@@ -367,6 +373,8 @@ class DockerKernel(Kernel):
             answered.set()
             coalescer.flush(final=True)
         self._provenance = self._provenance_of(request, outcome, started)
+        if state_report:
+            self._provenance["state"] = self._state_reports[request.language.name] = state_report
         return self._reply_for(outcome, request, coalescer)
 
     def _ask_frontend(self, prompt: str, password: bool, ident, parent, cancelled: threading.Event):
@@ -555,6 +563,8 @@ class DockerKernel(Kernel):
                     raise MagicError(f"unknown language {args.strip()!r}; known: {', '.join(LANGUAGES)}")
                 self.lang = chosen
                 self._send_stream("stdout", f"cells without a %%LANG line now run as {chosen.name}\n")
+            elif name == "state" and not args.strip():
+                self._send_stream("stdout", _state_text(self.keep_state, self._state_reports))
             elif name == "state":
                 self.keep_state = magics.parse_on_off(args)
                 self._send_stream("stdout", f"variables {'are' if self.keep_state else 'are not'} carried to the next cell\n")
@@ -641,6 +651,20 @@ class DockerKernel(Kernel):
         except Exception as exc:
             self.log.warning("dockerkernel: cleanup incomplete (dockerkernel gc will finish it): %s", exc)
         return {"status": "ok", "restart": restart}
+
+
+def _state_text(on: bool, reports: dict[str, dict]) -> str:
+    """What ``%state`` shows: on or off, and per language what its last cell carried."""
+    lines = [f"state is {'on' if on else 'off'}: variables {'are' if on else 'are not'} carried to the next cell"]
+    for lang, report in sorted(reports.items()):
+        carried = report.get("carried") or {}
+        kinds = ", ".join(f"{v} {k}" for k, v in carried.items() if k not in ("count", "bytes"))
+        lines.append(f"{lang}: {carried.get('count', 0)} carried ({kinds}), {carried.get('bytes', 0)} bytes")
+        for name, why in sorted((report.get("not_carried") or {}).items()):
+            lines.append(f"  not carried: {name}: {why}")
+    if not reports:
+        lines.append("(no cell has saved state yet)")
+    return "\n".join(lines) + "\n"
 
 
 def _within(what: str, value: float, lowest: float, highest: float, unit: str) -> float:

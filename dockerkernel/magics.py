@@ -32,7 +32,7 @@ LINE_MAGICS = {
     "help": "%help — this help",
     "cflags": "%cflags [LANG:] FLAGS — extra compiler flags (e.g. -O2 -lm) for this kernel's language; in polyglot for C and C++, or for LANG (c, cpp, go, rust, java)",
     "lang": "%lang NAME — language of the following cells that have no %%LANG line",
-    "state": "%state on|off — carry variables, functions and classes to the next cell (default on; Python, JavaScript, Ruby, Bash)",
+    "state": "%state on|off — carry variables, functions and classes to the next cell (default on; Python, JavaScript, Ruby, Bash); %state alone shows what was carried",
     "matplotlib": "%matplotlib inline — accepted for compatibility (figures are always inline)",
 }
 CELL_MAGICS = {

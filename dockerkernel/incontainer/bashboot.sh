@@ -43,7 +43,7 @@ unset DK_DONE_FD
 
 # -- header and source ----------------------------------------------------------------------
 IFS= builtin read -r __dk_header || exit 0  # the kernel went away before sending a cell
-[[ $__dk_header =~ \"nonce\":\"([0-9a-f]+)\" ]] && export DK_NONCE=${BASH_REMATCH[1]}
+[[ $__dk_header =~ \"nonce\":\"([0-9a-f]+)\" ]] && export DK_NONCE=${BASH_REMATCH[1]} && __dk_nonce=$DK_NONCE
 __dk_count=0
 [[ $__dk_header =~ \"execution_count\":([0-9]+) ]] && __dk_count=${BASH_REMATCH[1]}
 __dk_keep=1
@@ -148,7 +148,18 @@ __dk_save() {
         [[ $__dk_flags == *x* ]] && builtin printf '  set -o xtrace\n'
         builtin printf '}\n'
         builtin printf '__dk_complete=%d\n' "$__dk_seq"
-    } >| "$__dk_tmp"
+    } >| "$__dk_tmp" || return 0
+    __dk_report "${#__dk_vars[@]}" "${#__dk_userfns[@]}" "${#BASH_ALIASES[@]}"
+}
+
+__dk_report() {
+    # a `state` frame: what was carried, for the reply metadata and %state (protocol.py)
+    local LC_ALL=C __dk_body __dk_text
+    IFS= builtin read -r -d '' -N "$__dk_max_state" __dk_text < "$__dk_tmp"
+    builtin printf -v __dk_body '{"language":"bash","carried":{"count":%d,"bytes":%d,"variables":%d,"functions":%d,"aliases":%d},"not_carried":{}}' \
+        $(($1 + $2 + $3)) "${#__dk_text}" "$1" "$2" "$3"
+    [[ -n $__dk_nonce ]] || return 0
+    builtin printf '\eDK %s state %d\n%s' "$__dk_nonce" "${#__dk_body}" "$__dk_body" >&"$__dk_out" 2>/dev/null
 }
 
 __dk_finish() {
@@ -165,6 +176,7 @@ __dk_finish() {
 
 __dk_set_options() { :; }
 __dk_saved=0
+exec {__dk_out}>&1  # the frame goes where the cell's stdout went first, whatever the cell redirects
 if ((__dk_keep)) && __dk_load; then
     # top level on purpose: `declare` in a function would make the variables local
     builtin eval "$__dk_text"

@@ -549,6 +549,13 @@ function saveState(declaredHere) {
   const blob = v8.serialize({ v: 1, entries: entries.filter((e) => !drop.has(e.name)), values, prototypes });
   replaceFile(STATE_FILE, blob);
   announceSkipped();
+  const carried = entries.filter((e) => !drop.has(e.name));
+  const count = (how) => carried.filter((e) => e.how === how).length;
+  sendFrame("state", {
+    language: "javascript",
+    carried: { count: carried.length, bytes: blob.length, values: count("value"), definitions: count("source"), modules: count("module") + count("member") },
+    not_carried: { ...skipped },
+  });
   const took = Number(process.hrtime.bigint() - started) / 1e9;
   if (took > 1) {
     process.stderr.write(`dockerkernel: saving this notebook's variables for the next cell took ${took.toFixed(1)} s (${blob.length} bytes); \`%state off\` turns this off\n`);

@@ -264,6 +264,7 @@ module DockerKernelBoot
       blob = Marshal.dump({ "v" => 1, "features" => features, "defs" => defs, "values" => blob_values })
       replace_file(STATE_FILE, blob)
       announce_skipped
+      report_state(values, defs, features, blob.bytesize)
       took = Process.clock_gettime(Process::CLOCK_MONOTONIC) - started
       return unless took > 1
 
@@ -273,6 +274,15 @@ module DockerKernelBoot
     def from_cell?(location)
       file = location&.first.to_s
       file == CELL || file.start_with?("Cell In[")
+    end
+
+    def report_state(values, defs, features, size)
+      # a `state` frame: what was carried, for the reply metadata and %state (protocol.py)
+      kinds = values.transform_keys(&:to_s).transform_values(&:size)
+      kinds["definitions"] = defs.size
+      kinds["libraries"] = features.size
+      send_frame("state", { "language" => "ruby", "carried" => { "count" => kinds.values.sum, "bytes" => size, **kinds },
+                            "not_carried" => @skipped })
     end
 
     def defined_now?(key)

@@ -219,3 +219,21 @@ def test_large_and_multibyte_cells_arrive_whole(sh):
     big = ": " + "é" * 40000 + "\nbig1=$'ü\\n'; echo \"${#big1} done\""
     assert_ok(sh.run(big), "2 done\n")
     assert_ok(sh.run("echo -n \"$big1\" | od -An -tx1 | tr -d ' \\n'; echo"), "c3bc0a\n")
+
+
+def test_reply_metadata_and_state_magic_say_what_was_carried(fresh):
+    sh = fresh()
+    result = sh.run("meta1=1; meta_fn() { :; }; alias meta_al=true")
+    assert_ok(result, "")
+    report = result.reply["metadata"]["dockerkernel"]["state"]
+    assert report["language"] == "bash" and report["not_carried"] == {}, report
+    carried = report["carried"]
+    assert carried["functions"] == 1 and carried["aliases"] == 1 and carried["variables"] >= 1, carried
+    assert carried["count"] == carried["variables"] + 2 and carried["bytes"] > 0, carried
+    shown = sh.run("%state")
+    assert_ok(shown)
+    assert "state is on" in shown.stream() and f"bash: {carried['count']} carried" in shown.stream(), shown.stream()
+    off = sh.run("%state off")
+    assert_ok(off)
+    assert "state" not in sh.run("echo x").reply["metadata"]["dockerkernel"]  # nothing saved, nothing reported
+    assert_ok(sh.run("%state on"))

@@ -220,3 +220,13 @@ def test_instances_inside_containers_keep_their_class_and_identity(js):
     foreign = js.run("const url1 = {u: new URL('http://example/')}; const ok1 = 1;")
     assert "url1: URL instance" in foreign.stream("stderr"), foreign.stream("stderr")
     assert shown(js.run("[typeof url1, ok1]")) == ["[ 'undefined', 1 ]"]
+
+
+def test_reply_metadata_says_what_was_carried(fresh):
+    js = fresh()
+    result = js.run("var meta1 = 1; function metaFn() {} const metaFs = require('fs'); const metaC = (() => { let q; return () => q })();")
+    report = result.reply["metadata"]["dockerkernel"]["state"]
+    assert report["language"] == "javascript", report
+    assert report["carried"] == {"count": 3, "bytes": report["carried"]["bytes"], "values": 1, "definitions": 1, "modules": 1}, report
+    assert report["carried"]["bytes"] > 0
+    assert list(report["not_carried"]) == ["metaC"], report

@@ -218,3 +218,14 @@ def test_polyglot_ruby_cells_share_state(fresh):
     assert_ok(poly.run("%%ruby\n$count = 1; total = 2; def twice(n) = n * 2"))
     assert_ok(poly.run("%%python\nprint('between')"), "between\n")
     assert shown(poly.run("%%ruby\ntwice(total) + $count")) == ["5"]
+
+
+def test_reply_metadata_says_what_was_carried(fresh):
+    rb = fresh()
+    result = rb.run("$meta1 = 1; meta2 = 2; @meta3 = 3; META4 = 4; def meta5 = 5; meta6 = -> { }; nil")
+    report = result.reply["metadata"]["dockerkernel"]["state"]
+    assert report["language"] == "ruby", report
+    carried = report["carried"]
+    assert (carried["globals"], carried["locals"], carried["ivars"], carried["consts"], carried["definitions"]) == (1, 1, 1, 1, 1), report
+    assert carried["count"] == 5 and carried["bytes"] > 0, report
+    assert list(report["not_carried"]) == ["meta6"], report
