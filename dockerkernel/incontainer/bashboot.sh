@@ -98,11 +98,15 @@ __dk_save() {
     local __dk_tmp __dk_name __dk_line
     local -a __dk_names __dk_vars __dk_fns __dk_userfns __dk_exported __dk_lines
     local -A __dk_present
-    builtin set +o >| /tmp/dk/.dk-set
-    builtin shopt -p >| /tmp/dk/.dk-shopt
-    builtin compgen -v >| /tmp/dk/.dk-names
-    builtin declare -F >| /tmp/dk/.dk-functions
+    # lists through /tmp files (no process): the cell may have filled /tmp, and a partial list
+    # would save a shell without its variables (and `unset PATH` for the ones missing)
+    if ! { builtin set +o >| /tmp/dk/.dk-set && builtin shopt -p >| /tmp/dk/.dk-shopt &&
+        builtin compgen -v >| /tmp/dk/.dk-names && builtin declare -F >| /tmp/dk/.dk-functions; } 2>/dev/null; then
+        builtin printf 'dockerkernel: the shell could not be saved for the next cell (is /tmp full?); the previous one is kept\n' >&2
+        return 0
+    fi
     builtin mapfile -t __dk_names < /tmp/dk/.dk-names
+    [[ " ${__dk_names[*]} " == *' BASH_VERSION '* ]] || return 0  # a list cut short: keep the previous state
     for __dk_name in "${__dk_names[@]}"; do
         __dk_present[$__dk_name]=1
         __dk_not_state "$__dk_name" || __dk_vars+=("$__dk_name")

@@ -92,8 +92,8 @@ class Ran:
 
     @property
     def frames(self) -> list:
-        """Frames delivered to the kernel side."""
-        return [e for e in self.events if isinstance(e, Frame)]
+        """Frames delivered to the kernel side, but the boot code's own ``state`` report (issue 13)."""
+        return [e for e in self.events if isinstance(e, Frame) and e.kind != "state"]
 
     @property
     def notices(self) -> list:

@@ -237,3 +237,11 @@ def test_reply_metadata_and_state_magic_say_what_was_carried(fresh):
     assert_ok(off)
     assert "state" not in sh.run("echo x").reply["metadata"]["dockerkernel"]  # nothing saved, nothing reported
     assert_ok(sh.run("%state on"))
+
+
+def test_a_cell_that_fills_tmp_keeps_the_previous_state(sh):
+    assert_ok(sh.run("full1=kept"))
+    result = sh.run("full1=changed; dd if=/dev/zero of=/tmp/big bs=1M count=100 2>/dev/null; echo filled")
+    assert_ok(result, "filled\n")
+    assert "previous one is kept" in result.stream("stderr"), result.stream("stderr")
+    assert_ok(sh.run('echo "$full1"; ls -d /workspace'), "kept\n/workspace\n")  # and PATH is intact
