@@ -61,6 +61,10 @@ def cell_request(lang: str, code: str, count: int = 1, **limit_overrides) -> Cel
         image=language.image,
         limits=limits(**limit_overrides),
         execution_count=count,
+        # each attack is its own program: a shell function one attack leaves (`:` of a fork bomb
+        # whose launcher exits) must not become the next attack's `:`. State across cells,
+        # including a hostile state file and a full /tmp, is tested in tests/kernel/test_state_*.py
+        state=False,
         source_file=source_file,
         compile=tuple(compile_argv) if compile_argv else None,
         run=tuple(run_argv) if run_argv else None,
