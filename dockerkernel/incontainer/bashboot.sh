@@ -95,8 +95,8 @@ __dk_save() {
     { __dk_flags=$-; builtin set +xveuo noclobber; } 2>/dev/null
     ((__dk_keep)) && ((!__dk_saved)) || return 0
     __dk_saved=1
-    local __dk_tmp __dk_name __dk_line
-    local -a __dk_names __dk_vars __dk_fns __dk_userfns __dk_exported __dk_lines
+    local __dk_tmp __dk_name __dk_line __dk_shopt __dk_setopts
+    local -a __dk_names __dk_vars __dk_fns __dk_userfns __dk_exported
     local -A __dk_present
     # lists through /tmp files (no process): the cell may have filled /tmp, and a partial list
     # would save a shell without its variables (and `unset PATH` for the ones missing)
@@ -107,9 +107,17 @@ __dk_save() {
     fi
     builtin mapfile -t __dk_names < /tmp/dk/.dk-names
     [[ " ${__dk_names[*]} " == *' BASH_VERSION '* ]] || return 0  # a list cut short: keep the previous state
+    IFS= builtin read -r -d '' __dk_shopt < /tmp/dk/.dk-shopt
+    IFS= builtin read -r -d '' __dk_setopts < /tmp/dk/.dk-set
     for __dk_name in "${__dk_names[@]}"; do
         __dk_present[$__dk_name]=1
-        __dk_not_state "$__dk_name" || __dk_vars+=("$__dk_name")
+        # __dk_not_state, inlined: a function call per name costs more than the rest of the loop
+        case $__dk_name in
+        BASH | BASH_* | BASHOPTS | BASHPID | COLUMNS | COMP_* | DIRSTACK | EPOCHREALTIME | EPOCHSECONDS | EUID | \
+            FUNCNAME | GROUPS | HISTCMD | HOSTNAME | HOSTTYPE | LINENO | LINES | MACHTYPE | OPTERR | OPTIND | \
+            OSTYPE | PIPESTATUS | PPID | PWD | RANDOM | SECONDS | SHELLOPTS | SHLVL | SRANDOM | UID | _ | DK_* | __dk_*) ;;
+        *) __dk_vars+=("$__dk_name") ;;
+        esac
     done
     builtin mapfile -t __dk_fns < /tmp/dk/.dk-functions
     for __dk_line in "${__dk_fns[@]}"; do
@@ -127,11 +135,9 @@ __dk_save() {
     [[ -L $__dk_tmp || ( -e $__dk_tmp && ! -f $__dk_tmp ) ]] && { command rm -f -- "$__dk_tmp" || return 0; }
     {
         builtin printf 'builtin cd -- %q 2>/dev/null || builtin printf "dockerkernel: the working directory %%s is gone (a new container); staying in %%s\\n" %q "$PWD" >&2\n' "$PWD" "$PWD"
-        # shopt first: extglob changes how the functions below are parsed
-        builtin mapfile -t __dk_lines < /tmp/dk/.dk-shopt
-        for __dk_line in "${__dk_lines[@]}"; do
-            [[ $__dk_line == *' login_shell' || $__dk_line == *' restricted_shell' ]] || builtin printf '%s\n' "$__dk_line"
-        done
+        # shopt first: extglob changes how the functions below are parsed (login_shell and
+        # restricted_shell cannot be set: their complaint is silenced)
+        builtin printf '{\n%s} 2>/dev/null\n' "$__dk_shopt"
         ((${#__dk_vars[@]})) && builtin declare -p "${__dk_vars[@]}" 2>/dev/null
         for __dk_name in "${__dk_fresh[@]}"; do
             [[ -n ${__dk_present[$__dk_name]} ]] || __dk_not_state "$__dk_name" || builtin printf 'builtin unset -v %s\n' "$__dk_name"
@@ -140,12 +146,10 @@ __dk_save() {
         for __dk_name in "${__dk_exported[@]}"; do builtin printf 'builtin declare -fx %s\n' "$__dk_name"; done
         builtin alias -p
         # `set` options last (applied just before the cell): errexit or nounset must not stop the restore
-        builtin printf '__dk_set_options() {\n'
-        builtin mapfile -t __dk_lines < /tmp/dk/.dk-set
-        for __dk_line in "${__dk_lines[@]}"; do
-            # these four were switched off for the save itself: their state is in $__dk_flags
-            case $__dk_line in *' xtrace' | *' verbose' | *' errexit' | *' nounset') ;; *) builtin printf '  %s\n' "$__dk_line" ;; esac
-        done
+        # xtrace, verbose, errexit, nounset and noclobber were switched off for the save itself:
+        # their state is in $__dk_flags, and the lines after `set +o` win
+        builtin printf '__dk_set_options() {\n%s' "$__dk_setopts"
+        [[ $__dk_flags == *C* ]] && builtin printf '  set -o noclobber\n'
         [[ $__dk_flags == *e* ]] && builtin printf '  set -o errexit\n'
         [[ $__dk_flags == *u* ]] && builtin printf '  set -o nounset\n'
         [[ $__dk_flags == *v* ]] && builtin printf '  set -o verbose\n'

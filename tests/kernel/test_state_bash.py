@@ -114,7 +114,7 @@ def test_functions_aliases_directory_and_options(sh):
         "only_digits() { [[ $1 == +([0-9]) ]] && echo digits || echo other; }\n"
         "function counter_fn { echo \"called with $#\"; }\n"
         "alias hello1='echo hello from an alias'\n"
-        "set -o pipefail\n"
+        "set -o pipefail -o noclobber\n"
         "mkdir -p sub/dir && cd sub/dir"
     ))
     result = sh.run(
@@ -122,10 +122,12 @@ def test_functions_aliases_directory_and_options(sh):
         "hello1\n"
         "shopt -q extglob && echo extglob on\n"
         "false | true; echo pipefail status $?\n"
+        "[[ -o noclobber ]] && echo noclobber on\n"
         "pwd; cd /workspace"
     )
-    assert_ok(result, "digits\nother\ncalled with 2\nhello from an alias\nextglob on\npipefail status 1\n/workspace/sub/dir\n")
-    assert_ok(sh.run("pwd; set +o pipefail; shopt -u extglob"), "/workspace\n")
+    assert_ok(result, "digits\nother\ncalled with 2\nhello from an alias\nextglob on\npipefail status 1\nnoclobber on\n"
+                      "/workspace/sub/dir\n")
+    assert_ok(sh.run("pwd; set +o pipefail +o noclobber; shopt -u extglob"), "/workspace\n")
 
 
 def test_unset_and_unalias_are_remembered(sh):
