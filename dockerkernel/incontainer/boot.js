@@ -175,21 +175,29 @@ function analyse(text) {
   if (!acorn) return null;
   let program;
   try {
-    program = acorn.parse(text, { ecmaVersion: "latest", sourceType: "script", allowAwaitOutsideFunction: true, allowHashBang: true });
+    program = acorn.parse(text, { ecmaVersion: "latest", sourceType: "script", allowAwaitOutsideFunction: true, allowHashBang: true, locations: true });
   } catch (err) {
     return null; // V8 reports the syntax error itself, or runs what acorn does not know
   }
   const declared = new Map();
+  const lines = new Map(); // name -> line of the cell its definition starts on (for tracebacks later)
   for (const node of program.body) {
     if (node.type === "VariableDeclaration") {
-      for (const d of node.declarations) for (const name of patternNames(d.id, [])) declared.set(name, node.kind);
+      for (const d of node.declarations) {
+        for (const name of patternNames(d.id, [])) {
+          declared.set(name, node.kind);
+          if (d.id.type === "Identifier" && d.init) lines.set(name, d.init.loc.start.line);
+        }
+      }
     } else if (node.type === "FunctionDeclaration" && node.id) {
       declared.set(node.id.name, "function");
+      lines.set(node.id.name, node.loc.start.line);
     } else if (node.type === "ClassDeclaration" && node.id) {
       declared.set(node.id.name, "class");
+      lines.set(node.id.name, node.loc.start.line);
     }
   }
-  return { declared, program, tla: program.body.some(hasTopLevelAwait) };
+  return { declared, lines, program, tla: program.body.some(hasTopLevelAwait) };
 }
 
 // A cell with top-level await becomes an async function whose declarations are hoisted out as
@@ -309,7 +317,11 @@ function restoreState(declaredHere) {
     const entry = byName.get(name);
     try {
       if (entry.how === "source") {
-        const made = (0, eval)(`(${entry.source}\n)`); // global scope: sees the globals, as it did
+        // global scope: sees the globals, as it did; named and placed as in its cell, so a
+        // traceback through it says `Cell In[3]:2`
+        const placed = Number.isInteger(entry.cell) && Number.isInteger(entry.line) && entry.line > 0 && entry.line < 100000;
+        const made = vm.runInThisContext(`${placed ? "\n".repeat(entry.line - 1) : ""}(${entry.source}\n)`,
+          { filename: placed ? `Cell In[${entry.cell}]` : "an earlier cell" });
         restoredFunctions.add(made);
         return made;
       }
@@ -498,6 +510,12 @@ function saveState(declaredHere) {
         continue;
       }
       Object.assign(entry, { how: "source", source: text });
+      if (restoredFunctions.has(value)) {
+        const before = previous.entries.find((e) => e && e.name === name);
+        if (before) Object.assign(entry, { cell: before.cell, line: before.line });
+      } else if (analysis && analysis.lines.has(name)) {
+        Object.assign(entry, { cell: Number(header.execution_count) || 0, line: analysis.lines.get(name) });
+      }
       sources.set(value, name);
     } else {
       entry.how = "value";

@@ -230,3 +230,12 @@ def test_reply_metadata_says_what_was_carried(fresh):
     assert report["carried"] == {"count": 3, "bytes": report["carried"]["bytes"], "values": 1, "definitions": 1, "modules": 1}, report
     assert report["carried"]["bytes"] > 0
     assert list(report["not_carried"]) == ["metaC"], report
+
+
+def test_traceback_through_a_carried_function_names_its_cell(js):
+    defined = js.run("var tb1 = 1\n\nfunction boomTb1() {\n  throw new Error('from an earlier cell')\n}")
+    assert_ok(defined)
+    where = f"Cell In[{defined.reply['content']['execution_count']}]"
+    for _ in range(2):  # also after being carried a second time
+        content = assert_error(js.run("boomTb1()"), "Error")
+        assert f"    at boomTb1 ({where}:4:" in "\n".join(content["traceback"]), content["traceback"]
