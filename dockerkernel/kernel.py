@@ -155,6 +155,10 @@ class DockerKernel(Kernel):
         self._limits_cache: Limits | None = None
         self._provenance: dict = {}
         self._state_reports: dict[str, dict] = {}  # language -> what its last cell carried (%state)
+        # language -> execution counts of cells ended by a limit since its last normal end: a
+        # state such a cell saved before the limit struck (say, processes it left behind hit the
+        # pids limit) is not restored (DK_STATE_DISCARD, read by the boot code)
+        self._discard_state: dict[str, list[int]] = {}
         self._setup_task: asyncio.Future | None = None
         self._shell_loop: asyncio.AbstractEventLoop | None = None
         # a kernel stopped without a shutdown_request (SIGTERM from a manager, a crash) still
@@ -218,13 +222,17 @@ class DockerKernel(Kernel):
             source=program.encode("utf-8", "surrogateescape"),
             image=self.image_for(lang),
             limits=self.limits,
-            env={**{str(k): str(v) for k, v in self.env.items()}, **self.cell_env},
+            env={**{str(k): str(v) for k, v in self.env.items()}, **self.cell_env, **self._discard_env(lang)},
             execution_count=count,
             state=self.keep_state,
             source_file=source_file,
             compile=tuple(compile_argv) if compile_argv else None,
             run=tuple(run_argv) if run_argv else None,
         )
+
+    def _discard_env(self, lang: Language) -> dict[str, str]:
+        discard = self._discard_state.get(lang.name)
+        return {"DK_STATE_DISCARD": ",".join(map(str, discard))} if discard else {}
 
     # -- start-up --------------------------------------------------------------------------
     def start(self):
@@ -373,6 +381,10 @@ class DockerKernel(Kernel):
             answered.set()
             coalescer.flush(final=True)
         self._provenance = self._provenance_of(request, outcome, started)
+        if outcome.reason in ("timeout", "oom", "output", "pids", "interrupt"):
+            self._discard_state[request.language.name] = [*self._discard_state.get(request.language.name, [])[-7:], request.execution_count]
+        elif outcome.reason in ("ok", "exit", "compile"):
+            self._discard_state.pop(request.language.name, None)
         if state_report:
             self._provenance["state"] = self._state_reports[request.language.name] = state_report
         return self._reply_for(outcome, request, coalescer)

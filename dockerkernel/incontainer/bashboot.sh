@@ -47,6 +47,9 @@ IFS= builtin read -r __dk_header || exit 0  # the kernel went away before sendin
 __dk_count=0
 [[ $__dk_header =~ \"execution_count\":([0-9]+) ]] && __dk_count=${BASH_REMATCH[1]}
 __dk_keep=1
+# cells ended by a limit (the kernel's list): a state one of them saved is not restored
+__dk_discard=,
+[[ $__dk_header =~ \"DK_STATE_DISCARD\":\"([0-9,]+)\" ]] && __dk_discard=,${BASH_REMATCH[1]},
 [[ $__dk_header =~ \"state\":false,\"compile\":null\}$ ]] && __dk_keep=0
 __dk_read_source() {
     # the rest of stdin is the cell (no NUL: the kernel refuses those); bytes, not characters
@@ -80,8 +83,9 @@ __dk_load() {
         [[ -f $__dk_file && ! -L $__dk_file ]] || continue
         IFS= builtin read -r -d '' -N "$__dk_max_state" __dk_body < "$__dk_file"
         ((${#__dk_body} < __dk_max_state)) || continue
-        [[ ${__dk_body: -40} =~ $'\n'__dk_complete=([0-9]+)$'\n'$ ]] || continue
-        __dk_slot[__dk_i]=${BASH_REMATCH[1]}
+        [[ ${__dk_body: -80} =~ $'\n'__dk_saved_by=([0-9]+)$'\n'__dk_complete=([0-9]+)$'\n'$ ]] || continue
+        [[ $__dk_discard == *,${BASH_REMATCH[1]},* ]] && continue  # saved by a cell a limit then ended
+        __dk_slot[__dk_i]=${BASH_REMATCH[2]}
         if ((__dk_slot[__dk_i] > __dk_best)); then
             __dk_best=${__dk_slot[__dk_i]}
             __dk_text=$__dk_body
@@ -155,7 +159,7 @@ __dk_save() {
         [[ $__dk_flags == *v* ]] && builtin printf '  set -o verbose\n'
         [[ $__dk_flags == *x* ]] && builtin printf '  set -o xtrace\n'
         builtin printf '}\n'
-        builtin printf '__dk_complete=%d\n' "$__dk_seq"
+        builtin printf '__dk_saved_by=%d\n__dk_complete=%d\n' "$__dk_count" "$__dk_seq"
     } >| "$__dk_tmp" || return 0
     __dk_report "${#__dk_vars[@]}" "${#__dk_userfns[@]}" "${#BASH_ALIASES[@]}"
 }
@@ -194,6 +198,6 @@ __dk_env
 builtin trap '__dk_save' EXIT
 BASH_ARGV0=$__dk_cell
 # the boot's own variables are not the cell's
-builtin unset -v __dk_header __dk_count BASH_REMATCH
+builtin unset -v __dk_header BASH_REMATCH
 __dk_set_options; builtin unset -f __dk_set_options; builtin source "$__dk_cell"
 __dk_finish $?

@@ -27,6 +27,7 @@ try {
 
 const STATE_DIR = "/workspace/.dockerkernel";
 const STATE_FILE = `${STATE_DIR}/javascript-state.bin`;
+const PREVIOUS_FILE = `${STATE_DIR}/javascript-state.previous.bin`; // the one before, see DK_STATE_DISCARD
 const SKIPPED_FILE = `${STATE_DIR}/javascript-skipped.json`;
 const MAX_STATE = 256 << 20; // a state file larger than this is not read (bytes)
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
@@ -286,13 +287,26 @@ const restoredFunctions = new WeakSet(); // made from source at global scope: no
 const restoreFailed = new Set();
 const skipped = {}; // name -> why it is not carried
 
+let rotate = false; // the state file is a good one: the save keeps it as the previous one
+function readState(path) {
+  const blob = readRegular(path, MAX_STATE);
+  if (!blob) return null;
+  const state = v8.deserialize(blob);
+  return state && Array.isArray(state.entries) ? state : null;
+}
+
 function restoreState(declaredHere) {
-  const blob = readRegular(STATE_FILE, MAX_STATE);
-  if (!blob) return;
+  // a state saved by a cell that a limit then ended (the kernel lists them) is passed over
+  const discard = new Set(String((header.env || {}).DK_STATE_DISCARD || "").split(",").filter(Boolean).map(Number));
   let state;
   try {
-    state = v8.deserialize(blob);
-    if (!state || !Array.isArray(state.entries)) return;
+    state = readState(STATE_FILE);
+    rotate = state !== null && !discard.has(state.cell);
+    if (state === null || discard.has(state.cell)) {
+      state = readState(PREVIOUS_FILE); // also when a save was killed between its two renames
+      if (state !== null && discard.has(state.cell)) state = null;
+    }
+    if (state === null) return;
   } catch (err) {
     process.stderr.write(`dockerkernel: the previous cells' variables could not be restored (${err.message})\n`);
     return;
@@ -564,7 +578,15 @@ function saveState(declaredHere) {
     const cls = classOf(object);
     if (typeof cls === "string") prototypes.push([index, cls]);
   });
-  const blob = v8.serialize({ v: 1, entries: entries.filter((e) => !drop.has(e.name)), values, prototypes });
+  const cell = Number(header.execution_count) || 0;
+  const blob = v8.serialize({ v: 1, cell, entries: entries.filter((e) => !drop.has(e.name)), values, prototypes });
+  if (rotate) {
+    try {
+      fs.renameSync(STATE_FILE, PREVIOUS_FILE); // killed right after: the restore takes the previous one
+    } catch (err) {
+      // no state file (any more): nothing to keep
+    }
+  }
   replaceFile(STATE_FILE, blob);
   announceSkipped();
   const carried = entries.filter((e) => !drop.has(e.name));

@@ -21,6 +21,7 @@ require "json"
 module DockerKernelBoot
   STATE_DIR = "/workspace/.dockerkernel"
   STATE_FILE = File.join(STATE_DIR, "ruby-state.bin")
+  PREVIOUS_FILE = File.join(STATE_DIR, "ruby-state.previous.bin") # the one before, see DK_STATE_DISCARD
   SKIPPED_FILE = File.join(STATE_DIR, "ruby-skipped.json")
   MAX_STATE = 256 << 20 # a state file larger than this is not read (bytes)
   CELL = "/tmp/dk/cell.rb"
@@ -47,6 +48,9 @@ module DockerKernelBoot
       count = header["execution_count"].to_i
       label = "Cell In[#{count}]"
       keep = header["state"] != false
+      @count = count
+      # cells ended by a limit (the kernel's list): a state one of them saved is not restored
+      @discard = (header["env"] || {})["DK_STATE_DISCARD"].to_s.split(",").map(&:to_i)
       Dir.mkdir("/tmp/dk") unless File.directory?("/tmp/dk")
       File.binwrite(CELL, source)
       $0 = CELL
@@ -178,12 +182,20 @@ module DockerKernelBoot
       end
     end
 
-    def restore_state(definitions)
-      blob = read_regular(STATE_FILE, MAX_STATE)
-      return { "defs" => [] } unless blob
+    def read_state(path)
+      blob = read_regular(path, MAX_STATE)
+      state = blob && Marshal.load(blob)
+      state.is_a?(Hash) && state["defs"].is_a?(Array) ? state : nil
+    end
 
-      state = Marshal.load(blob)
-      return { "defs" => [] } unless state.is_a?(Hash) && state["defs"].is_a?(Array)
+    def restore_state(definitions)
+      state = read_state(STATE_FILE)
+      @rotate = !state.nil? && !@discard.include?(state["cell"])
+      if state.nil? || @discard.include?(state["cell"])
+        state = read_state(PREVIOUS_FILE) # also when a save was killed between its two renames
+        state = nil if state && @discard.include?(state["cell"])
+      end
+      return { "defs" => [] } unless state
 
       (state["features"] || []).each do |feature|
         require feature
@@ -261,7 +273,10 @@ module DockerKernelBoot
       end
       blob_values = dump_values(values)
       features = ($LOADED_FEATURES - @fresh[:features]).select { |f| f.start_with?("/") && !f.start_with?("/tmp/") }
-      blob = Marshal.dump({ "v" => 1, "features" => features, "defs" => defs, "values" => blob_values })
+      blob = Marshal.dump({ "v" => 1, "cell" => @count, "features" => features, "defs" => defs, "values" => blob_values })
+      if @rotate
+        File.rename(STATE_FILE, PREVIOUS_FILE) rescue nil # killed right after: the restore takes the previous one
+      end
       replace_file(STATE_FILE, blob)
       announce_skipped
       report_state(values, defs, features, blob.bytesize)

@@ -247,3 +247,14 @@ def test_a_cell_that_fills_tmp_keeps_the_previous_state(sh):
     assert_ok(result, "filled\n")
     assert "previous one is kept" in result.stream("stderr"), result.stream("stderr")
     assert_ok(sh.run('echo "$full1"; ls -d /workspace'), "kept\n/workspace\n")  # and PATH is intact
+
+
+def test_state_saved_before_a_limit_struck_is_not_restored(sh):
+    """The launcher of a fork bomb ends (and saves) at once; its orphans then hit the pids limit:
+    the cell ended by a limit, so what it saved is passed over (DK_STATE_DISCARD), `:` included."""
+    assert_ok(sh.run("orphan1=before"))
+    result = sh.run("orphan1=changed; :(){ :|:& };:\necho launched")
+    assert_error(result, "PidsLimitExceeded")
+    assert_ok(sh.run('echo "$orphan1"; type -t : '), "before\nbuiltin\n")
+    assert_ok(sh.run("orphan1=after"))
+    assert_ok(sh.run('echo "$orphan1"'), "after\n")

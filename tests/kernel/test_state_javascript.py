@@ -239,3 +239,14 @@ def test_traceback_through_a_carried_function_names_its_cell(js):
     for _ in range(2):  # also after being carried a second time
         content = assert_error(js.run("boomTb1()"), "Error")
         assert f"    at boomTb1 ({where}:4:" in "\n".join(content["traceback"]), content["traceback"]
+
+
+def test_state_saved_before_a_limit_struck_is_not_restored(js):
+    """The program ends (and saves) at once; the processes it left then hit the pids limit: the
+    cell ended by a limit, so what it saved is passed over (DK_STATE_DISCARD)."""
+    assert_ok(js.run("var orphan1 = 'before'"))
+    bomb = "var orphan1 = 'changed'; require('child_process').spawn('bash', ['-c', ':(){ :|:& };:'], {stdio: 'ignore'});"
+    assert_error(js.run(bomb), "PidsLimitExceeded")
+    assert shown(js.run("orphan1")) == ["'before'"]
+    assert_ok(js.run("orphan1 = 'after'"))
+    assert shown(js.run("orphan1")) == ["'after'"]

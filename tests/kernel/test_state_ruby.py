@@ -229,3 +229,13 @@ def test_reply_metadata_says_what_was_carried(fresh):
     assert (carried["globals"], carried["locals"], carried["ivars"], carried["consts"], carried["definitions"]) == (1, 1, 1, 1, 1), report
     assert carried["count"] == 5 and carried["bytes"] > 0, report
     assert list(report["not_carried"]) == ["meta6"], report
+
+
+def test_state_saved_before_a_limit_struck_is_not_restored(rb):
+    """The program ends (and saves) at once; the processes it left then hit the pids limit: the
+    cell ended by a limit, so what it saved is passed over (DK_STATE_DISCARD)."""
+    assert_ok(rb.run("$orphan1 = 'before'"))
+    assert_error(rb.run("$orphan1 = 'changed'; spawn('bash', '-c', ':(){ :|:& };:'); nil"), "PidsLimitExceeded")
+    assert shown(rb.run("$orphan1")) == ['"before"']
+    assert_ok(rb.run("$orphan1 = 'after'"))
+    assert shown(rb.run("$orphan1")) == ['"after"']
