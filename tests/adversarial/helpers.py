@@ -287,5 +287,5 @@ def kernel_settled(client: docker.DockerClient, kernel_id: str, pool_size: int =
                 continue
             # a pool container holds only its init, the runner and a warm interpreter (under gVisor
             # the host sees only the sandbox's own processes: runsc-sandbox, runsc-gofer)
-            assert re.search(r"docker-init|runner\.py|pyboot\.py|boot\.js|runsc|^\s*$", cmd), (
+            assert re.search(r"docker-init|runner\.py|pyboot\.py|boot\.js|bashboot\.sh|rubyboot\.rb|runsc|^\s*$", cmd), (
                 f"unexpected process in pool container {info['Id'][:12]}: {cmd}")
