@@ -133,8 +133,8 @@ class RequestSettings(Protocol):
     def flags_for(self, language: Language) -> str:
         """Extra compiler flags for ``language`` ('' = the language's defaults)."""
 
-    def cell_environment(self) -> dict[str, str]:
-        """Environment variables of every cell."""
+    def cell_environment(self, language: Language | None = None) -> dict[str, str]:
+        """Environment variables of a cell of ``language``."""
 
     @property
     def limits(self) -> Limits:
@@ -157,7 +157,7 @@ def build_request(language: Language, text: str, settings: RequestSettings, coun
         source=program.encode("utf-8", "surrogateescape"),
         image=settings.image_for(language),
         limits=settings.limits,
-        env=settings.cell_environment(),
+        env=settings.cell_environment(language),
         execution_count=count,
         state=settings.keep_state,
         stdin_file=getattr(settings, "cell_stdin", ""),

@@ -168,6 +168,9 @@ LANGUAGES: dict[str, Language] = {
             name="ruby",
             display_name="Ruby (Docker)",
             source_file="cell.rb",
+            # a warm interpreter that restores the previous cells' state, evaluates the cell at
+            # the top level (IRuby's rules for the shown value), reports exceptions in-band
+            warm_command=("ruby", "/opt/dockerkernel/rubyboot.rb"),
             run_command=("ruby", "{file}"),
             version_command=("ruby", "-e", "puts RUBY_VERSION"),
             mimetype="text/x-ruby",
@@ -176,7 +179,6 @@ LANGUAGES: dict[str, Language] = {
             codemirror_mode="ruby",
             keywords=_RUBY_KEYWORDS,
             completeness="ruby",
-            error_pattern=r":in [`'][^']*': (?P<evalue>.*) \((?P<ename>[A-Z][\w:]*)\)$",
         ),
         Language(
             name="c",
@@ -265,6 +267,8 @@ LANGUAGES: dict[str, Language] = {
             name="bash",
             display_name="Bash (Docker)",
             source_file="cell.sh",
+            # a warm shell that restores the previous cells' shell state, runs the cell, saves it
+            warm_command=("bash", "/opt/dockerkernel/bashboot.sh"),
             run_command=("bash", "{file}"),
             version_command=("bash", "-c", "echo ${BASH_VERSION%%(*}"),
             mimetype="text/x-sh",

@@ -186,6 +186,12 @@ class SessionSettings:
     network_on: bool = False
     image_override: str = ""
     cell_stdin: str = ""  # %stdin FILE: for the cell being run only (the kernel clears it)
+    # language -> what its last cell carried (the boot code's ``state`` frame), for %state
+    state_reports: dict = field(default_factory=dict)
+    # language -> execution counts of cells ended by a limit since its last normal end: a
+    # state such a cell saved before the limit struck (say, processes it left behind hit the
+    # pids limit) is not restored (``DK_STATE_DISCARD``, read by the boot code)
+    discard_state: dict = field(default_factory=dict)
 
     @property
     def limits(self) -> Limits:
@@ -207,9 +213,27 @@ class SessionSettings:
             chosen = self.compile_flags if language is self.language else ""
         return chosen
 
-    def cell_environment(self) -> dict[str, str]:
-        """Environment of every cell: the configured one, then %env."""
-        return {**{str(k): str(v) for k, v in self.env.items()}, **self.cell_env}
+    def cell_environment(self, language: Language | None = None) -> dict[str, str]:
+        """Environment of every cell: the configured one, then %env, then what the boot code of
+        ``language`` must not restore (``DK_STATE_DISCARD``)."""
+        env = {**{str(k): str(v) for k, v in self.env.items()}, **self.cell_env}
+        discard = self.discard_state.get(language.name) if language is not None else None
+        if discard:
+            env["DK_STATE_DISCARD"] = ",".join(map(str, discard))
+        return env
+
+    def record_state(self, language: Language, reason: str, count: int, report: dict) -> None:
+        """After a cell: what it carried (its ``state`` frame), and whether its saved state counts.
+
+        A cell ended by a limit or an interrupt carries nothing: its count is passed to the next
+        cells of the language until one ends normally.
+        """
+        if reason in ("timeout", "oom", "output", "pids", "interrupt"):
+            self.discard_state[language.name] = [*self.discard_state.get(language.name, [])[-7:], count]
+        elif reason in ("ok", "exit", "compile"):
+            self.discard_state.pop(language.name, None)
+        if report:
+            self.state_reports[language.name] = report
 
     def apply(self, magic: Magic) -> str | None:
         """Apply one line magic; returns the text to show, if any.
@@ -394,10 +418,25 @@ def _lang(settings: SessionSettings, args: str) -> str:
 
 @line_magic("state")
 def _state(settings: SessionSettings, args: str) -> str:
-    """%state on|off — Python: carry picklable variables, functions and classes to the next cell (default on)"""
-    _python_only(settings, "state")
+    """%state on|off — carry variables and definitions to the next cell (default on); %state alone shows what was"""
+    if not args.strip():
+        return state_text(settings.keep_state, settings.state_reports)
     settings.keep_state = parse_on_off(args)
     return f"variables {'are' if settings.keep_state else 'are not'} carried to the next cell\n"
+
+
+def state_text(on: bool, reports: dict[str, dict]) -> str:
+    """What ``%state`` shows: on or off, and per language what its last cell carried."""
+    lines = [f"state is {'on' if on else 'off'}: variables {'are' if on else 'are not'} carried to the next cell"]
+    for lang, report in sorted(reports.items()):
+        carried = report.get("carried") or {}
+        kinds = ", ".join(f"{v} {k}" for k, v in carried.items() if k not in ("count", "bytes"))
+        lines.append(f"{lang}: {carried.get('count', 0)} carried ({kinds}), {carried.get('bytes', 0)} bytes")
+        for name, why in sorted((report.get("not_carried") or {}).items()):
+            lines.append(f"  not carried: {name}: {why}")
+    if not reports:
+        lines.append("(no cell has saved state yet)")
+    return "\n".join(lines) + "\n"
 
 
 @line_magic("matplotlib")

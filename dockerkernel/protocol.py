@@ -61,7 +61,7 @@ the same byte streams::
 
 * frames signed with ``nonce`` come from helpers running as the program (``display()``, the
   Python/Node boot code): kinds ``display``, ``update``, ``clear``, ``result``, ``error``,
-  ``input``.
+  ``input``, ``state`` (what the boot code carried to the next cell, for the reply metadata).
   The program can forge them, but only for its own cell: the nonce is new for every cell
   and every container serves one cell.
 * frames signed with ``end_token`` come only from the runner, which keeps the token to
@@ -102,7 +102,7 @@ __all__ = ["CELL_DIR", "FRAME_MAGIC", "Frame", "FrameError", "FrameParser", "Tex
 _HEADER_RE = re.compile(rb"([0-9a-f]{32}) ([a-z_]{1,16}) ([0-9]{1,12})\n")
 _MAX_HEADER = 32 + 1 + 16 + 1 + 12 + 1
 
-PROGRAM_KINDS = frozenset({"display", "update", "clear", "result", "error", "input"})
+PROGRAM_KINDS = frozenset({"display", "update", "clear", "result", "error", "input", "state"})
 RUNNER_KINDS = frozenset({"end", "limit"})
 
 

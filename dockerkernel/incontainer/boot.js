@@ -1,12 +1,39 @@
 // JavaScript cell boot: loaded while the container waits in the pool, then runs one cell.
 // Reads the header line and the source from stdin (see dockerkernel/protocol.py), runs the
-// source as a CommonJS module resolved from /workspace, and reports an uncaught error as an
-// `error` frame. `display` (global) sends rich output: display.html(s), display.png(buf), ...
+// source as a script in this context (like Node's REPL: `require`, `module`, `__dirname` are
+// globals, resolved from /workspace, top-level `await` works), shows the value of a trailing
+// expression as `execute_result`, and reports an uncaught error as an `error` frame.
+// `display` (global) sends rich output: display.html(s), display.png(buf), ...
+//
+// State (header "state": true): the previous cells' top-level `var`/`let`/`const`/`function`/
+// `class` bindings and the `globalThis` properties they added are restored before the cell
+// and saved when the process exits (/workspace/.dockerkernel/javascript-state.bin): values with
+// the V8 serializer (structured clone), functions and classes by their source, `require`d
+// modules by name. What cannot be carried (a closure over local variables, a socket, ...) is
+// named once on stderr. A cell killed by a limit (SIGKILL) never reaches the save.
+//
 // sendFrame is the only frame encoder besides dockerkernel/wire.py (Node cannot import that);
 // tests/unit/test_wire.py runs it on wire.FRAME_VECTORS and compares the bytes.
 "use strict";
 const fs = require("fs");
 const Module = require("module");
+const util = require("util");
+const v8 = require("v8");
+const vm = require("vm");
+
+let acorn = null;
+try {
+  acorn = require("acorn"); // Debian's node-acorn (a dependency of nodejs)
+} catch (err) {
+  // no parser: cells still run, as CommonJS modules, and carry only globalThis properties
+}
+
+const STATE_DIR = "/workspace/.dockerkernel";
+const STATE_FILE = `${STATE_DIR}/javascript-state.bin`;
+const PREVIOUS_FILE = `${STATE_DIR}/javascript-state.previous.bin`; // the one before, see DK_STATE_DISCARD
+const SKIPPED_FILE = `${STATE_DIR}/javascript-skipped.json`;
+const MAX_STATE = 256 << 20; // a state file larger than this is not read (bytes)
+const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 
 function readAllStdin() {
   const chunks = [];
@@ -26,12 +53,24 @@ function readAllStdin() {
   return Buffer.concat(chunks);
 }
 
+// the inspector session (names of let/const/class bindings, closures) connects while the
+// container waits in the pool; no domain is enabled, so the cell runs as fast as without
+let pooledSession = null;
+try {
+  pooledSession = new (require("inspector").Session)();
+  pooledSession.connect();
+} catch (err) {
+  pooledSession = null; // no inspector in this build of Node: connected later, or never
+}
+
 const input = readAllStdin();
 const newline = input.indexOf(10);
+if (newline < 0) process.exit(0); // the kernel went away before sending a cell
 const header = JSON.parse(input.subarray(0, newline).toString("utf8"));
 const source = input.subarray(newline + 1, newline + 1 + header.size).toString("utf8");
 Object.assign(process.env, header.env || {});
 process.env.DK_NONCE = header.nonce;
+const keepState = header.state !== false;
 
 function sendFrame(kind, payload) {
   const body = Buffer.from(JSON.stringify(payload));
@@ -73,7 +112,7 @@ const filename = "/workspace/cell.js";
 function reportError(err) {
   const isError = err instanceof Error;
   const stack = isError && err.stack ? String(err.stack) : String(err);
-  const lines = stack.split("\n").filter((line) => !/node:internal|\/opt\/dockerkernel\/|at Module\._compile|node:module/.test(line));
+  const lines = stack.split("\n").filter((line) => !/node:internal|node:vm|\/opt\/dockerkernel\/|at Module\._compile|node:module|at Script\.runInThisContext/.test(line));
   sendFrame("error", {
     ename: isError ? err.name || "Error" : "Uncaught",
     evalue: isError ? err.message : String(err),
@@ -81,11 +120,531 @@ function reportError(err) {
   });
   process.exit(1);
 }
+
+// -- the cell's globals: what a CommonJS module would see, resolved from /workspace ----------
+const cellModule = new Module(filename, null);
+cellModule.filename = filename;
+cellModule.paths = Module._nodeModulePaths("/workspace");
+const baseRequire = Module.createRequire(filename);
+const required = new Map(); // module exports -> the specifier that loaded them (state: by name)
+function cellRequire(specifier) {
+  const exported = baseRequire(specifier);
+  if (exported !== null && (typeof exported === "object" || typeof exported === "function") && !required.has(exported)) {
+    required.set(exported, String(specifier));
+  }
+  return exported;
+}
+cellRequire.resolve = baseRequire.resolve;
+cellRequire.cache = baseRequire.cache;
+cellRequire.main = undefined;
+cellModule.require = cellRequire;
+Object.assign(globalThis, {
+  require: cellRequire, module: cellModule, exports: cellModule.exports, __filename: filename, __dirname: "/workspace",
+});
+// what a fresh context has, the boot's globals included: never the cell's state
+const freshGlobals = new Set(Object.getOwnPropertyNames(globalThis));
+
+// -- parsing: declarations, top-level await, the trailing expression --------------------------
+function patternNames(node, out) {
+  if (!node) return out;
+  switch (node.type) {
+    case "Identifier": out.push(node.name); break;
+    case "ObjectPattern": for (const p of node.properties) patternNames(p.type === "RestElement" ? p.argument : p.value, out); break;
+    case "ArrayPattern": for (const e of node.elements) patternNames(e, out); break;
+    case "RestElement": patternNames(node.argument, out); break;
+    case "AssignmentPattern": patternNames(node.left, out); break;
+    default: break;
+  }
+  return out;
+}
+
+const FUNCTION_NODES = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
+function hasTopLevelAwait(node) {
+  if (!node || typeof node.type !== "string") return false;
+  if (node.type === "AwaitExpression" || (node.type === "ForOfStatement" && node.await)) return true;
+  if (FUNCTION_NODES.has(node.type)) return false;
+  for (const key of Object.keys(node)) {
+    const child = node[key];
+    if (Array.isArray(child)) {
+      if (child.some((c) => c && hasTopLevelAwait(c))) return true;
+    } else if (child && typeof child === "object" && typeof child.type === "string" && hasTopLevelAwait(child)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// {declared: Map name -> "const"|"let"|"class"|"var"|"function", program, tla} or null (no parser, syntax error)
+function analyse(text) {
+  if (!acorn) return null;
+  let program;
+  try {
+    program = acorn.parse(text, { ecmaVersion: "latest", sourceType: "script", allowAwaitOutsideFunction: true, allowHashBang: true, locations: true });
+  } catch (err) {
+    return null; // V8 reports the syntax error itself, or runs what acorn does not know
+  }
+  const declared = new Map();
+  const lines = new Map(); // name -> line of the cell its definition starts on (for tracebacks later)
+  for (const node of program.body) {
+    if (node.type === "VariableDeclaration") {
+      for (const d of node.declarations) {
+        for (const name of patternNames(d.id, [])) {
+          declared.set(name, node.kind);
+          if (d.id.type === "Identifier" && d.init) lines.set(name, d.init.loc.start.line);
+        }
+      }
+    } else if (node.type === "FunctionDeclaration" && node.id) {
+      declared.set(node.id.name, "function");
+      lines.set(node.id.name, node.loc.start.line);
+    } else if (node.type === "ClassDeclaration" && node.id) {
+      declared.set(node.id.name, "class");
+      lines.set(node.id.name, node.loc.start.line);
+    }
+  }
+  return { declared, lines, program, tla: program.body.some(hasTopLevelAwait) };
+}
+
+// A cell with top-level await becomes an async function whose declarations are hoisted out as
+// `var` (so they outlive it) and whose trailing expression is returned. Line numbers are kept.
+function rewriteAwait(text, program) {
+  const edits = []; // [start, end, replacement]
+  const hoisted = [];
+  const exposed = [];
+  const slice = (node) => text.slice(node.start, node.end);
+  const keepLines = (start, end, replacement) => {
+    const lost = (text.slice(start, end).match(/\n/g) || []).length - (replacement.match(/\n/g) || []).length;
+    return replacement + "\n".repeat(Math.max(0, lost));
+  };
+  program.body.forEach((node, index) => {
+    if (node.type === "VariableDeclaration") {
+      const parts = [];
+      for (const d of node.declarations) {
+        hoisted.push(...patternNames(d.id, []));
+        if (d.init) parts.push(`(${slice(d.id)} = ${slice(d.init)})`);
+      }
+      edits.push([node.start, node.end, keepLines(node.start, node.end, parts.length ? `void (${parts.join(", ")});` : ";")]);
+    } else if (node.type === "FunctionDeclaration" && node.id) {
+      hoisted.push(node.id.name);
+      exposed.push(node.id.name); // hoisted inside the wrapper too: copied out at its start
+    } else if (node.type === "ClassDeclaration" && node.id) {
+      hoisted.push(node.id.name);
+      edits.push([node.start, node.start, `${node.id.name} = `], [node.end, node.end, ";"]);
+    } else if (index === program.body.length - 1 && node.type === "ExpressionStatement") {
+      edits.push([node.start, node.start, "return ("], [node.expression.end, node.expression.end, ")"]);
+    }
+  });
+  let out = text;
+  for (const [start, end, replacement] of edits.sort((a, b) => b[0] - a[0] || b[1] - a[1])) {
+    out = out.slice(0, start) + replacement + out.slice(end);
+  }
+  const copies = exposed.map((name) => `globalThis[${JSON.stringify(name)}] = ${name};`).join(" ");
+  const vars = hoisted.length ? `\n;var ${[...new Set(hoisted)].join(", ")};` : "";
+  return `(async () => { ${copies}${out}\n})()${vars}`;
+}
+
+// -- state ----------------------------------------------------------------------------------
+function readRegular(path, limit) {
+  // the workspace belongs to the cells: never follow a link, never block on a FIFO, never read unbounded
+  let fd;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    return null;
+  }
+  try {
+    const info = fs.fstatSync(fd);
+    if (!info.isFile() || info.size > limit) return null;
+    const buf = Buffer.alloc(info.size);
+    let got = 0;
+    while (got < info.size) {
+      const n = fs.readSync(fd, buf, got, info.size - got, null);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function replaceFile(path, data) {
+  fs.mkdirSync(STATE_DIR, { recursive: true });
+  // a name no leftover can block (pids repeat in every container; O_EXCL guards the rest);
+  // not crypto: loading it costs more than the whole save
+  const tmp = `${path}.${process.hrtime.bigint().toString(16)}${Math.random().toString(16).slice(2)}.tmp`;
+  try {
+    fs.writeFileSync(tmp, data, { flag: "wx", mode: 0o600 });
+    fs.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch (ignored) {
+      // nothing was written
+    }
+    throw err;
+  }
+}
+
+const previous = { entries: [] }; // what the last cells carried (decl kinds survive cells that do not redeclare)
+const restoredFunctions = new WeakSet(); // made from source at global scope: no closure to check
+const restoreFailed = new Set();
+const skipped = {}; // name -> why it is not carried
+
+let rotate = false; // the state file is a good one: the save keeps it as the previous one
+function readState(path) {
+  const blob = readRegular(path, MAX_STATE);
+  if (!blob) return null;
+  const state = v8.deserialize(blob);
+  return state && Array.isArray(state.entries) ? state : null;
+}
+
+function restoreState(declaredHere) {
+  // a state saved by a cell that a limit then ended (the kernel lists them) is passed over
+  const discard = new Set(String((header.env || {}).DK_STATE_DISCARD || "").split(",").filter(Boolean).map(Number));
+  let state;
+  try {
+    state = readState(STATE_FILE);
+    rotate = state !== null && !discard.has(state.cell);
+    if (state === null || discard.has(state.cell)) {
+      state = readState(PREVIOUS_FILE); // also when a save was killed between its two renames
+      if (state !== null && discard.has(state.cell)) state = null;
+    }
+    if (state === null) return;
+  } catch (err) {
+    process.stderr.write(`dockerkernel: the previous cells' variables could not be restored (${err.message})\n`);
+    return;
+  }
+  previous.entries = state.entries;
+  const values = state.values || {};
+  const lines = [];
+  const byName = new Map();
+  // definitions and modules first (an instance needs its class), each group in its original order
+  const ordered = [...state.entries.filter((e) => e && e.how !== "value"), ...state.entries.filter((e) => e && e.how === "value")];
+  for (const entry of ordered) {
+    if (!entry || typeof entry.name !== "string" || !IDENTIFIER.test(entry.name)) continue;
+    if (declaredHere.has(entry.name)) continue; // the cell declares it again: its own wins, no clash
+    byName.set(entry.name, entry);
+    const call = `__dk_restore(${JSON.stringify(entry.name)})`;
+    if (entry.decl === "const") lines.push(`const ${entry.name} = ${call};`);
+    else if (entry.decl === "let" || entry.decl === "class") lines.push(`let ${entry.name} = ${call};`);
+    else lines.push(`globalThis[${JSON.stringify(entry.name)}] = ${call};`);
+  }
+  let prototypesSet = false;
+  globalThis.__dk_restore = (name) => {
+    const entry = byName.get(name);
+    try {
+      if (entry.how === "source") {
+        // global scope: sees the globals, as it did; named and placed as in its cell, so a
+        // traceback through it says `Cell In[3]:2`
+        const placed = Number.isInteger(entry.cell) && Number.isInteger(entry.line) && entry.line > 0 && entry.line < 100000;
+        const made = vm.runInThisContext(`${placed ? "\n".repeat(entry.line - 1) : ""}(${entry.source}\n)`,
+          { filename: placed ? `Cell In[${entry.cell}]` : "an earlier cell" });
+        restoredFunctions.add(made);
+        return made;
+      }
+      if (entry.how === "module") return cellRequire(entry.spec);
+      if (entry.how === "member") return cellRequire(entry.spec)[entry.key];
+      if (!prototypesSet) {
+        // every definition is restored by now (they come first): instances get their classes back
+        prototypesSet = true;
+        const classes = new Map(Array.isArray(state.prototypes) ? state.prototypes : []);
+        walkObjects(values, (object, index) => {
+          const cls = classes.has(index) ? (0, eval)(String(classes.get(index))) : null;
+          if (typeof cls === "function") Object.setPrototypeOf(object, cls.prototype);
+        });
+      }
+      return values[name];
+    } catch (err) {
+      restoreFailed.add(name);
+      skipped[name] = `could not be restored (${err && err.name}: ${err && err.message})`;
+      return undefined;
+    }
+  };
+  try {
+    vm.runInThisContext(lines.join("\n"), { filename: "dockerkernel-restore" });
+  } catch (err) {
+    process.stderr.write(`dockerkernel: the previous cells' variables could not be restored (${err.name}: ${err.message})\n`);
+  } finally {
+    delete globalThis.__dk_restore;
+  }
+}
+
+let inspectorSession = null;
+function post(method, params) {
+  // the inspector answers synchronously on the main thread
+  let answer = null;
+  let failure = null;
+  inspectorSession.post(method, params, (err, result) => {
+    failure = err;
+    answer = result;
+  });
+  if (failure) throw failure;
+  return answer;
+}
+
+function session() {
+  if (!inspectorSession && pooledSession) inspectorSession = pooledSession;
+  if (!inspectorSession) {
+    const inspector = require("inspector");
+    inspectorSession = new inspector.Session();
+    inspectorSession.connect();
+  }
+  return inspectorSession;
+}
+
+function closesOverLocals(fn) {
+  // [[Scopes]] beyond Script and Global: the function needs variables a new context will not have
+  session();
+  globalThis.__dk_probe = fn;
+  try {
+    const { result } = post("Runtime.evaluate", { expression: "globalThis.__dk_probe" });
+    const own = post("Runtime.getProperties", { objectId: result.objectId, ownProperties: true });
+    const scopes = (own.internalProperties || []).find((p) => p.name === "[[Scopes]]");
+    if (!scopes) return false;
+    const chain = post("Runtime.getProperties", { objectId: scopes.value.objectId, ownProperties: true });
+    return chain.result.some((p) => !/^(Global|Script)\b/.test(String(p.value && p.value.description)));
+  } finally {
+    delete globalThis.__dk_probe;
+    post("Runtime.releaseObjectGroup", { objectGroup: "" });
+  }
+}
+
+const PLAIN_PROTOTYPES = new Set([
+  Object.prototype, Array.prototype, null, Map.prototype, Set.prototype, Date.prototype, RegExp.prototype,
+  ArrayBuffer.prototype, DataView.prototype, Boolean.prototype, Number.prototype, String.prototype, BigInt.prototype,
+  Error.prototype, EvalError.prototype, RangeError.prototype, ReferenceError.prototype, SyntaxError.prototype,
+  TypeError.prototype, URIError.prototype, Buffer.prototype,
+  ...[Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array,
+    Float64Array, BigInt64Array, BigUint64Array].map((t) => t.prototype),
+]);
+
+const LEAVES = [ArrayBuffer, DataView, Date, RegExp, Error, Boolean, Number, String, BigInt, Buffer, Uint8Array,
+  Object.getPrototypeOf(Uint8Array)]; // no object inside them survives the serializer (or none is walked)
+
+// Calls visit(object, index) for every object reachable from root's values (root excluded), once
+// each, depth first, children in the serializer's order: own enumerable keys, Map entries, Set
+// values. Run on a value and on its deserialized clone, the indexes name the same objects.
+function walkObjects(root, visit, includeRoot = false) {
+  const seen = new Set();
+  const stack = [root];
+  let index = 0;
+  while (stack.length) {
+    const object = stack.pop();
+    if (seen.has(object)) continue;
+    seen.add(object);
+    if (object !== root || includeRoot) visit(object, index++);
+    if (LEAVES.some((type) => object instanceof type)) continue;
+    const children = [];
+    if (object instanceof Map) {
+      for (const [key, value] of object) children.push(key, value);
+    } else if (object instanceof Set) {
+      for (const value of object) children.push(value);
+    }
+    if (!(object instanceof Map) && !(object instanceof Set)) {
+      for (const key of Object.keys(object)) {
+        let value;
+        try {
+          value = object[key];
+        } catch (err) {
+          continue;
+        }
+        children.push(value);
+      }
+    }
+    for (let i = children.length - 1; i >= 0; i -= 1) {
+      const child = children[i];
+      if (child !== null && typeof child === "object") stack.push(child);
+    }
+  }
+}
+
+function saveState(declaredHere) {
+  const started = process.hrtime.bigint();
+  const kinds = new Map(previous.entries.map((e) => [e.name, e.decl]));
+  for (const [name, kind] of declaredHere) kinds.set(name, kind);
+  let lexical = [];
+  try {
+    session();
+    lexical = post("Runtime.globalLexicalScopeNames", {}).names || [];
+  } catch (err) {
+    lexical = [];
+  }
+  const names = [];
+  for (const name of lexical) if (IDENTIFIER.test(name) && !name.startsWith("__dk_")) names.push([name, kinds.get(name) === "const" ? "const" : kinds.get(name) === "class" ? "class" : "let"]);
+  const lexicalSet = new Set(lexical);
+  for (const name of Object.getOwnPropertyNames(globalThis)) {
+    if (freshGlobals.has(name) || lexicalSet.has(name) || name.startsWith("__dk_") || !IDENTIFIER.test(name)) continue;
+    names.push([name, "global"]);
+  }
+  // one compiled getter for every lexical binding (one left uninitialised by a failed cell throws)
+  const getter = `(() => { const o = new Map(); ${names.filter(([, d]) => d !== "global").map(([n]) => `try { o.set(${JSON.stringify(n)}, ${n}); } catch (e) {}`).join(" ")} return o; })()`;
+  const lexicalValues = vm.runInThisContext(getter);
+  const members = new Map(); // value -> [specifier, key] for values taken out of required modules
+  for (const [exported, spec] of required) {
+    if (exported && typeof exported === "object") {
+      for (const key of Object.keys(exported)) {
+        let member;
+        try {
+          member = exported[key];
+        } catch (err) {
+          continue; // a getter that throws
+        }
+        if (member !== null && (typeof member === "object" || typeof member === "function") && !members.has(member)) members.set(member, [spec, key]);
+      }
+    }
+  }
+  const entries = [];
+  const values = {};
+  const sources = new Map(); // class/function value -> name (for instances of carried classes)
+  const pending = [];
+  for (const [name, decl] of names) {
+    let value;
+    if (decl === "global") value = globalThis[name];
+    else if (lexicalValues.has(name)) value = lexicalValues.get(name);
+    else continue; // declared but never initialised
+    if (value === undefined && restoreFailed.has(name)) continue; // stays named in `skipped`
+    delete skipped[name];
+    const entry = { name, decl };
+    if (value !== null && (typeof value === "object" || typeof value === "function") && required.has(value)) {
+      Object.assign(entry, { how: "module", spec: required.get(value) });
+    } else if (value !== null && (typeof value === "object" || typeof value === "function") && members.has(value)) {
+      const [spec, key] = members.get(value);
+      Object.assign(entry, { how: "member", spec, key });
+    } else if (typeof value === "function") {
+      const text = Function.prototype.toString.call(value);
+      if (/\{\s*\[native code\]\s*\}$/.test(text)) {
+        skipped[name] = "built-in or bound function (no source to carry)";
+        continue;
+      }
+      try {
+        new vm.Script(`(${text}\n)`); // a method shorthand is no expression on its own
+      } catch (err) {
+        skipped[name] = "function whose source is not an expression (a method?)";
+        continue;
+      }
+      if (!restoredFunctions.has(value) && closesOverLocals(value)) {
+        skipped[name] = "function closing over local variables (define it at the top level)";
+        continue;
+      }
+      Object.assign(entry, { how: "source", source: text });
+      if (restoredFunctions.has(value)) {
+        const before = previous.entries.find((e) => e && e.name === name);
+        if (before) Object.assign(entry, { cell: before.cell, line: before.line });
+      } else if (analysis && analysis.lines.has(name)) {
+        Object.assign(entry, { cell: Number(header.execution_count) || 0, line: analysis.lines.get(name) });
+      }
+      sources.set(value, name);
+    } else {
+      entry.how = "value";
+      pending.push([entry, value]);
+    }
+    entries.push(entry);
+  }
+  // objects whose prototype the serializer would lose: an instance of a carried class keeps it
+  // (by its place in a walk that is the same after deserializing), any other makes its variable
+  // not carried rather than silently a plain object
+  const classOf = (object) => {
+    const proto = Object.getPrototypeOf(object);
+    if (PLAIN_PROTOTYPES.has(proto)) return null;
+    const ctor = proto && Object.prototype.hasOwnProperty.call(proto, "constructor") ? proto.constructor : null;
+    return ctor && sources.has(ctor) ? sources.get(ctor) : { foreign: (ctor && ctor.name) || "object" };
+  };
+  const drop = new Set();
+  for (const [entry, value] of pending) {
+    let foreign = null;
+    walkObjects({ value }, (object) => {
+      const cls = classOf(object);
+      if (cls && typeof cls === "object" && !foreign) foreign = cls.foreign;
+    }, true);
+    if (foreign) {
+      skipped[entry.name] = `${foreign} instance, or holds one (only classes defined in cells are carried)`;
+      drop.add(entry.name);
+      continue;
+    }
+    values[entry.name] = value;
+  }
+  try {
+    v8.serialize(values); // all at once keeps shared references shared
+  } catch (err) {
+    for (const name of Object.keys(values)) {
+      try {
+        v8.serialize(values[name]);
+      } catch (failure) {
+        skipped[name] = `cannot be cloned (${failure.message})`;
+        drop.add(name);
+        delete values[name];
+      }
+    }
+  }
+  const prototypes = [];
+  walkObjects(values, (object, index) => {
+    const cls = classOf(object);
+    if (typeof cls === "string") prototypes.push([index, cls]);
+  });
+  const cell = Number(header.execution_count) || 0;
+  const blob = v8.serialize({ v: 1, cell, entries: entries.filter((e) => !drop.has(e.name)), values, prototypes });
+  if (rotate) {
+    try {
+      fs.renameSync(STATE_FILE, PREVIOUS_FILE); // killed right after: the restore takes the previous one
+    } catch (err) {
+      // no state file (any more): nothing to keep
+    }
+  }
+  replaceFile(STATE_FILE, blob);
+  announceSkipped();
+  const carried = entries.filter((e) => !drop.has(e.name));
+  const count = (how) => carried.filter((e) => e.how === how).length;
+  sendFrame("state", {
+    language: "javascript",
+    carried: { count: carried.length, bytes: blob.length, values: count("value"), definitions: count("source"), modules: count("module") + count("member") },
+    not_carried: { ...skipped },
+  });
+  const took = Number(process.hrtime.bigint() - started) / 1e9;
+  if (took > 1) {
+    process.stderr.write(`dockerkernel: saving this notebook's variables for the next cell took ${took.toFixed(1)} s (${blob.length} bytes); \`%state off\` turns this off\n`);
+  }
+}
+
+function announceSkipped() {
+  // say once per name (and reason) that it will not reach the next cell
+  const hasFile = (() => {
+    try {
+      fs.lstatSync(SKIPPED_FILE);
+      return true;
+    } catch (err) {
+      return false;
+    }
+  })();
+  if (!Object.keys(skipped).length && !hasFile) return;
+  let told = {};
+  try {
+    told = JSON.parse((readRegular(SKIPPED_FILE, 1 << 20) || "{}").toString()) || {};
+  } catch (err) {
+    told = {};
+  }
+  const fresh = Object.keys(skipped).filter((name) => told[name] !== skipped[name]).sort();
+  if (fresh.length) {
+    process.stderr.write(`dockerkernel: not carried over to the next cell: ${fresh.map((n) => `${n}: ${skipped[n]}`).join(", ")}\n`);
+  }
+  replaceFile(SKIPPED_FILE, JSON.stringify(skipped));
+}
+
 // The runner's done pipe: the exit status is announced there as the process exits, so the end
-// of the cell does not wait for Node's teardown (see runner.py wait_for_end).
+// of the cell does not wait for Node's teardown (see runner.py wait_for_end). The state is
+// saved first: once the end is announced the next cell may start.
 const doneFd = Number(process.env.DK_DONE_FD);
 delete process.env.DK_DONE_FD;
+let analysis = null;
+let saving = false;
 process.on("exit", (code) => {
+  if (keepState && !saving) {
+    saving = true;
+    try {
+      saveState(analysis ? analysis.declared : new Map());
+    } catch (err) {
+      process.stderr.write(`dockerkernel: the variables could not be saved for the next cell (${err.name}: ${err.message})\n`);
+    }
+  }
   if (doneFd >= 0) {
     try {
       fs.writeSync(doneFd, `${code}\n`);
@@ -97,7 +656,30 @@ process.on("exit", (code) => {
 process.on("uncaughtException", reportError);
 process.on("unhandledRejection", reportError);
 
-const cell = new Module(filename, null);
-cell.filename = filename;
-cell.paths = Module._nodeModulePaths("/workspace");
-cell._compile(source, filename);
+function showResult(value) {
+  if (value === undefined) return;
+  sendFrame("result", { data: { "text/plain": util.inspect(value) }, metadata: {} });
+}
+
+analysis = analyse(source);
+if (keepState) restoreState(analysis ? analysis.declared : new Map());
+if (analysis === null && acorn) {
+  // acorn cannot parse it: run it as the CommonJS module it was before (top-level `return`, or
+  // V8 reports the syntax error), carrying only globalThis properties
+  cellModule._compile(source, filename);
+} else if (analysis && analysis.tla) {
+  const last = analysis.program.body[analysis.program.body.length - 1];
+  const pending = vm.runInThisContext(rewriteAwait(source, analysis.program), { filename });
+  pending.then((value) => {
+    if (last && last.type === "ExpressionStatement") showResult(value);
+  }, reportError);
+} else {
+  let value;
+  try {
+    value = new vm.Script(source, { filename }).runInThisContext();
+  } catch (err) {
+    reportError(err);
+  }
+  const body = analysis ? analysis.program.body : [];
+  if (body.length && body[body.length - 1].type === "ExpressionStatement") showResult(value);
+}

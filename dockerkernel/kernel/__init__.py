@@ -260,8 +260,12 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         coalescer = StreamCoalescer(send, self.stream_interval, hold=hold, keep=keep)
         answered = threading.Event()  # set when the cell ends: stop waiting for the frontend
         on_input = self._input_relay(coalescer, answered)
+        state_report: dict = {}
 
         def on_event(event):
+            if isinstance(event, Frame) and event.kind == "state":
+                state_report.update(event.payload)  # what the boot code carried: provenance, %state
+                return
             if silent:
                 return
             if isinstance(event, Output):
@@ -279,6 +283,9 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
             answered.set()
             held = coalescer.take_held()
         self._provenance = replies.provenance(request, outcome, started)
+        self.settings.record_state(request.language, outcome.reason, request.execution_count, state_report)
+        if state_report:
+            self._provenance["state"] = state_report
         return self._reply_for(outcome, request, held)
 
     def _reply_for(self, outcome: CellOutcome, request: CellRequest, held_stderr: str = "") -> dict:

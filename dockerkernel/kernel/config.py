@@ -62,7 +62,10 @@ class KernelConfig(Configurable):
     watchdog = Bool(
         True, config=True, help="Start a watchdog process that cleans up if this kernel dies (even SIGKILL)."
     )
-    keep_state = Bool(True, config=True, help="Python: carry picklable globals from cell to cell (%state on|off).")
+    keep_state = Bool(
+        True, config=True,
+        help="Carry variables and definitions from cell to cell: Python, JavaScript, Ruby, Bash (%state on|off).",
+    )
 
     @validate(*SIZE_TRAITS)
     def _valid_size(self, proposal):

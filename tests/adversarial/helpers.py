@@ -56,7 +56,11 @@ def limits(**overrides) -> Limits:
 def cell_request(lang: str, code: str, count: int = 1, **limit_overrides) -> CellRequest:
     """A CellRequest built by the kernel's own builder (wrapper, compile, run), with these limits."""
     language = get_language(lang)
-    return build_request(language, code, SessionSettings(language, base_limits=limits(**limit_overrides)), count)
+    # each attack is its own program: a shell function one attack leaves (`:` of a fork bomb
+    # whose launcher exits) must not become the next attack's `:`. State across cells,
+    # including a hostile state file and a full /tmp, is tested in tests/kernel/test_state_*.py
+    settings = SessionSettings(language, base_limits=limits(**limit_overrides), keep_state=False)
+    return build_request(language, code, settings, count)
 
 
 def processes_of(container_id: str) -> list[int]:
@@ -210,5 +214,5 @@ def kernel_settled(client: docker.DockerClient, kernel_id: str, pool_size: int =
                 continue
             # a pool container holds only its init, the runner and a warm interpreter (under gVisor
             # the host sees only the sandbox's own processes: runsc-sandbox, runsc-gofer)
-            assert re.search(r"docker-init|runner\.py|pyboot\.py|boot\.js|runsc|^\s*$", cmd), (
+            assert re.search(r"docker-init|runner\.py|pyboot\.py|boot\.js|bashboot\.sh|rubyboot\.rb|runsc|^\s*$", cmd), (
                 f"unexpected process in pool container {info['Id'][:12]}: {cmd}")

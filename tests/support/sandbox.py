@@ -47,7 +47,7 @@ class Ran:
     @property
     def frames(self) -> list:
         """Frames delivered to the kernel side."""
-        return [e for e in self.events if isinstance(e, Frame)]
+        return [e for e in self.events if isinstance(e, Frame) and e.kind != "state"]  # not the boots' report
 
     @property
     def notices(self) -> list:

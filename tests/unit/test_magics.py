@@ -119,11 +119,24 @@ def test_limit_magics_change_the_next_cells_limits():
     assert got == (2.5, 256 * MiB, 0.5, 64, 2 * MiB)
 
 
-@pytest.mark.parametrize("line", ["%timeout 99999", "%memory 1k", "%pids 3", "%cpus abc", "%nosuch 1", "%state on"])
+@pytest.mark.parametrize("line", ["%timeout 99999", "%memory 1k", "%pids 3", "%cpus abc", "%nosuch 1", "%state maybe"])
 def test_bad_magics_are_usage_errors(line):
     session = settings("bash")
     with pytest.raises(MagicError):
         session.apply(magics.split_magics(line)[0][0])
+
+
+def test_state_is_for_every_language_and_reports_what_was_carried():
+    session = settings("bash")
+    assert "not carried" in session.apply(magics.Magic("state", "off"))
+    assert session.keep_state is False
+    session.record_state(session.language, "ok", 3, {"carried": {"count": 2, "bytes": 40, "variables": 2}})
+    text = session.apply(magics.Magic("state", ""))
+    assert "state is off" in text and "bash: 2 carried (2 variables), 40 bytes" in text
+    session.record_state(session.language, "timeout", 4, {})
+    assert session.cell_environment(session.language)["DK_STATE_DISCARD"] == "4"
+    session.record_state(session.language, "ok", 5, {})
+    assert "DK_STATE_DISCARD" not in session.cell_environment(session.language)
 
 
 def test_network_needs_the_administrator():

@@ -1,0 +1,208 @@
+# Bash cell boot: started by `runner.py --warm bash bashboot.sh` while the container waits in
+# the pool, then runs one cell in this very shell, so what the cell leaves behind can be saved.
+#
+# State (header "state": true): before the cell, the previous cells' shell is restored from
+# /workspace/.dockerkernel/bash-state.{0,1}.sh; after it (also after `exit N`, `set -e`), this
+# shell is written there with bash's own means: `declare -p` (variables, arrays, attributes,
+# exports), `declare -f` (functions), `alias -p`, `shopt -p`, `set +o`, the working directory,
+# and `unset` lines for variables of a fresh shell the cell removed. Everything of the boot is
+# named __dk_* and is never saved.
+#
+# No process is started for the state (a fork costs milliseconds, tens of them on a busy host):
+# files are read with `read -N` (bounded), and instead of a rename two slots alternate, each
+# ending with a sequence-numbered marker; the restore takes the complete slot with the highest
+# number. A cell killed by a limit (SIGKILL) never reaches the save, or leaves a slot without
+# its marker: either way the previous state stays the one restored.
+#
+# Protocol: dockerkernel/protocol.py (header line, then the source, on stdin).
+
+__dk_dir=/workspace/.dockerkernel
+__dk_slot=(0 0)  # sequence number of each complete slot (0: none)
+__dk_cell=/tmp/dk/cell.sh
+__dk_max_state=$((16 << 20))  # a state file larger than this is not read (bytes)
+# never carried: set by bash itself, read-only, or belonging to this container (a `case`
+# pattern, not a regex: bash compiles a regex at every match, 12 ms for 150 names)
+__dk_not_state() {
+    case $1 in
+    BASH | BASH_* | BASHOPTS | BASHPID | COLUMNS | COMP_* | DIRSTACK | EPOCHREALTIME | EPOCHSECONDS | EUID | \
+        FUNCNAME | GROUPS | HISTCMD | HOSTNAME | HOSTTYPE | LINENO | LINES | MACHTYPE | OPTERR | OPTIND | \
+        OSTYPE | PIPESTATUS | PPID | PWD | RANDOM | SECONDS | SHELLOPTS | SHLVL | SRANDOM | UID | _ | DK_* | __dk_*)
+        return 0 ;;
+    esac
+    return 1
+}
+[[ -d /tmp/dk ]] || mkdir -p /tmp/dk
+# aliases are expanded, as in the interactive shell of bash_kernel (a restored `shopt -u` wins)
+shopt -s expand_aliases
+# the names a fresh shell has: one the cell unsets is remembered as unset
+builtin compgen -v >| /tmp/dk/.dk-fresh
+builtin mapfile -t __dk_fresh < /tmp/dk/.dk-fresh
+
+__dk_done_fd=${DK_DONE_FD:--1}
+unset DK_DONE_FD
+
+# -- header and source ----------------------------------------------------------------------
+IFS= builtin read -r __dk_header || exit 0  # the kernel went away before sending a cell
+[[ $__dk_header =~ \"nonce\":\"([0-9a-f]+)\" ]] && export DK_NONCE=${BASH_REMATCH[1]} && __dk_nonce=$DK_NONCE
+__dk_count=0
+[[ $__dk_header =~ \"execution_count\":([0-9]+) ]] && __dk_count=${BASH_REMATCH[1]}
+__dk_keep=1
+# cells ended by a limit (the kernel's list): a state one of them saved is not restored
+__dk_discard=,
+[[ $__dk_header =~ \"DK_STATE_DISCARD\":\"([0-9,]+)\" ]] && __dk_discard=,${BASH_REMATCH[1]},
+[[ $__dk_header =~ \"state\":false,\"compile\":null\}$ ]] && __dk_keep=0
+__dk_read_source() {
+    # the rest of stdin is the cell (no NUL: the kernel refuses those); bytes, not characters
+    local LC_ALL=C __dk_size=0 __dk_src=
+    [[ $__dk_header =~ \"size\":([0-9]+) ]] && __dk_size=${BASH_REMATCH[1]}
+    if ((__dk_size > 65536)); then
+        command cat >| "$__dk_cell"  # a large cell: one process beats a read(2) per byte
+    else
+        IFS= builtin read -r -d '' -N "$__dk_size" __dk_src
+        builtin printf '%s' "$__dk_src" >| "$__dk_cell"
+    fi
+}
+__dk_read_source
+# the cell's stdin: the runner's pipe (answers to its questions, a %stdin file, or end of file)
+if [[ ${DK_STDIN_FD:-} =~ ^[0-9]+$ ]]; then
+    exec 0<&"$DK_STDIN_FD" {DK_STDIN_FD}<&-
+fi
+unset DK_STDIN_FD
+
+__dk_env() {
+    # the header's environment (%env, DockerKernel.env): applied after the restore, so it wins
+    [[ $__dk_header == *'"env":{}'* ]] && return
+    local line
+    while IFS= builtin read -r -d '' line; do
+        [[ $line =~ ^([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]] && builtin export "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"
+    done < <(command jq -j '.env | to_entries[] | "\(.key)=\(.value)\u0000"' <<<"$__dk_header" 2>/dev/null)
+}
+
+__dk_load() {
+    # sets __dk_text to the newest complete slot (and __dk_slot to both slots' numbers). The
+    # workspace belongs to the cells: only a regular file (no link, FIFO, device), bounded
+    local LC_ALL=C __dk_i __dk_file __dk_body __dk_best=-1
+    __dk_text=
+    for __dk_i in 0 1; do
+        __dk_file=$__dk_dir/bash-state.$__dk_i.sh
+        [[ -f $__dk_file && ! -L $__dk_file ]] || continue
+        IFS= builtin read -r -d '' -N "$__dk_max_state" __dk_body < "$__dk_file"
+        ((${#__dk_body} < __dk_max_state)) || continue
+        [[ ${__dk_body: -80} =~ $'\n'__dk_saved_by=([0-9]+)$'\n'__dk_complete=([0-9]+)$'\n'$ ]] || continue
+        [[ $__dk_discard == *,${BASH_REMATCH[1]},* ]] && continue  # saved by a cell a limit then ended
+        __dk_slot[__dk_i]=${BASH_REMATCH[2]}
+        if ((__dk_slot[__dk_i] > __dk_best)); then
+            __dk_best=${__dk_slot[__dk_i]}
+            __dk_text=$__dk_body
+        fi
+    done
+    [[ -n $__dk_text ]]
+}
+
+__dk_save() {
+    # writes this shell's state for the next cell; every local is __dk_*, so none shadows the cell's
+    { __dk_flags=$-; builtin set +xveuo noclobber; } 2>/dev/null
+    ((__dk_keep)) && ((!__dk_saved)) || return 0
+    __dk_saved=1
+    local __dk_tmp __dk_name __dk_line __dk_shopt __dk_setopts
+    local -a __dk_names __dk_vars __dk_fns __dk_userfns __dk_exported
+    local -A __dk_present
+    # lists through /tmp files (no process): the cell may have filled /tmp, and a partial list
+    # would save a shell without its variables (and `unset PATH` for the ones missing)
+    if ! { builtin set +o >| /tmp/dk/.dk-set && builtin shopt -p >| /tmp/dk/.dk-shopt &&
+        builtin compgen -v >| /tmp/dk/.dk-names && builtin declare -F >| /tmp/dk/.dk-functions; } 2>/dev/null; then
+        builtin printf 'dockerkernel: the shell could not be saved for the next cell (is /tmp full?); the previous one is kept\n' >&2
+        return 0
+    fi
+    builtin mapfile -t __dk_names < /tmp/dk/.dk-names
+    [[ " ${__dk_names[*]} " == *' BASH_VERSION '* ]] || return 0  # a list cut short: keep the previous state
+    IFS= builtin read -r -d '' __dk_shopt < /tmp/dk/.dk-shopt
+    IFS= builtin read -r -d '' __dk_setopts < /tmp/dk/.dk-set
+    for __dk_name in "${__dk_names[@]}"; do
+        __dk_present[$__dk_name]=1
+        # __dk_not_state, inlined: a function call per name costs more than the rest of the loop
+        case $__dk_name in
+        BASH | BASH_* | BASHOPTS | BASHPID | COLUMNS | COMP_* | DIRSTACK | EPOCHREALTIME | EPOCHSECONDS | EUID | \
+            FUNCNAME | GROUPS | HISTCMD | HOSTNAME | HOSTTYPE | LINENO | LINES | MACHTYPE | OPTERR | OPTIND | \
+            OSTYPE | PIPESTATUS | PPID | PWD | RANDOM | SECONDS | SHELLOPTS | SHLVL | SRANDOM | UID | _ | DK_* | __dk_*) ;;
+        *) __dk_vars+=("$__dk_name") ;;
+        esac
+    done
+    builtin mapfile -t __dk_fns < /tmp/dk/.dk-functions
+    for __dk_line in "${__dk_fns[@]}"; do
+        __dk_name=${__dk_line##* }
+        [[ $__dk_name == __dk_* ]] && continue
+        __dk_userfns+=("$__dk_name")
+        [[ $__dk_line == 'declare -fx '* ]] && __dk_exported+=("$__dk_name")
+    done
+    [[ -d $__dk_dir && ! -L $__dk_dir ]] || command mkdir -p -- "$__dk_dir" 2>/dev/null || return 0
+    # the older slot is overwritten; the newer one stays intact until the marker is written
+    local __dk_into=0 __dk_seq=$(( (__dk_slot[0] > __dk_slot[1] ? __dk_slot[0] : __dk_slot[1]) + 1 ))
+    ((__dk_slot[0] > __dk_slot[1])) && __dk_into=1
+    __dk_tmp=$__dk_dir/bash-state.$__dk_into.sh
+    # a link or FIFO a cell put there is removed, never written through (one process, rarely)
+    [[ -L $__dk_tmp || ( -e $__dk_tmp && ! -f $__dk_tmp ) ]] && { command rm -f -- "$__dk_tmp" || return 0; }
+    {
+        builtin printf 'builtin cd -- %q 2>/dev/null || builtin printf "dockerkernel: the working directory %%s is gone (a new container); staying in %%s\\n" %q "$PWD" >&2\n' "$PWD" "$PWD"
+        # shopt first: extglob changes how the functions below are parsed (login_shell and
+        # restricted_shell cannot be set: their complaint is silenced)
+        builtin printf '{\n%s} 2>/dev/null\n' "$__dk_shopt"
+        ((${#__dk_vars[@]})) && builtin declare -p "${__dk_vars[@]}" 2>/dev/null
+        for __dk_name in "${__dk_fresh[@]}"; do
+            [[ -n ${__dk_present[$__dk_name]} ]] || __dk_not_state "$__dk_name" || builtin printf 'builtin unset -v %s\n' "$__dk_name"
+        done
+        ((${#__dk_userfns[@]})) && builtin declare -f "${__dk_userfns[@]}"
+        for __dk_name in "${__dk_exported[@]}"; do builtin printf 'builtin declare -fx %s\n' "$__dk_name"; done
+        builtin alias -p
+        # `set` options last (applied just before the cell): errexit or nounset must not stop the restore
+        # xtrace, verbose, errexit, nounset and noclobber were switched off for the save itself:
+        # their state is in $__dk_flags, and the lines after `set +o` win
+        builtin printf '__dk_set_options() {\n%s' "$__dk_setopts"
+        [[ $__dk_flags == *C* ]] && builtin printf '  set -o noclobber\n'
+        [[ $__dk_flags == *e* ]] && builtin printf '  set -o errexit\n'
+        [[ $__dk_flags == *u* ]] && builtin printf '  set -o nounset\n'
+        [[ $__dk_flags == *v* ]] && builtin printf '  set -o verbose\n'
+        [[ $__dk_flags == *x* ]] && builtin printf '  set -o xtrace\n'
+        builtin printf '}\n'
+        builtin printf '__dk_saved_by=%d\n__dk_complete=%d\n' "$__dk_count" "$__dk_seq"
+    } >| "$__dk_tmp" || return 0
+    __dk_report "${#__dk_vars[@]}" "${#__dk_userfns[@]}" "${#BASH_ALIASES[@]}"
+}
+
+__dk_report() {
+    # a `state` frame: what was carried, for the reply metadata and %state (protocol.py)
+    local LC_ALL=C __dk_body __dk_text
+    IFS= builtin read -r -d '' -N "$__dk_max_state" __dk_text < "$__dk_tmp"
+    builtin printf -v __dk_body '{"language":"bash","carried":{"count":%d,"bytes":%d,"variables":%d,"functions":%d,"aliases":%d},"not_carried":{}}' \
+        $(($1 + $2 + $3)) "${#__dk_text}" "$1" "$2" "$3"
+    [[ -n $__dk_nonce ]] || return 0
+    builtin printf '\eDK %s state %d\n%s' "$__dk_nonce" "${#__dk_body}" "$__dk_body" >&"$__dk_out" 2>/dev/null
+}
+
+__dk_finish() {
+    # the end of the cell: save, tell the runner the status (see runner.wait_for_end), exit with it.
+    # `exit N`, `set -e` and fatal signals other than SIGKILL end the shell through the EXIT trap,
+    # which only saves: bash itself then exits with N, or dies of the signal
+    __dk_save
+    if ((__dk_done_fd >= 0)); then
+        builtin printf '%d\n' $(($1 & 255)) >&"$__dk_done_fd" 2>/dev/null
+        __dk_done_fd=-1
+    fi
+    builtin exit "$1"
+}
+
+__dk_set_options() { :; }
+__dk_saved=0
+exec {__dk_out}>&1  # the frame goes where the cell's stdout went first, whatever the cell redirects
+if ((__dk_keep)) && __dk_load; then
+    # top level on purpose: `declare` in a function would make the variables local
+    builtin eval "$__dk_text"
+fi
+builtin unset -v __dk_text
+__dk_env
+builtin trap '__dk_save' EXIT
+BASH_ARGV0=$__dk_cell
+# the boot's own variables are not the cell's
+builtin unset -v __dk_header BASH_REMATCH
+__dk_set_options; builtin unset -f __dk_set_options; builtin source "$__dk_cell"
+__dk_finish $?
