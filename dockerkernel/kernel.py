@@ -310,8 +310,11 @@ class DockerKernel(Kernel):
             reply["payload"] = [{"source": "ask_exit", "keepkernel": False}]
             return reply
         try:
-            found, body = magics.split_magics(code, self.lang.comment)
             lang = self.lang
+            if lang.magics_in_container:  # IPython: only the kernel's own magics are taken out
+                found, body = magics.split_kernel_magics(code, lang.comment, self._switch_magics())
+            else:
+                found, body = magics.split_magics(code, lang.comment)
             for magic in found:
                 if magic.cell and _cell_language(magic.name):
                     # %%ruby etc.: this cell is another language; blank lines keep its line numbers
@@ -529,7 +532,7 @@ class DockerKernel(Kernel):
             elif name == "limits":
                 self._send_stream("stdout", self._limits_text())
             elif name in ("lsmagic", "help"):
-                self._send_stream("stdout", magics.help_text())
+                self._send_stream("stdout", magics.help_text(self.lang.magics_in_container))
             elif name == "network":
                 wanted = magics.parse_on_off(args)
                 if wanted and not self.allow_network:
@@ -567,6 +570,11 @@ class DockerKernel(Kernel):
                 raise
             raise MagicError(f"%{name} {args}: {exc}") from None
         return None
+
+    def _switch_magics(self) -> set[str]:
+        """The ``%%name`` lines that switch a cell's language (IPython keeps the cell magics it has)."""
+        names = set(LANGUAGES) | {"js", "node", "sh", "py", "python3"}
+        return names if self.polyglot else names - {"bash", "sh", "javascript", "js", "python", "python3"}
 
     def _flags_targets(self, args: str) -> tuple[list[str], str]:
         """``%cflags [LANG:] FLAGS``: which compiled languages the flags are for."""

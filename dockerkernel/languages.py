@@ -42,6 +42,8 @@ class Language:
     completeness: str = "brackets"  # how is_complete judges a cell: python | bash | brackets
     comment: str = "#"
     env: tuple[tuple[str, str], ...] = field(default=())
+    # the cell runs magics itself (Python: IPython); the kernel takes only its own (magics.KERNEL_MAGICS)
+    magics_in_container: bool = False
 
     def command_lines(self, flags: list[str]) -> tuple[list[str] | None, list[str] | None]:
         """(compile argv, run argv) with the extra compiler flags in place of ``{flags}``."""
@@ -138,6 +140,7 @@ LANGUAGES: dict[str, Language] = {
             codemirror_mode={"name": "ipython", "version": 3},
             keywords=tuple(keyword.kwlist) + tuple(n for n in dir(builtins) if not n.startswith("_")),
             completeness="python",
+            magics_in_container=True,
         ),
         Language(
             name="javascript",

@@ -40,6 +40,13 @@ CELL_MAGICS = {
     "LANG": "%%python, %%javascript, %%bash, %%ruby, %%c, %%cpp, %%go, %%rust, %%java — run this cell in that language (same /workspace)",
 }
 
+# For a language whose cells understand magics themselves (Python: IPython), the kernel takes
+# only these from the top of a cell and leaves every other magic in the source. %lsmagic is
+# answered by both: the kernel lists its own, then the cell lists IPython's.
+KERNEL_MAGICS = ("timeout", "memory", "cpus", "pids", "output", "network", "image", "state", "lang", "cflags",
+                 "limits", "help")
+BOTH_SIDES = ("lsmagic",)
+
 _MAGIC_RE = re.compile(r"^(%%?)([A-Za-z_][\w-]*)\s*(.*?)\s*$")
 
 
@@ -95,6 +102,38 @@ def split_magics(code: str, comment: str = "#") -> tuple[list[Magic], str]:
     return magics, "\n".join(lines)
 
 
+def split_kernel_magics(code: str, comment: str = "#", cell_magics=()) -> tuple[list[Magic], str]:
+    """Like ``split_magics``, for cells that run their own magics (IPython).
+
+    From the lines at the top of the cell (magics, comments, blank lines), the kernel's own line
+    magics (``KERNEL_MAGICS``) are taken and blanked; other line magics stay in the source and the
+    scan goes on; ``%lsmagic`` is taken *and* stays. A ``%%name`` line whose name is in
+    ``cell_magics`` (a language switch) ends the scan as in ``split_magics``; any other
+    ``%%name`` stays (IPython's cell magic). Line numbers are unchanged.
+    """
+    lines = code.split("\n")
+    found: list[Magic] = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or (comment and stripped.startswith(comment)):
+            continue
+        match = _MAGIC_RE.match(stripped)
+        if not match:
+            break
+        name, args = match.group(2), match.group(3)
+        if match.group(1) == "%%":
+            if name in cell_magics:
+                found.append(Magic(name, args, cell=True, line_number=index + 1))
+                return found, "\n".join(lines[index + 1 :])
+            break
+        if name in KERNEL_MAGICS:
+            found.append(Magic(name, args, line_number=index + 1))
+            lines[index] = ""
+        elif name in BOTH_SIDES:
+            found.append(Magic(name, args, line_number=index + 1))
+    return found, "\n".join(lines)
+
+
 def parse_env(args: str) -> tuple[str, str]:
     """``NAME=VALUE`` (or ``NAME VALUE``) → (name, value)."""
     if "=" in args:
@@ -123,8 +162,14 @@ def parse_on_off(args: str) -> bool:
     raise ValueError("expected on or off")
 
 
-def help_text() -> str:
-    """What %help and %lsmagic print."""
+def help_text(in_container: bool = False) -> str:
+    """What %help and %lsmagic print (``in_container``: the cells run the other magics themselves)."""
+    if in_container:
+        lines = ["Kernel-side magics (dockerkernel applies them itself, before the cell's container starts; only in the "
+                 "lines at the top of a cell; settings last for the session):", ""]
+        lines += [f"  {LINE_MAGICS[name]}" for name in KERNEL_MAGICS if name in LINE_MAGICS]
+        lines += [f"  {CELL_MAGICS['LANG']}", ""]
+        return "\n".join(lines) + "\n"
     lines = ["dockerkernel magics (at the top of a cell; settings last for the session):", ""]
     lines += [f"  {text}" for text in LINE_MAGICS.values()]
     lines += [f"  {text}" for text in CELL_MAGICS.values()]
