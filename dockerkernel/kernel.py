@@ -27,7 +27,7 @@ import zmq
 from ipykernel.kernelbase import Kernel
 from traitlets import Bool, CFloat, CInt, Dict, Unicode, observe
 
-from . import __version__, magics, sources
+from . import __version__, introspection, magics, sources
 from .completeness import is_complete
 from .errors import DockerKernelError, MagicError
 from .languages import LANGUAGES, Language, get_language
@@ -149,6 +149,7 @@ class DockerKernel(Kernel):
         self.sandbox = Sandbox(self.kernel_id, pool_size=self.pool_size, workspace_size=self._workspace_bytes())
         self.versions = LanguageVersions()
         self.cell_env: dict[str, str] = {}
+        self.history = introspection.History()
         self.language_flags: dict[str, str] = {}  # %cflags, per compiled language
         self._network_on = False
         self._image_override = ""
@@ -304,6 +305,8 @@ class DockerKernel(Kernel):
     async def do_execute(self, code, silent, store_history=True, user_expressions=None, allow_stdin=False, *, cell_meta=None, cell_id=None):
         """Run one cell in a fresh container and report how it ended."""
         self._provenance = {}
+        if store_history and not silent:
+            self.history.record(self.execution_count, code)
         if code.strip() in ("exit", "quit", "exit()", "quit()"):
             # what IPython does: jupyter console leaves when it sees this payload
             reply = self._ok()
@@ -409,6 +412,7 @@ class DockerKernel(Kernel):
         elif frame.kind == "clear":
             self.send_response(self.iopub_socket, "clear_output", {"wait": bool(payload.get("wait"))})
         elif frame.kind == "result":
+            self.history.record_output(self.execution_count, str(data.get("text/plain", "")))
             self.send_response(
                 self.iopub_socket, "execute_result",
                 {"execution_count": self.execution_count, "data": data, "metadata": metadata},
@@ -608,6 +612,19 @@ class DockerKernel(Kernel):
         return is_complete(self.lang.completeness, code, self.lang.comment)
 
     async def do_complete(self, code, cursor_pos):
+        """Python: IPython's completions over the session's state (in a container); else words."""
+        return await introspection.complete(self, code, cursor_pos, self._complete_words)
+
+    async def do_inspect(self, code, cursor_pos, detail_level=0, omit_sections=()):
+        """Python: IPython's ``obj?`` over the session's state (in a container)."""
+        return await introspection.inspect(self, code, cursor_pos, detail_level)
+
+    async def do_history(self, hist_access_type, output, raw, session=None, start=None, stop=None, n=None,
+                         pattern=None, unique=False):
+        """The cells this kernel ran (tail, range, search)."""
+        return self.history.reply(hist_access_type, output, session, start, stop, n, pattern, unique)
+
+    def _complete_words(self, code, cursor_pos):
         """Offer keywords, magics and workspace file names."""
         cursor_pos = len(code) if cursor_pos is None else cursor_pos
         before = code[:cursor_pos]
