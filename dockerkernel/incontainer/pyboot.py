@@ -414,7 +414,7 @@ def main():
         dkdisplay.send_frame("result", {"data": {INTROSPECTION_MIME: reply}, "metadata": {}})
         announce_exit(done_fd, 0)
         os._exit(0)
-    status = 0 if dkshell.run(shell, source, count) else 1
+    status = dkshell.run(shell, source, count)
     try:
         save_process(shell, baseline)
     except Exception as exc:

@@ -284,7 +284,7 @@ def carried_names(shell):
 
 
 def run(shell, source, count):
-    """Run one cell as cell ``count``; True when it succeeded."""
+    """Run one cell as cell ``count``; its exit status: 0 ok, else 1 or ``sys.exit``'s own number."""
     history = shell.history_manager
     del history.input_hist_parsed[count:]
     del history.input_hist_raw[count:]
@@ -293,7 +293,12 @@ def run(shell, source, count):
         history.input_hist_raw.append("")
     shell.execution_count = count
     result = shell.run_cell(source, store_history=True)
-    return result.success
+    if result.success:
+        return 0
+    error = result.error_in_exec
+    if isinstance(error, SystemExit) and isinstance(error.code, int) and 0 < error.code < 256:
+        return error.code  # what the process of a script would have exited with (provenance)
+    return 1
 
 
 # -- introspection (complete_request / inspect_request) --------------------------------------
