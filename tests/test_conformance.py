@@ -117,7 +117,8 @@ class TestDockerPython(DockerKernelTests):
         {"text": "impo", "matches": {"import"}},
         {"text": "pri", "matches": {"print"}},
         {"text": "x = whi", "matches": {"while"}},
-        {"text": "%time", "matches": {"%timeout"}},
+        # IPython's magics and the kernel's own, as IPython completes them
+        {"text": "%time", "matches": {"%time", "%timeit", "%%time", "%%timeit", "%timeout"}},
     ]
     complete_code_samples = [
         'print("hi")',

@@ -195,6 +195,34 @@ def _getpass(prompt="Password: ", stream=None):
     return ask(prompt, password=True)
 
 
+def share_input_with_children():
+    """Let the cell's child processes (IPython's %%bash, ``!cmd``, subprocess) reach the answer pipe.
+
+    The ``input`` helper asks from any process of the cell; Popen closes every other
+    descriptor by default, so the pipe in ``$DK_INPUT_FD`` is passed explicitly.
+    """
+    import subprocess
+
+    try:
+        fd = int(os.environ.get("DK_INPUT_FD", "-1"))
+    except ValueError:
+        return
+    if fd < 0:
+        return
+    original = subprocess.Popen.__init__
+
+    def __init__(self, *args, pass_fds=(), **kwargs):
+        if fd not in pass_fds:
+            try:
+                os.fstat(fd)  # the cell may have closed it: then there is nothing to pass
+                pass_fds = (*pass_fds, fd)
+            except OSError:
+                pass
+        original(self, *args, pass_fds=pass_fds, **kwargs)
+
+    subprocess.Popen.__init__ = __init__
+
+
 # -- state -----------------------------------------------------------------------------------
 def restore_state(main):
     """Put the previous cells' globals back into ``main``."""
@@ -397,6 +425,7 @@ def main():
     import getpass
 
     getpass.getpass = _getpass
+    share_input_with_children()
     prewarm()
     header, source = read_cell()
     os.environ.update(header.get("env") or {})

@@ -25,7 +25,7 @@ from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.utils.tokenutil import token_at_cursor
 from traitlets import Type
 from traitlets.config import Config
@@ -94,6 +94,8 @@ class CellShell(InteractiveShell):
         send_frame("error", {"ename": "UsageError", "evalue": text, "traceback": ["UsageError: " + text]})
 
     def enable_gui(self, gui=None):
+        if gui in (None, "inline"):  # %matplotlib inline: figures are always inline here
+            return
         raise UsageError("%%gui %s: a cell's container has no display or event loop; figures are shown inline" % (gui or ""))
 
 
@@ -129,6 +131,31 @@ class SandboxMagics(Magics):
     def qtconsole(self, line=""):
         """%qtconsole: not available."""
         raise UsageError("%qtconsole is not available: the cell's process ends with the cell.")
+
+    @cell_magic
+    def bash(self, line, cell):
+        """%%bash as IPython runs it, with the child's output written straight to the cell's."""
+        return self._script("bash", line, cell)
+
+    @cell_magic
+    def sh(self, line, cell):
+        """%%sh as IPython runs it, with the child's output written straight to the cell's."""
+        return self._script("sh", line, cell)
+
+    def _script(self, program, line, cell):
+        # IPython relays the child's output line by line through pipes, so a frame (which ends
+        # without a newline) from the `display` or `input` helpers would wait for ever; without
+        # options, the child writes to our stdout/stderr itself. Options (--out, --bg, ...) are
+        # IPython's own.
+        if line.strip():
+            return self.shell.magics_manager.registry["ScriptMagics"].shebang("%s %s" % (program, line), cell)
+        import subprocess
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        status = subprocess.run([program], input=cell.encode("utf-8", "surrogateescape")).returncode
+        if status != 0:
+            raise subprocess.CalledProcessError(status or -9, cell)  # as IPython's --raise-error default
 
     @line_magic
     def lsmagic(self, line=""):
