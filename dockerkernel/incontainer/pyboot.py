@@ -426,6 +426,7 @@ def main():
 
     getpass.getpass = _getpass
     share_input_with_children()
+    dkshell.warm(shell)
     prewarm()
     header, source = read_cell()
     os.environ.update(header.get("env") or {})

@@ -185,14 +185,18 @@ def make_shell(main_module):
     shell = CellShell.instance(config=config, user_module=main_module)
     shell.register_magics(SandboxMagics)
     _cell_in_name()
-    try:  # %config InlineBackend... works before pyplot is imported, as under ipykernel
-        from matplotlib_inline.config import InlineBackend
-
-        shell.configurables.append(InlineBackend.instance(parent=shell))
-    except Exception:
-        pass
     _record_config_assignments(shell)
     return shell
+
+
+def warm(shell):
+    """Run IPython's cell machinery once, while the container waits in the pool.
+
+    The first ``run_cell`` of a process sets up its transformers, compiler and formatters
+    (~30-100 ms); done here, the user's cell does not wait for it.
+    """
+    shell.run_cell("pass", store_history=False, silent=True)
+    shell.display_formatter.format(0)
 
 
 def _record_config_assignments(shell):
@@ -201,6 +205,15 @@ def _record_config_assignments(shell):
     original = shell.magics_manager.magics["line"]["config"]
 
     def config(line=""):
+        if "InlineBackend" in line and not any(type(c).__name__ == "InlineBackend" for c in shell.configurables):
+            # %config InlineBackend... works before pyplot is imported, as under ipykernel; the
+            # import (it loads matplotlib, ~0.5 s) is paid only by the notebooks that use it
+            try:
+                from matplotlib_inline.config import InlineBackend
+
+                shell.configurables.append(InlineBackend.instance(parent=shell))
+            except Exception:
+                pass
         result = original(line)
         if "=" in line:
             shell.dk_config.append(line.strip())
