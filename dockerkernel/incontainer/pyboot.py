@@ -274,6 +274,8 @@ def save_state(main, never=(), quiet=None):
     for name, value in main.__dict__.items():
         if name in NOT_STATE or name in never or name.startswith("__dk_"):
             continue
+        if isinstance(value, str) and value == "" and quiet and quiet.match(name):
+            continue  # _, __, ___ before any result: nothing to carry, no state file to write
         if isinstance(value, types.ModuleType):
             imported[name] = value.__name__
             continue
