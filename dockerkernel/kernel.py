@@ -578,7 +578,8 @@ class DockerKernel(Kernel):
     def _switch_magics(self) -> set[str]:
         """The ``%%name`` lines that switch a cell's language (IPython keeps the cell magics it has)."""
         names = set(LANGUAGES) | {"js", "node", "sh", "py", "python3"}
-        return names if self.polyglot else names - {"bash", "sh", "javascript", "js", "python", "python3"}
+        # %%python stays a (same-language) switch: IPython's would look for a `python` program
+        return names if self.polyglot else names - {"bash", "sh", "javascript", "js", "python3"}
 
     def _flags_targets(self, args: str) -> tuple[list[str], str]:
         """``%cflags [LANG:] FLAGS``: which compiled languages the flags are for."""
