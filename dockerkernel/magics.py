@@ -168,8 +168,9 @@ def help_text(in_container: bool = False) -> str:
         lines = ["Kernel-side magics (dockerkernel applies them itself, before the cell's container starts; only in the "
                  "lines at the top of a cell; settings last for the session):", ""]
         lines += [f"  {LINE_MAGICS[name]}" for name in KERNEL_MAGICS if name in LINE_MAGICS]
-        lines += ["  %%ruby, %%c, %%cpp, %%go, %%rust, %%java — run this cell in that language (same /workspace); in "
-                  "docker-polyglot also %%python, %%javascript, %%bash (in docker-python these three are IPython's)", ""]
+        lines += ["  %%python, %%ruby, %%c, %%cpp, %%go, %%rust, %%java — run this cell in that language (same "
+                  "/workspace); in docker-polyglot also %%javascript and %%bash (in docker-python these two are IPython's)",
+                  ""]
         lines += ["IPython's magics (%time, %%writefile, %%file, %env, %matplotlib, %cd, ...) run inside the cell's "
                   "container, anywhere IPython accepts them: %lsmagic lists them.", ""]
         return "\n".join(lines) + "\n"
