@@ -7,26 +7,18 @@ sandboxed container (IPython's completer and inspector), history from the kernel
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import test_conformance as base
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
 
-class TestDockerPythonIntrospection(base.DockerKernelTests):
-    __test__ = True
-    kernel_name = "docker-python"
-    language_name = "python"
-    file_extension = ".py"
+class TestDockerPythonIntrospection(base.TestDockerPython):
+    """docker-python's conformance class, with inspection and history switched back on."""
 
-    code_hello_world = 'print("hello, world")'
-    code_generate_error = 'raise ValueError("x")'
-    error_name = "ValueError"
-    code_write_zebra = 'open("zebra_notes.txt", "w").write("z")'
-    code_execute_result = [
-        {"code": "1+2", "result": "3"},
-        {"code": "x = 6\nx * 7", "result": "42"},
-    ]
+    __test__ = True
 
     # what IPython offers, over names defined by earlier cells too
     completion_samples = [
@@ -51,8 +43,6 @@ class TestDockerPythonIntrospection(base.DockerKernelTests):
         reply = self.get_non_kernel_info_reply(timeout=base.TIMEOUT)
         content = reply["content"]
         assert content["status"] == "ok" and content["found"], content
-        import re
-
         text = re.sub(r"\x1b\[[0-9;]*m", "", content["data"]["text/plain"])
         assert "area(width, height=2)" in text and "Width times height." in text, text
 
