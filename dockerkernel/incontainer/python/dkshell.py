@@ -87,10 +87,12 @@ class CellShell(InteractiveShell):
     def show_usage_error(self, exc):
         """A UsageError (bad magic arguments, unknown magic) without a traceback, as IPython prints it."""
         text = str(exc)
-        found = re.match(r"(Line|Cell) magic function `%+(\w+)` not found", text)
+        found = re.match(r"(Line magic function|Cell magic) `%+([\w-]+)` not found", text)
         if found and found.group(2) in KERNEL_MAGICS:
             text += (" %%%s is a dockerkernel magic: the kernel applies it only in the lines at the top of a cell, "
                      "before the cell's container starts." % found.group(2))
+        elif found:
+            text += " %lsmagic lists the magics (IPython's, the kernel's and the %%LANG lines)."
         send_frame("error", {"ename": "UsageError", "evalue": text, "traceback": ["UsageError: " + text]})
 
     def enable_gui(self, gui=None):
