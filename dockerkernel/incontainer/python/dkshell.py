@@ -19,16 +19,26 @@ import re
 import sys
 
 from dkdisplay import encode_data, send_frame
-from IPython.core import ultratb
-from IPython.core.completer import provisionalcompleter, rectify_completions
-from IPython.core.displayhook import DisplayHook
-from IPython.core.displaypub import DisplayPublisher
-from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
-from IPython.utils.tokenutil import token_at_cursor
-from traitlets import Type
-from traitlets.config import Config
+
+# IPython imports jedi (~0.1 s of CPU in every pool container) only to offer it to its
+# completer; completion here uses IPython's own matchers (see introspect), so IPython is
+# loaded without it. The cell can still import jedi: the block is lifted below.
+_jedi_blocked = "jedi" not in sys.modules
+if _jedi_blocked:
+    sys.modules["jedi"] = None
+from IPython.core import ultratb  # noqa: E402
+from IPython.core.completer import provisionalcompleter, rectify_completions  # noqa: E402
+from IPython.core.displayhook import DisplayHook  # noqa: E402
+from IPython.core.displaypub import DisplayPublisher  # noqa: E402
+from IPython.core.error import UsageError  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class  # noqa: E402
+from IPython.utils.tokenutil import token_at_cursor  # noqa: E402
+from traitlets import Type  # noqa: E402
+from traitlets.config import Config  # noqa: E402
+
+if _jedi_blocked and sys.modules.get("jedi", 0) is None:
+    del sys.modules["jedi"]
 
 # The magics the kernel applies itself, from the lines at the top of a cell (kept in step with
 # dockerkernel/magics.py KERNEL_MAGICS): used only to explain a misplaced one.
