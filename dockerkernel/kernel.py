@@ -315,7 +315,8 @@ class DockerKernel(Kernel):
         try:
             lang = self.lang
             if lang.magics_in_container:  # IPython: only the kernel's own magics are taken out
-                found, body = magics.split_kernel_magics(code, lang.comment, self._switch_magics())
+                found, body = magics.split_kernel_magics(code, lang.comment, self._switch_magics(),
+                                                         also=("env",) if self.polyglot else ())
             else:
                 found, body = magics.split_magics(code, lang.comment)
             for magic in found:

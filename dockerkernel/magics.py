@@ -102,14 +102,15 @@ def split_magics(code: str, comment: str = "#") -> tuple[list[Magic], str]:
     return magics, "\n".join(lines)
 
 
-def split_kernel_magics(code: str, comment: str = "#", cell_magics=()) -> tuple[list[Magic], str]:
+def split_kernel_magics(code: str, comment: str = "#", cell_magics=(), also=()) -> tuple[list[Magic], str]:
     """Like ``split_magics``, for cells that run their own magics (IPython).
 
     From the lines at the top of the cell (magics, comments, blank lines), the kernel's own line
     magics (``KERNEL_MAGICS``) are taken and blanked; other line magics stay in the source and the
     scan goes on; ``%lsmagic`` is taken *and* stays. A ``%%name`` line whose name is in
     ``cell_magics`` (a language switch) ends the scan as in ``split_magics``; any other
-    ``%%name`` stays (IPython's cell magic). Line numbers are unchanged.
+    ``%%name`` stays (IPython's cell magic). ``also``: more line magics the kernel takes (polyglot:
+    ``%env``, which reaches the cells of every language). Line numbers are unchanged.
     """
     lines = code.split("\n")
     found: list[Magic] = []
@@ -126,7 +127,7 @@ def split_kernel_magics(code: str, comment: str = "#", cell_magics=()) -> tuple[
                 found.append(Magic(name, args, cell=True, line_number=index + 1))
                 return found, "\n".join(lines[index + 1 :])
             break
-        if name in KERNEL_MAGICS:
+        if name in KERNEL_MAGICS or name in also:
             found.append(Magic(name, args, line_number=index + 1))
             lines[index] = ""
         elif name in BOTH_SIDES:

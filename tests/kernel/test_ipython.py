@@ -379,3 +379,5 @@ def test_polyglot_python_cells_are_ipython(fresh):
     ok(handle.run("%%python\nprint(os.getcwd(), open('/workspace/from_bash.txt').read().strip())"), "/tmp hi\n")
     error(handle.run("%%python\nimport sys\nsys.exit(0)"), "SystemExit")
     ok(handle.run("%%bash\necho still bash"), "still bash\n")  # %%bash stays a language switch here
+    ok(handle.run("%env POLY_ENV=everywhere"))  # the kernel's %env: cells of every language see it
+    ok(handle.run("%%bash\necho $POLY_ENV"), "everywhere\n")
