@@ -149,6 +149,7 @@ LANGUAGES: dict[str, Language] = {
             codemirror_mode={"name": "ipython", "version": 3},
             keywords=tuple(keyword.kwlist) + tuple(n for n in dir(builtins) if not n.startswith("_")),
             completeness="python",
+            magics_in_container=True,
         ),
         Language(
             name="javascript",

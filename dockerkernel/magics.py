@@ -33,14 +33,12 @@ CELL_MAGICS = {
     "LANG": "%%python, %%javascript, %%bash, %%ruby, %%c, %%cpp, %%go, %%rust, %%java — run this cell in that language "
     "(same /workspace)",
 }
-# the line magics the kernel keeps for itself when the container's interpreter has magics of
-# its own (``Language.magics_in_container``): every other %/%% line is left in the source
-OWN_LINE_MAGICS = frozenset(
-    {"timeout", "memory", "cpus", "pids", "output", "network", "image", "state", "lang", "cflags", "limits", "help",
-     "stdin"}
-)
-# %%LANG switches that stay ours then: IPython has %%python and %%javascript of its own
-FOREIGN_CELL_SWITCHES = frozenset({"python", "javascript"})
+# For a language whose cells understand magics themselves (Python: IPython), the kernel takes
+# only these from the top of a cell and leaves every other magic in the source. %lsmagic is
+# answered by both: the kernel lists its own, then the cell lists IPython's.
+KERNEL_MAGICS = ("timeout", "memory", "cpus", "pids", "output", "network", "image", "state", "lang", "cflags",
+                 "limits", "help", "stdin")
+BOTH_SIDES = ("lsmagic",)
 
 _MAGIC_RE = re.compile(r"^(%%?)([A-Za-z_][\w-]*)\s*(.*?)\s*$")
 
@@ -72,14 +70,12 @@ def format_size(size: int) -> str:
     return f"{size} B"
 
 
-def split_magics(code: str, comment: str = "#", *, only_own: bool = False) -> tuple[list[Magic], str]:
+def split_magics(code: str, comment: str = "#") -> tuple[list[Magic], str]:
     """Split leading magic lines from the program; the program keeps its line numbers.
 
     Leading magic lines are replaced by empty lines so that line 3 of the cell is still
-    line 3 of the program (compiler and traceback line numbers stay right). With
-    ``only_own`` (an interpreter with magics of its own runs the cell), only our magics
-    (``OWN_LINE_MAGICS`` and the ``%%LANG`` switches but IPython's) are taken: every other
-    magic line stays in the program, and a foreign cell magic ends the scan.
+    line 3 of the program (compiler and traceback line numbers stay right). A ``%%name`` line
+    ends the scan: the rest of the cell is its body.
     """
     lines = code.split("\n")
     magics: list[Magic] = []
@@ -90,10 +86,6 @@ def split_magics(code: str, comment: str = "#", *, only_own: bool = False) -> tu
         match = _MAGIC_RE.match(stripped)
         if not match:
             break
-        if only_own and not _is_own(match.group(1), match.group(2)):
-            if match.group(1) == "%%":
-                break
-            continue
         if match.group(1) == "%%":
             magics.append(Magic(match.group(2), match.group(3), cell=True, line_number=index + 1))
             return magics, "\n".join(lines[index + 1 :])
@@ -104,11 +96,37 @@ def split_magics(code: str, comment: str = "#", *, only_own: bool = False) -> tu
     return magics, "\n".join(lines)
 
 
-def _is_own(prefix: str, name: str) -> bool:
-    """Is ``%name`` / ``%%name`` one of the kernel's own magics (see ``only_own``)?"""
-    if prefix == "%":
-        return name in OWN_LINE_MAGICS
-    return name in LANGUAGES and name not in FOREIGN_CELL_SWITCHES
+def split_kernel_magics(code: str, comment: str = "#", cell_magics=(), also=()) -> tuple[list[Magic], str]:
+    """Like ``split_magics``, for cells that run their own magics (IPython).
+
+    From the lines at the top of the cell (magics, comments, blank lines), the kernel's own line
+    magics (``KERNEL_MAGICS``) are taken and blanked; other line magics stay in the source and the
+    scan goes on; ``%lsmagic`` is taken *and* stays. A ``%%name`` line whose name is in
+    ``cell_magics`` (a language switch) ends the scan as in ``split_magics``; any other
+    ``%%name`` stays (IPython's cell magic). ``also``: more line magics the kernel takes (polyglot:
+    ``%env``, which reaches the cells of every language). Line numbers are unchanged.
+    """
+    lines = code.split("\n")
+    found: list[Magic] = []
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or (comment and stripped.startswith(comment)):
+            continue
+        match = _MAGIC_RE.match(stripped)
+        if not match:
+            break
+        name, args = match.group(2), match.group(3)
+        if match.group(1) == "%%":
+            if name in cell_magics:
+                found.append(Magic(name, args, cell=True, line_number=index + 1))
+                return found, "\n".join(lines[index + 1 :])
+            break
+        if name in KERNEL_MAGICS or name in also:
+            found.append(Magic(name, args, line_number=index + 1))
+            lines[index] = ""
+        elif name in BOTH_SIDES:
+            found.append(Magic(name, args, line_number=index + 1))
+    return found, "\n".join(lines)
 
 
 def parse_env(args: str) -> tuple[str, str]:
@@ -381,13 +399,13 @@ def _image(settings: SessionSettings, args: str) -> None:
 @line_magic("lsmagic")
 def _lsmagic(settings: SessionSettings, args: str) -> str:
     """%lsmagic — list the magics"""
-    return help_text()
+    return help_text(settings.language.magics_in_container)
 
 
 @line_magic("help")
 def _help(settings: SessionSettings, args: str) -> str:
     """%help — this help"""
-    return help_text()
+    return help_text(settings.language.magics_in_container)
 
 
 @line_magic("cflags")
@@ -445,8 +463,19 @@ def _matplotlib(settings: SessionSettings, args: str) -> None:
     _python_only(settings, "matplotlib")
 
 
-def help_text() -> str:
-    """What %help and %lsmagic print."""
+def help_text(in_container: bool = False) -> str:
+    """What %help and %lsmagic print (``in_container``: the cells run the other magics themselves)."""
+    if in_container:
+        lines = ["Kernel-side magics (dockerkernel applies them itself, before the cell's container starts; only in "
+                 "the lines at the top of a cell; settings last for the session):", ""]
+        lines += [f"  {(LINE_MAGICS[name].__doc__ or name).strip().splitlines()[0]}" for name in KERNEL_MAGICS
+                  if name in LINE_MAGICS]
+        lines += ["  %%python, %%ruby, %%c, %%cpp, %%go, %%rust, %%java — run this cell in that language (same "
+                  "/workspace); in docker-polyglot also %%javascript and %%bash (in docker-python these two are "
+                  "IPython's)", ""]
+        lines += ["IPython's magics (%time, %%writefile, %%file, %env, %matplotlib, %cd, ...) run inside the cell's "
+                  "container, anywhere IPython accepts them: %lsmagic lists them.", ""]
+        return "\n".join(lines) + "\n"
     lines = ["dockerkernel magics (at the top of a cell; settings last for the session):", ""]
     lines += [f"  {(handler.__doc__ or name).strip().splitlines()[0]}" for name, handler in LINE_MAGICS.items()]
     lines += [f"  {text}" for text in CELL_MAGICS.values()]

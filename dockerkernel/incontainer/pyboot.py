@@ -1,24 +1,26 @@
 """Python cell boot: loaded while the container waits in the pool, then runs one cell.
 
 Reads the header line and the source from stdin (see dockerkernel/protocol.py) and runs the
-cell the way IPython users expect:
+cell with IPython's own ``InteractiveShell`` (dkshell.py), built before the cell arrives:
 
-* a trailing expression becomes ``execute_result``; ``!cmd`` lines run in a shell;
-* an uncaught exception becomes an ``error`` frame with the cell's own traceback;
+* magics anywhere, ``!cmd``, ``_``/``Out``/``In``, the trailing ``;``, ``execute_result``,
+  display(), tracebacks and ``SystemExit`` are IPython's; what it shows leaves as frames;
 * ``input()`` and ``getpass.getpass()`` ask the frontend (``input`` frame, answer on the
   pipe in ``$DK_INPUT_FD``);
 * state: the globals of the previous cells are restored from the workspace before the cell
   and saved after it (dill, so functions and classes defined in cells survive); what cannot
   be pickled is named once on stderr. Modules come back by re-import, and the modules the
   notebook uses are imported here *before* the cell arrives, while the container waits.
+  The process state (working directory, environment, ``sys.path``, IPython's history and
+  settings) is carried too, as JSON;
+* ``DK_INTROSPECT`` in the header's env turns the run into a completion or inspection
+  request (the source is its JSON): the state is restored, nothing is run or saved.
 """
 
-import ast
 import builtins
 import importlib
 import io
 import json
-import linecache
 import os
 import stat
 import sys
@@ -36,11 +38,12 @@ STATE_DIR = "/workspace/.dockerkernel"
 STATE_FILE = os.path.join(STATE_DIR, "python-state.pkl")
 MODULES_FILE = os.path.join(STATE_DIR, "python-modules.txt")
 SKIPPED_FILE = os.path.join(STATE_DIR, "python-skipped.json")
+PROCESS_FILE = os.path.join(STATE_DIR, "python-process.json")
 MODULES_KEY = "__dk_modules__"
 PICKLE_TAG, DILL_TAG = b"P", b"D"
 MAX_STATE = 2 << 30  # a state file larger than this is not read (the memory limit would be hit)  # first byte of the state file: which unpickler reads it
 # names that belong to the boot code or are rebuilt every cell
-NOT_STATE = {"__builtins__", "__name__", "__doc__", "__package__", "__loader__", "__spec__", "_", "__", "___"}
+NOT_STATE = {"__builtins__", "__builtin__", "__name__", "__doc__", "__package__", "__loader__", "__spec__"}
 
 
 def read_regular(path, limit):
@@ -112,18 +115,18 @@ def prewarm():
 
 
 def read_cell():
-    """Header and source from stdin; afterwards stdin is at EOF, so sys.stdin reads get EOF."""
+    """Header and source from stdin; then the cell's stdin becomes the runner's pipe (answers
+    to its questions when the program reads sys.stdin, a %stdin file, or end of file)."""
+    from dkwire import read_exactly
+
     stdin = sys.stdin.buffer
     header = json.loads(stdin.readline())
-    size = int(header["size"])
-    chunks = []
-    while size:
-        chunk = stdin.read(size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size -= len(chunk)
-    return header, b"".join(chunks).decode("utf-8", "replace")
+    source = read_exactly(stdin, int(header["size"])).decode("utf-8", "replace")
+    fd = os.environ.pop("DK_STDIN_FD", "")
+    if fd.isdigit():
+        os.dup2(int(fd), 0)
+        os.close(int(fd))
+    return header, source
 
 
 # -- output ----------------------------------------------------------------------------------
@@ -192,34 +195,32 @@ def _getpass(prompt="Password: ", stream=None):
     return ask(prompt, password=True)
 
 
-# -- shell escapes ---------------------------------------------------------------------------
-BANG_PATTERN = r"^([ \t]*)!(.*)$"
+def share_input_with_children():
+    """Let the cell's child processes (IPython's %%bash, ``!cmd``, subprocess) reach the answer pipe.
 
-
-def shell(command):
-    """`!command` in a cell: run it in bash, output straight to the cell."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    The ``input`` helper asks from any process of the cell; Popen closes every other
+    descriptor by default, so the pipe in ``$DK_INPUT_FD`` is passed explicitly.
+    """
     import subprocess
 
-    status = subprocess.run(command, shell=True, executable="/bin/bash").returncode
-    if status:
-        sys.stderr.write("dockerkernel: `%s` exited with status %d\n" % (command, status))
+    try:
+        fd = int(os.environ.get("DK_INPUT_FD", "-1"))
+    except ValueError:
+        return
+    if fd < 0:
+        return
+    original = subprocess.Popen.__init__
 
+    def __init__(self, *args, pass_fds=(), **kwargs):
+        if fd not in pass_fds:
+            try:
+                os.fstat(fd)  # the cell may have closed it: then there is nothing to pass
+                pass_fds = (*pass_fds, fd)
+            except OSError:
+                pass
+        original(self, *args, pass_fds=pass_fds, **kwargs)
 
-def transform_bangs(source):
-    """Turn `!cmd` lines into calls of ``shell`` (line numbers unchanged)."""
-    if "!" not in source:
-        return source
-    import re
-
-    bang = re.compile(BANG_PATTERN)
-    lines = source.split("\n")
-    for index, line in enumerate(lines):
-        match = bang.match(line)
-        if match and not match.group(2).startswith("="):
-            lines[index] = "%s__dk_shell__(%r)" % (match.group(1), match.group(2))
-    return "\n".join(lines)
+    subprocess.Popen.__init__ = __init__
 
 
 # -- state -----------------------------------------------------------------------------------
@@ -258,19 +259,23 @@ def _defined_in_cells(value):
     return False
 
 
-def save_state(main):
+def save_state(main, never=(), quiet=None):
     """Save the picklable globals for the next cell; name what cannot be carried over, once.
 
     Plain pickle (fast, C) when it can represent everything; dill when the cells defined
-    functions or classes, which pickle could only store by reference.
+    functions or classes, which pickle could only store by reference. ``never``: names not
+    to carry (IPython's own); ``quiet``: a pattern of names carried when they can be, and
+    never announced (the output history ``_``, ``_3``, ...).
     """
     started = time.monotonic()
     namespace = {}
     skipped = {}
     imported = {}  # name -> module: carried as the module's name and imported again
     for name, value in main.__dict__.items():
-        if name in NOT_STATE or name.startswith("__dk_"):
+        if name in NOT_STATE or name in never or name.startswith("__dk_"):
             continue
+        if isinstance(value, str) and value == "" and quiet and quiet.match(name):
+            continue  # _, __, ___ before any result: nothing to carry, no state file to write
         if isinstance(value, types.ModuleType):
             imported[name] = value.__name__
             continue
@@ -316,7 +321,8 @@ def save_state(main):
                 dumps(value)
                 keep[name] = value
             except Exception as exc:
-                skipped[name] = "%s (%s)" % (type(value).__name__, type(exc).__name__)
+                if not (quiet and quiet.match(name)):
+                    skipped[name] = "%s (%s)" % (type(value).__name__, type(exc).__name__)
         try:
             blob = dumps(keep)
         except Exception as exc:
@@ -350,44 +356,31 @@ def announce_skipped(skipped):
 
 
 # -- running ---------------------------------------------------------------------------------
-def cell_frames(tb, filename):
-    """Drop the boot code's own frames: the user sees the cell and what it called."""
-    import traceback
-
-    frames = traceback.extract_tb(tb)
-    for index, summary in enumerate(frames):
-        if summary.filename == filename:
-            return frames[index:]
-    return []  # e.g. a SyntaxError: the message itself points into the cell
+def notice(text):
+    """A line from dockerkernel itself on the cell's stderr."""
+    sys.stderr.write("dockerkernel: %s\n" % text)
 
 
-def report_exception(exc, filename):
-    """Send the exception as an error frame (the kernel turns it into a Jupyter error)."""
-    import traceback
+def restore_process(shell):
+    """The previous cells' working directory, environment, sys.path and IPython history."""
+    import dkshell
 
-    frames = cell_frames(exc.__traceback__, filename)
-    lines = ["Traceback (most recent call last):\n"] if frames else []
-    lines += traceback.format_list(frames)
-    lines += traceback.format_exception_only(type(exc), exc)
-    dkdisplay.send_frame(
-        "error",
-        {"ename": type(exc).__name__, "evalue": str(exc), "traceback": "".join(lines).rstrip("\n").split("\n")},
-    )
+    blob = read_regular(PROCESS_FILE, 64 << 20)
+    if not blob:
+        return
+    try:
+        state = json.loads(blob)
+        if isinstance(state, dict):
+            dkshell.restore(shell, state, notice)
+    except Exception as exc:  # a broken file must not break the cell
+        notice("the previous cells' working directory and history could not be restored (%s: %s)" % (type(exc).__name__, exc))
 
 
-def run(source, filename, namespace):
-    """Execute the cell; show the value of a trailing expression."""
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    tree = ast.parse(transform_bangs(source), filename, "exec")
-    last = None
-    if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = ast.Expression(tree.body.pop().value)
-    exec(compile(tree, filename, "exec"), namespace)
-    if last is not None:
-        value = eval(compile(last, filename, "eval"), namespace)
-        if value is not None:
-            builtins._ = value
-            dkdisplay.publish_result(value)
+def save_process(shell, baseline):
+    """Carry this process's state to the next cell's (JSON; cheap, so also under %state off)."""
+    import dkshell
+
+    replace_file(PROCESS_FILE, json.dumps(dkshell.snapshot(shell, baseline), default=str).encode())
 
 
 def take_done_fd():
@@ -410,53 +403,60 @@ def announce_exit(fd, status):
             pass
 
 
+INTROSPECTION_MIME = "application/x.dockerkernel.introspection+json"
+
+
 def main():
-    """Run one cell and exit with its status."""
+    """Run one cell (or answer one introspection request) and exit with its status."""
     # all that does not depend on the cell is done before it arrives (in the pool)
     whole_write_stdio()
     done_fd = take_done_fd()
-    prewarm()
+    # figures as under ipykernel: matplotlib-inline shows them at the end of the cell, and
+    # `!cmd` runs in bash as from a Jupyter started in a terminal
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    os.environ.setdefault("SHELL", "/bin/bash")
     # the cell runs in a real __main__ module, so dill pickles its functions by value and
     # binds them to the next cell's globals
     main_module = types.ModuleType("__main__")
     main_module.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = main_module
-    namespace = main_module.__dict__
-    namespace["__dk_shell__"] = shell
+    import dkshell  # IPython: ~0.3 s, paid here while the container waits in the pool
+
+    shell = dkshell.make_shell(main_module)
     builtins.input = _input
     import getpass
 
     getpass.getpass = _getpass
-    dkdisplay.install(namespace)
+    share_input_with_children()
+    dkshell.warm(shell)
+    prewarm()
     header, source = read_cell()
     os.environ.update(header.get("env") or {})
     dkdisplay.NONCE = os.environ["DK_NONCE"] = header["nonce"]
+    introspection = os.environ.pop("DK_INTROSPECT", "")
     count = header.get("execution_count") or 0
-    filename = "Cell In[%d]" % count
     keep_state = bool(header.get("state", True))
+    baseline = dkshell.Baseline()
+    restore_process(shell)
     if keep_state:
         restore_state(main_module)
-    status = 0
+        dkshell.restore_outputs(shell)
+    if introspection:
+        reply = dkshell.introspect(shell, json.loads(source))
+        dkdisplay.send_frame("result", {"data": {INTROSPECTION_MIME: reply}, "metadata": {}})
+        announce_exit(done_fd, 0)
+        os._exit(0)
+    status = dkshell.run(shell, source, count)
     try:
-        run(source, filename, namespace)
-        dkdisplay.show_open_figures()
-    except SystemExit as exc:
-        code = exc.code
-        status = code if isinstance(code, int) else (0 if code is None else 1)
-        if not isinstance(code, (int, type(None))):
-            print(code, file=sys.stderr)
-    except BaseException as exc:  # the cell's failure is data, not the boot's
-        try:
-            dkdisplay.show_open_figures()
-        except Exception:
-            pass
-        report_exception(exc, filename)
-        status = 1
+        save_process(shell, baseline)
+    except Exception as exc:
+        notice("the working directory and history could not be saved for the next cell (%s: %s)" % (type(exc).__name__, exc))
     if keep_state:
         try:
-            save_state(main_module)
+            never, quiet = dkshell.carried_names(shell)
+            save_state(main_module, never, quiet)
         except Exception as exc:
-            sys.stderr.write("dockerkernel: the variables could not be saved for the next cell (%s: %s)\n" % (type(exc).__name__, exc))
+            notice("the variables could not be saved for the next cell (%s: %s)" % (type(exc).__name__, exc))
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -35,7 +35,7 @@ from ..errors import DockerKernelError, MagicError
 from ..languages import LANGUAGES, Language, get_language
 from ..protocol import Frame
 from ..sandbox import Sandbox, process_start_time, sweep, wrap_docker_error
-from . import replies
+from . import introspection, replies
 from .config import KernelConfig
 from .stdin import InputRelay
 from .streams import StreamCoalescer
@@ -76,6 +76,7 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         self.sandbox = Sandbox(self.kernel_id, pool_size=self.pool_size, workspace_size=self.workspace_bytes())
         self.versions = LanguageVersions()
         self._provenance: dict = {}
+        self.history = introspection.History()  # history_request: the cells this kernel ran
         self._setup_task: asyncio.Future | None = None
         self._shell_loop: asyncio.AbstractEventLoop | None = None
         # a kernel stopped without a shutdown_request (SIGTERM from a manager, a crash) still
@@ -193,6 +194,8 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
     ):
         """Run one cell in a fresh container and report how it ended."""
         self._provenance = {}
+        if store_history and not silent:
+            self.history.record(self.execution_count, code)
         if code.strip() in EXIT_WORDS:
             # what IPython does: jupyter console leaves when it sees this payload
             reply = self._ok()
@@ -213,13 +216,13 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         """Apply the cell's magics, then run what is left of it (if anything)."""
         lang = self.lang
         self.settings.cell_stdin = ""  # %stdin is for one cell
-        found, body = magics.split_magics(code, lang.comment, only_own=lang.magics_in_container)
+        found, body = self._split_magics(code, lang)
         for magic in found:
             switched = magics.cell_language(magic.name) if magic.cell else None
             if switched is not None:
                 # %%ruby etc.: this cell is another language; blank lines keep its line numbers
                 lang = switched
-                inner, body = magics.split_magics(body, lang.comment, only_own=lang.magics_in_container)
+                inner, body = self._split_magics(body, lang)
                 body = "\n" * magic.line_number + body
                 for line_magic in inner:  # `%%c` then `%stdin FILE`, `%timeout 5`, ...
                     if line_magic.cell:
@@ -239,6 +242,19 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         if not body.strip():
             return self._ok()  # nothing to run: no container at all
         return await self._run_cell(body.encode("utf-8", "surrogateescape"), silent, allow_stdin, lang)
+
+    def _split_magics(self, code: str, lang: Language) -> tuple[list[magics.Magic], str]:
+        """The kernel's magics at the top of a cell of ``lang``, and the rest of the cell."""
+        if lang.magics_in_container:  # IPython: only the kernel's own magics are taken out
+            return magics.split_kernel_magics(code, lang.comment, self._switch_magics(),
+                                              also=("env",) if self.polyglot else ())
+        return magics.split_magics(code, lang.comment)
+
+    def _switch_magics(self) -> set[str]:
+        """The ``%%name`` lines that switch a cell's language (IPython keeps the cell magics it has)."""
+        names = set(LANGUAGES) | {"js", "node", "sh", "py", "python3"}
+        # %%python stays a (same-language) switch: IPython's would look for a `python` program
+        return names if self.polyglot else names - {"bash", "sh", "javascript", "js", "python3"}
 
     async def _cell_magic(self, magic: magics.Magic, body: str) -> None:
         """``%%file PATH``: write the rest of the cell into the workspace, no container."""
@@ -316,6 +332,7 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         elif frame.kind == "clear":
             self.send_response(self.iopub_socket, "clear_output", {"wait": bool(payload.get("wait"))})
         elif frame.kind == "result":
+            self.history.record_output(self.execution_count, str(data.get("text/plain", "")))
             self.send_response(
                 self.iopub_socket, "execute_result",
                 {"execution_count": self.execution_count, "data": data, "metadata": metadata},
@@ -344,6 +361,19 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         return is_complete(self.lang.completeness, code, self.lang.comment)
 
     async def do_complete(self, code, cursor_pos):
+        """Python: IPython's completions over the session's state (in a container); else words."""
+        return await introspection.complete(self, code, cursor_pos, self._complete_words)
+
+    async def do_inspect(self, code, cursor_pos, detail_level=0, omit_sections=()):
+        """Python: IPython's ``obj?`` over the session's state (in a container)."""
+        return await introspection.inspect(self, code, cursor_pos, detail_level)
+
+    async def do_history(self, hist_access_type, output, raw, session=None, start=None, stop=None, n=None,
+                         pattern=None, unique=False):
+        """The cells this kernel ran (tail, range, search)."""
+        return self.history.reply(hist_access_type, output, session, start, stop, n, pattern, unique)
+
+    def _complete_words(self, code, cursor_pos):
         """Offer keywords, magics and workspace file names."""
         cursor_pos = len(code) if cursor_pos is None else cursor_pos
         before = code[:cursor_pos]

@@ -4,15 +4,19 @@ The kernels start through jupyter_client's KernelSpecManager, so they must find 
 checkout's kernelspecs: the session-scoped autouse ``installed_kernelspecs`` fixture of
 conftest.py installs them and sets ``JUPYTER_PATH`` before any class-scoped ``setUpClass``
 runs (pytest instantiates session fixtures first); ``test_kernelspec_is_from_this_checkout``
-proves it. Inherited tests that have nothing to check for a kernel (pager, inspect, history,
+proves it. Inherited tests that have nothing to check for a kernel (pager; inspect and history but
+in docker-python,
 and ``execute_result`` for JavaScript and Bash) are removed rather than left to skip.
 """
 
 from __future__ import annotations
 
+import re
+
+import jupyter_kernel_test as jkt
 import pytest
 
-from tests.support.conformance import DockerKernelTests
+from tests.support.conformance import TIMEOUT, DockerKernelTests
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
@@ -32,7 +36,8 @@ class TestDockerPython(DockerKernelTests):
         {"text": "impo", "matches": {"import"}},
         {"text": "pri", "matches": {"print"}},
         {"text": "x = whi", "matches": {"while"}},
-        {"text": "%time", "matches": {"%timeout"}},
+        # IPython's magics and the kernel's own, as IPython completes them
+        {"text": "%time", "matches": {"%time", "%timeit", "%%time", "%%timeit", "%timeout"}},
     ]
     complete_code_samples = [
         'print("hi")',
@@ -97,6 +102,35 @@ class TestDockerPython(DockerKernelTests):
         assert "IPython.core.display.HTML object" not in streams
         assert [d["content"]["data"].get("text/html") for d in displays] == ["<b>x</b>"]
 
+
+
+    # completion and inspection from the session's state (IPython, in a container); history
+    # from the kernel's record
+    code_inspect_sample = "zip"
+    code_history_pattern = "1?2"
+    supported_history_operations = ("tail", "range", "search")
+    test_inspect = jkt.KernelTests.test_inspect
+    test_history = jkt.KernelTests.test_history
+
+    def test_inspect_gives_signature_and_docstring_as_text(self):
+        """Shift-Tab on a function defined by an earlier cell: its signature and docstring."""
+        reply, _ = self.execute('def area(width, height=2):\n    """Width times height."""\n    return width * height')
+        assert reply["content"]["status"] == "ok"
+        self.flush_channels()
+        self.kc.inspect("area(", 5)
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        content = reply["content"]
+        assert content["status"] == "ok" and content["found"], content
+        text = re.sub(r"\x1b\[[0-9;]*m", "", content["data"]["text/plain"])
+        assert "area(width, height=2)" in text and "Width times height." in text, text
+
+    def test_completion_of_a_name_from_an_earlier_cell(self):
+        reply, _ = self.execute("mylist = [3, 1]")
+        assert reply["content"]["status"] == "ok"
+        self.kc.complete("mylist.app")
+        reply = self.get_non_kernel_info_reply(timeout=TIMEOUT)
+        content = reply["content"]
+        assert ["mylist.app"[: content["cursor_start"]] + m for m in content["matches"]] == ["mylist.append"], content
 
 class TestDockerJavaScript(DockerKernelTests):
     __test__ = True

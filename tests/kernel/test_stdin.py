@@ -32,6 +32,8 @@ TWO_READS = {
              'println!("{}", a.trim().parse::<i64>().unwrap() * b.trim().parse::<i64>().unwrap());'),
     "ruby": 'print "a? "\na = gets.to_i\nprint "b? "\nb = gets.to_i\nputs a * b',
     "bash": 'read -p "a? " a\nread -p "b? " b\necho $((a * b))',
+    "python": ('import sys\nprint("a? ", end="", flush=True)\na = int(sys.stdin.readline())\n'
+               'print("b? ", end="", flush=True)\nb = int(sys.stdin.readline())\nprint(a * b)'),
 }
 # one line, or "eof" at end of file
 ONE_LINE = {
@@ -45,6 +47,7 @@ ONE_LINE = {
              'if n == 0 { println!("eof"); } else { println!("got {}", s.trim_end()); }'),
     "ruby": 's = gets\nputs(s.nil? ? "eof" : "got #{s.chomp}")',
     "bash": 'if read -r s; then echo "got $s"; else echo eof; fi',
+    "python": 'import sys\ns = sys.stdin.readline()\nprint("got " + s.rstrip("\\n") if s else "eof")',
 }
 LANGUAGES = sorted(TWO_READS)
 

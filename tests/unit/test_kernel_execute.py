@@ -16,6 +16,10 @@ from dockerkernel.magics import SessionSettings
 class Stub:
     """The parts of DockerKernel that ``_execute`` uses; the cell is recorded, not run."""
 
+    polyglot = False
+    _switch_magics = DockerKernel._switch_magics
+    _split_magics = DockerKernel._split_magics
+
     def __init__(self, language):
         self.settings = SessionSettings(language)
         self.streams: list = []
@@ -53,13 +57,22 @@ def test_magics_change_settings_and_keep_line_numbers():
 
 def test_a_cell_switch_runs_the_cell_in_that_language():
     stub = Stub(get_language("python"))
+    execute(stub, "%%ruby\nputs 1")
+    assert stub.ran == [("ruby", "\nputs 1")]
+    stub = Stub(get_language("c"))
+    execute(stub, "%%bash\n%timeout 7\necho hi")  # a switched cell's own line magics apply
+    assert stub.ran == [("bash", "\n\necho hi")] and stub.settings.limits.timeout == 7
+
+
+def test_in_docker_python_bash_and_javascript_cells_are_ipythons():
+    stub = Stub(get_language("python"))
     execute(stub, "%%bash\necho hi")
-    assert stub.ran == [("bash", "\necho hi")]
+    assert stub.ran == [("python", "%%bash\necho hi")]
 
 
 def test_an_unknown_magic_is_a_usage_error():
     with pytest.raises(MagicError):
-        execute(Stub(get_language("python")), "%nosuch 1\nprint(1)")
+        execute(Stub(get_language("bash")), "%nosuch 1\necho 1")
 
 
 def test_magics_in_container_leaves_ipythons_magics_to_the_interpreter():
@@ -69,5 +82,5 @@ def test_magics_in_container_leaves_ipythons_magics_to_the_interpreter():
     assert stub.ran == [("python", "\n%matplotlib inline\n%%time\nx = 1")]
 
 
-def test_python_keeps_its_magics_in_the_kernel_today():
-    assert get_language("python").magics_in_container is False
+def test_python_runs_ipythons_magics_in_the_container():
+    assert get_language("python").magics_in_container is True

@@ -162,18 +162,3 @@ def test_lang_and_cflags_and_env():
     assert session.flags_for(get_language("c")) == "-O2"
     session.apply(magics.Magic("env", "A=1"))
     assert session.cell_environment() == {"A": "1"} and "A=1" in session.apply(magics.Magic("env", ""))
-
-
-def test_only_own_leaves_ipythons_magics_in_the_cell():
-    code = "%matplotlib inline\n%timeout 5\n%time x = 1\nprint(x)"
-    found, body = magics.split_magics(code, only_own=True)
-    assert [m.name for m in found] == ["timeout"]
-    assert body == "%matplotlib inline\n\n%time x = 1\nprint(x)"
-
-
-@pytest.mark.parametrize("switch,ours", [("%%bash", True), ("%%ruby", True), ("%%python", False),
-                                         ("%%javascript", False), ("%%writefile x", False)])
-def test_only_own_cell_switches(switch, ours):
-    found, body = magics.split_magics(f"%timeout 5\n{switch}\necho hi", only_own=True)
-    assert [m.cell for m in found] == ([False, True] if ours else [False])
-    assert (switch in body) is not ours

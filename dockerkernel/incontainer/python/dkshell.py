@@ -1,0 +1,382 @@
+"""IPython's own ``InteractiveShell`` for one cell, talking to the kernel through frames.
+
+The boot code (pyboot.py) builds the shell while the container waits in the pool, then runs
+the one cell it receives with ``run_cell``: IPython's input transformers, magics, ``!cmd``,
+displayhook (``execute_result``), display publisher (``display_data``/``update_display_data``)
+and traceback formatting do what they do under ipykernel. Only the transport differs: what
+ipykernel sends on ZMQ we write as frames (dkdisplay.send_frame).
+
+Each container lives for one cell, so what IPython keeps in the process between cells is
+carried here as *process state* (``snapshot``/``restore``): the working directory,
+``os.environ`` changes, ``sys.path``, the ``In``/``Out`` history, ``%precision``,
+``%xmode``, ``%config`` assignments and loaded extensions. The cell's variables are carried
+by pyboot (pickled); ``Out[n]`` is rebuilt from the carried ``_n`` variables.
+"""
+
+import io
+import os
+import re
+import sys
+
+from dkdisplay import encode_data, send_frame
+
+# IPython imports jedi (~0.1 s of CPU in every pool container) only to offer it to its
+# completer; completion here uses IPython's own matchers (see introspect), so IPython is
+# loaded without it. The cell can still import jedi: the block is lifted below.
+_jedi_blocked = "jedi" not in sys.modules
+if _jedi_blocked:
+    sys.modules["jedi"] = None
+from IPython.core import ultratb  # noqa: E402
+from IPython.core.completer import provisionalcompleter, rectify_completions  # noqa: E402
+from IPython.core.displayhook import DisplayHook  # noqa: E402
+from IPython.core.displaypub import DisplayPublisher  # noqa: E402
+from IPython.core.error import UsageError  # noqa: E402
+from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class  # noqa: E402
+from IPython.utils.tokenutil import token_at_cursor  # noqa: E402
+from traitlets import Type  # noqa: E402
+from traitlets.config import Config  # noqa: E402
+
+if _jedi_blocked and sys.modules.get("jedi", 0) is None:
+    del sys.modules["jedi"]
+
+# The magics the kernel applies itself, from the lines at the top of a cell (kept in step with
+# dockerkernel/magics.py KERNEL_MAGICS): used only to explain a misplaced one.
+KERNEL_MAGICS = ("timeout", "memory", "cpus", "pids", "output", "network", "image", "state", "lang", "cflags",
+                 "limits", "help")
+# variables of IPython's output history: carried when they can be pickled, never announced
+OUTPUT_NAME = re.compile(r"^_\d+$|^_{1,3}$|^_exit_code$")
+INPUT_NAME = re.compile(r"^_i(\d+|i{0,2}|00)$")
+# set for each container by the runner and the boot code, never carried
+OWN_ENV = {"DK_NONCE", "DK_INPUT_FD", "DK_DONE_FD", "DK_RUNTIME", "DK_INTROSPECT"}
+
+
+class FrameDisplayPublisher(DisplayPublisher):
+    """display()/update_display()/clear_output() → display, update and clear frames."""
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+        """Send one MIME bundle (``update``: replace the output shown under its display_id)."""
+        send_frame("update" if update else "display",
+                   {"data": encode_data(data), "metadata": metadata or {}, "transient": transient or {}})
+
+    def clear_output(self, wait=False):
+        """Clear the cell's output (after the next output when ``wait``)."""
+        send_frame("clear", {"wait": bool(wait)})
+
+
+class FrameDisplayHook(DisplayHook):
+    """The value of a cell's last expression → one result frame (execute_result)."""
+
+    bundle = None
+
+    def start_displayhook(self):
+        self.bundle = None
+
+    def write_output_prompt(self):
+        pass  # the frontend shows Out[n] itself
+
+    def write_format_data(self, format_dict, md_dict=None):
+        self.bundle = {"data": encode_data(format_dict), "metadata": md_dict or {}}
+
+    def finish_displayhook(self):
+        bundle, self.bundle = self.bundle, None
+        if bundle is not None:
+            send_frame("result", bundle)
+
+
+class CellShell(InteractiveShell):
+    """InteractiveShell whose output, results and errors go out as frames."""
+
+    displayhook_class = Type(FrameDisplayHook)
+    display_pub_class = Type(FrameDisplayPublisher)
+
+    def _showtraceback(self, etype, evalue, stb):
+        """An exception, formatted by IPython (``stb``), becomes the cell's error frame."""
+        send_frame("error", {"ename": getattr(etype, "__name__", str(etype)), "evalue": str(evalue), "traceback": stb})
+
+    def show_usage_error(self, exc):
+        """A UsageError (bad magic arguments, unknown magic) without a traceback, as IPython prints it."""
+        text = str(exc)
+        found = re.match(r"(Line magic function|Cell magic) `%+([\w-]+)` not found", text)
+        if found and found.group(2) in KERNEL_MAGICS:
+            text += (" %%%s is a dockerkernel magic: the kernel applies it only in the lines at the top of a cell, "
+                     "before the cell's container starts." % found.group(2))
+        elif found:
+            text += " %lsmagic lists the magics (IPython's, the kernel's and the %%LANG lines)."
+        send_frame("error", {"ename": "UsageError", "evalue": text, "traceback": ["UsageError: " + text]})
+
+    def enable_gui(self, gui=None):
+        if gui in (None, "inline"):  # %matplotlib inline: figures are always inline here
+            return
+        raise UsageError(
+            "%%gui %s: a cell's container has no display or event loop; figures are shown inline" % (gui or ""))
+
+
+@magics_class
+class SandboxMagics(Magics):
+    """IPython magics that cannot work in a one-cell container say why instead."""
+
+    @line_magic
+    def pip(self, line=""):
+        """%pip: not available yet."""
+        raise UsageError("%pip is not available yet: cells have no network and no package installer; installing "
+                         "packages into the image comes later. The image has NumPy, pandas, Matplotlib, Pillow, "
+                         "SciPy and SymPy.")
+
+    @line_magic
+    def conda(self, line=""):
+        """%conda: not available."""
+        raise UsageError("%conda is not available: the image has no conda, and cells have no network.")
+
+    @line_magic
+    def mamba(self, line=""):
+        """%mamba: not available."""
+        raise UsageError("%mamba is not available: the image has no mamba, and cells have no network.")
+
+    @line_cell_magic
+    def debug(self, line="", cell=None):
+        """%debug / %%debug: not available."""
+        raise UsageError("%debug is not available: pdb needs a terminal attached to a live process, and each cell "
+                         "runs as a new process in a container that ends with the cell (the failed cell's frames "
+                         "are gone). Use print() or logging, or %xmode Verbose for the variables in a traceback.")
+
+    @line_magic
+    def qtconsole(self, line=""):
+        """%qtconsole: not available."""
+        raise UsageError("%qtconsole is not available: the cell's process ends with the cell.")
+
+    @cell_magic
+    def bash(self, line, cell):
+        """%%bash as IPython runs it, with the child's output written straight to the cell's."""
+        return self._script("bash", line, cell)
+
+    @cell_magic
+    def sh(self, line, cell):
+        """%%sh as IPython runs it, with the child's output written straight to the cell's."""
+        return self._script("sh", line, cell)
+
+    def _script(self, program, line, cell):
+        # IPython relays the child's output line by line through pipes, so a frame (which ends
+        # without a newline) from the `display` or `input` helpers would wait for ever; without
+        # options, the child writes to our stdout/stderr itself. Options (--out, --bg, ...) are
+        # IPython's own.
+        if line.strip():
+            return self.shell.magics_manager.registry["ScriptMagics"].shebang("%s %s" % (program, line), cell)
+        import subprocess
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        status = subprocess.run([program], input=cell.encode("utf-8", "surrogateescape")).returncode
+        if status != 0:
+            raise subprocess.CalledProcessError(status or -9, cell)  # as IPython's --raise-error default
+
+    @line_magic
+    def lsmagic(self, line=""):
+        """IPython's %lsmagic, introduced as what runs inside the container."""
+        print("IPython magics (they run inside the cell's container):")
+        return self.shell.magics_manager.registry["BasicMagics"].lsmagic(line)
+
+
+def _cell_in_name():
+    """Name cells ``Cell In[n]`` as current IPython does (8.5 writes ``Cell In [n]``)."""
+    original = ultratb._format_filename
+
+    def format_filename(file, *args, **kwargs):
+        text = original(file, *args, **kwargs)
+        shell = InteractiveShell.instance() if InteractiveShell.initialized() else None
+        if shell is not None and file in shell.compile._filename_map:
+            text = text.replace("In [", "In[", 1)
+        return text
+
+    ultratb._format_filename = format_filename
+
+
+def make_shell(main_module):
+    """The shell, built while the container waits in the pool (IPython's import costs ~0.3 s)."""
+    config = Config()
+    config.HistoryManager.enabled = False  # no sqlite file: the history is carried by us
+    shell = CellShell.instance(config=config, user_module=main_module)
+    shell.register_magics(SandboxMagics)
+    _cell_in_name()
+    _record_config_assignments(shell)
+    return shell
+
+
+def warm(shell):
+    """Run IPython's cell machinery once, while the container waits in the pool.
+
+    The first ``run_cell`` of a process sets up its transformers, compiler and formatters
+    (~30-100 ms); done here, the user's cell does not wait for it.
+    """
+    shell.run_cell("pass", store_history=False, silent=True)
+    shell.display_formatter.format(0)
+
+
+def _record_config_assignments(shell):
+    """Wrap %config so that its assignments can be replayed in the next cell's process."""
+    shell.dk_config = []
+    original = shell.magics_manager.magics["line"]["config"]
+
+    def config(line=""):
+        if "InlineBackend" in line and not any(type(c).__name__ == "InlineBackend" for c in shell.configurables):
+            # %config InlineBackend... works before pyplot is imported, as under ipykernel; the
+            # import (it loads matplotlib, ~0.5 s) is paid only by the notebooks that use it
+            try:
+                from matplotlib_inline.config import InlineBackend
+
+                shell.configurables.append(InlineBackend.instance(parent=shell))
+            except Exception:
+                pass
+        result = original(line)
+        if "=" in line:
+            shell.dk_config.append(line.strip())
+        return result
+
+    config.__doc__ = original.__doc__
+    shell.magics_manager.magics["line"]["config"] = config
+
+
+# -- process state ---------------------------------------------------------------------------
+class Baseline:
+    """The process as it starts a cell, before any carried state: what changes are measured from."""
+
+    def __init__(self):
+        self.env = dict(os.environ)
+        self.path = list(sys.path)
+
+
+def _quietly(function, *args):
+    saved = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = io.StringIO()
+    try:
+        return function(*args)
+    except Exception:
+        return None
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def snapshot(shell, baseline):
+    """What the next cell's process needs to continue where this one stopped (JSON-able)."""
+    history = shell.history_manager
+    environ = dict(os.environ)
+    formatter = shell.display_formatter.formatters["text/plain"]
+    return {
+        "cwd": os.getcwd(),
+        "env_set": {k: v for k, v in environ.items() if baseline.env.get(k) != v and k not in OWN_ENV},
+        "env_unset": sorted(k for k in baseline.env if k not in environ and k not in OWN_ENV),
+        "sys_path": list(sys.path) if sys.path != baseline.path else None,
+        "in_parsed": list(history.input_hist_parsed),
+        "in_raw": list(history.input_hist_raw),
+        "dh": [str(d) for d in shell.user_ns.get("_dh", [])],
+        "precision": formatter.float_precision,
+        "xmode": shell.InteractiveTB.mode,
+        "config": list(shell.dk_config),
+        "extensions": sorted(shell.extension_manager.loaded),
+    }
+
+
+# one branch per kind of process state (env, cwd, sys.path, history, settings): a flat list
+def restore(shell, state, notice):  # noqa: C901
+    """Put the process state of the previous cells back (before their variables)."""
+    for key, value in (state.get("env_set") or {}).items():
+        os.environ[str(key)] = str(value)
+    for key in state.get("env_unset") or ():
+        os.environ.pop(key, None)
+    if isinstance(state.get("sys_path"), list):
+        sys.path[:] = [str(p) for p in state["sys_path"]]
+    cwd = state.get("cwd")
+    if cwd:
+        try:
+            os.chdir(cwd)
+        except OSError:
+            notice("the working directory %s of the previous cell does not exist in this cell's container "
+                   "(only /workspace is kept between cells); the cell starts in %s" % (cwd, os.getcwd()))
+    history = shell.history_manager
+    parsed, raw = state.get("in_parsed") or [""], state.get("in_raw") or [""]
+    history.input_hist_parsed[:] = parsed
+    history.input_hist_raw[:] = raw
+    for number, source in enumerate(parsed[1:], 1):
+        shell.user_ns["_i%d" % number] = source
+        shell.user_ns_hidden["_i%d" % number] = source
+    # what store_inputs shifts into _i, _ii, _iii when this cell is stored
+    history._i00, history._i, history._ii = (list(reversed(parsed[-3:])) + ["", "", ""])[:3]
+    if state.get("dh"):
+        shell.user_ns["_dh"][:] = state["dh"]
+    formatter = shell.display_formatter.formatters["text/plain"]
+    if state.get("precision"):
+        _quietly(setattr, formatter, "float_precision", state["precision"])
+    if state.get("xmode") and state["xmode"] != shell.InteractiveTB.mode:
+        _quietly(lambda: shell.InteractiveTB.set_mode(mode=state["xmode"]))
+    for statement in state.get("config") or ():
+        _quietly(shell.run_line_magic, "config", statement)
+    shell.dk_config = list(state.get("config") or ())
+    for name in state.get("extensions") or ():
+        _quietly(shell.extension_manager.load_extension, name)
+
+
+def restore_outputs(shell):
+    """After the variables came back: Out, _, __, ___ from the carried ``_n`` (IPython keeps them in sync)."""
+    ns = shell.user_ns
+    out = shell.history_manager.output_hist
+    for name in [n for n in ns if re.match(r"^_\d+$", n)]:
+        out[int(name[1:])] = ns[name]
+        shell.user_ns_hidden[name] = ns[name]
+    hook = shell.displayhook
+    for name in ("_", "__", "___"):
+        if name in ns:
+            setattr(hook, name, ns[name])
+            shell.user_ns_hidden[name] = ns[name]
+
+
+def carried_names(shell):
+    """(names never carried, names carried quietly): IPython's own variables."""
+    never = {n for n in shell.user_ns_hidden if not OUTPUT_NAME.match(n)}
+    never |= {n for n in shell.user_ns if INPUT_NAME.match(n)}
+    never |= {"In", "Out", "_ih", "_oh", "_dh", "get_ipython", "exit", "quit"}
+    return never, OUTPUT_NAME
+
+
+def run(shell, source, count):
+    """Run one cell as cell ``count``; its exit status: 0 ok, else 1 or ``sys.exit``'s own number."""
+    history = shell.history_manager
+    del history.input_hist_parsed[count:]
+    del history.input_hist_raw[count:]
+    while len(history.input_hist_parsed) < count:  # cells with no container (kernel magics only)
+        history.input_hist_parsed.append("")
+        history.input_hist_raw.append("")
+    shell.execution_count = count
+    result = shell.run_cell(source, store_history=True)
+    if result.success:
+        return 0
+    error = result.error_in_exec
+    if isinstance(error, SystemExit) and isinstance(error.code, int) and 0 < error.code < 256:
+        return error.code  # what the process of a script would have exited with (provenance)
+    return 1
+
+
+# -- introspection (complete_request / inspect_request) --------------------------------------
+def introspect(shell, request):
+    """Answer a completion or inspection request over the restored namespace, like ipykernel."""
+    code, cursor = request.get("code", ""), request.get("cursor_pos")
+    cursor = len(code) if cursor is None else int(cursor)
+    if request.get("kind") == "inspect":
+        name = token_at_cursor(code, cursor)
+        try:
+            bundle = shell.object_inspect_mime(name, detail_level=int(request.get("detail_level") or 0))
+            if not shell.enable_html_pager:
+                bundle.pop("text/html", None)
+            return {"status": "ok", "found": True, "data": bundle, "metadata": {}}
+        except KeyError:
+            return {"status": "ok", "found": False, "data": {}, "metadata": {}}
+    # IPython's own matchers (names, attributes, keys, files, magics) answer in ~10 ms; jedi's
+    # first call in a fresh process costs 0.4-1.5 s, more than a keystroke may wait
+    shell.Completer.use_jedi = False
+    with provisionalcompleter():
+        completions = list(rectify_completions(code, shell.Completer.completions(code, cursor)))
+    if not completions:
+        return {"status": "ok", "matches": [], "cursor_start": cursor, "cursor_end": cursor, "metadata": {}}
+    types = [{"start": c.start, "end": c.end, "text": c.text, "type": c.type, "signature": c.signature}
+             for c in completions]
+    return {"status": "ok", "matches": [c.text for c in completions], "cursor_start": completions[0].start,
+            "cursor_end": completions[0].end, "metadata": {"_jupyter_types_experimental": types}}
