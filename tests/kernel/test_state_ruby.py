@@ -14,7 +14,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import KernelHandle, leftovers_of_kernels, wait_until
+
+from tests.support import KernelHandle, leftovers_of_kernels, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
