@@ -40,8 +40,8 @@ MODULES_FILE = os.path.join(STATE_DIR, "python-modules.txt")
 SKIPPED_FILE = os.path.join(STATE_DIR, "python-skipped.json")
 PROCESS_FILE = os.path.join(STATE_DIR, "python-process.json")
 MODULES_KEY = "__dk_modules__"
-PICKLE_TAG, DILL_TAG = b"P", b"D"
-MAX_STATE = 2 << 30  # a state file larger than this is not read (the memory limit would be hit)  # first byte of the state file: which unpickler reads it
+PICKLE_TAG, DILL_TAG = b"P", b"D"  # first byte of the state file: which unpickler reads it
+MAX_STATE = 2 << 30  # a state file larger than this is not read (the memory limit would be hit)
 # names that belong to the boot code or are rebuilt every cell
 NOT_STATE = {"__builtins__", "__builtin__", "__name__", "__doc__", "__package__", "__loader__", "__spec__"}
 
@@ -248,7 +248,8 @@ def restore_state(main):
                 sys.stderr.write("dockerkernel: module %s could not be imported again (%s)\n" % (module_name, exc))
         main.__dict__.update(state)
     except Exception as exc:  # a broken state must not break the cell
-        sys.stderr.write("dockerkernel: the previous cells' variables could not be restored (%s: %s)\n" % (type(exc).__name__, exc))
+        sys.stderr.write("dockerkernel: the previous cells' variables could not be restored (%s: %s)\n"
+                         % (type(exc).__name__, exc))
 
 
 def _defined_in_cells(value):
@@ -259,7 +260,9 @@ def _defined_in_cells(value):
     return False
 
 
-def save_state(main, never=(), quiet=None):
+# one pass over the namespace, deciding per value (module, cell definition, picklable, not):
+# splitting it would spread one decision over several functions
+def save_state(main, never=(), quiet=None):  # noqa: C901
     """Save the picklable globals for the next cell; name what cannot be carried over, once.
 
     Plain pickle (fast, C) when it can represent everything; dill when the cells defined
@@ -373,7 +376,8 @@ def restore_process(shell):
         if isinstance(state, dict):
             dkshell.restore(shell, state, notice)
     except Exception as exc:  # a broken file must not break the cell
-        notice("the previous cells' working directory and history could not be restored (%s: %s)" % (type(exc).__name__, exc))
+        notice("the previous cells' working directory and history could not be restored (%s: %s)"
+               % (type(exc).__name__, exc))
 
 
 def save_process(shell, baseline):
@@ -450,7 +454,8 @@ def main():
     try:
         save_process(shell, baseline)
     except Exception as exc:
-        notice("the working directory and history could not be saved for the next cell (%s: %s)" % (type(exc).__name__, exc))
+        notice("the working directory and history could not be saved for the next cell (%s: %s)"
+               % (type(exc).__name__, exc))
     if keep_state:
         try:
             never, quiet = dkshell.carried_names(shell)
