@@ -72,6 +72,51 @@ Object.assign(process.env, header.env || {});
 process.env.DK_NONCE = header.nonce;
 const keepState = header.state !== false;
 
+// The cell's stdin (process.stdin, readline): each read asks the notebook, as Python's input()
+// does: an `input` frame, then the answer from the pipe in $DK_INPUT_FD (or a line of a %stdin
+// file the runner puts there); end of file when nobody can answer. Node reads a real stdin in
+// its event loop, where the runner cannot see a read waiting, so the cell asks for itself. A
+// read blocks this cell's event loop while the user types, as it would at a terminal.
+const answerFd = Number(process.env.DK_INPUT_FD);
+function readAnswerLine() {
+  const bytes = [];
+  const one = Buffer.alloc(1);
+  while (answerFd >= 0) {
+    let n;
+    try {
+      n = fs.readSync(answerFd, one, 0, 1, null);
+    } catch (err) {
+      if (err.code === "EAGAIN") continue;
+      break;
+    }
+    if (n === 0) break;
+    bytes.push(one[0]);
+    if (one[0] === 10) break;
+  }
+  return bytes.length ? Buffer.from(bytes) : null;
+}
+let cellStdin = null;
+Object.defineProperty(process, "stdin", {
+  configurable: true,
+  enumerable: true,
+  get() {
+    if (cellStdin === null) {
+      const { Readable } = require("stream");
+      // highWaterMark 0: read (and ask) only when the program wants a line, never ahead
+      cellStdin = new Readable({
+        highWaterMark: 0,
+        read() {
+          if (header.stdin && !header.stdin_file) sendFrame("input", { prompt: "", password: false });
+          this.push(readAnswerLine()); // null: end of file
+        },
+      });
+      cellStdin.fd = 0;
+      cellStdin.isTTY = false;
+    }
+    return cellStdin;
+  },
+});
+
 function sendFrame(kind, payload) {
   const body = Buffer.from(JSON.stringify(payload));
   const head = Buffer.from(`\x1bDK ${header.nonce} ${kind} ${body.length}\n`);

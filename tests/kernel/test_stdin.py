@@ -16,7 +16,10 @@ import pytest
 from tests.support.kernels import KernelHandle
 from tests.support.objects import wait_until
 
-pytestmark = [pytest.mark.docker, pytest.mark.images("c", "cpp", "java", "go", "rust", "ruby", "bash", "python")]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.images("c", "cpp", "java", "go", "rust", "ruby", "bash", "python", "javascript"),
+]
 
 # two reads, each after a prompt written without a newline
 TWO_READS = {
@@ -32,6 +35,8 @@ TWO_READS = {
              'println!("{}", a.trim().parse::<i64>().unwrap() * b.trim().parse::<i64>().unwrap());'),
     "ruby": 'print "a? "\na = gets.to_i\nprint "b? "\nb = gets.to_i\nputs a * b',
     "bash": 'read -p "a? " a\nread -p "b? " b\necho $((a * b))',
+    "javascript": ('const rl = require("readline").createInterface({ input: process.stdin, output: process.stdout });\n'
+                   'rl.question("a? ", (a) => rl.question("b? ", (b) => { console.log(a * b); rl.close(); }));'),
     "python": ('import sys\nprint("a? ", end="", flush=True)\na = int(sys.stdin.readline())\n'
                'print("b? ", end="", flush=True)\nb = int(sys.stdin.readline())\nprint(a * b)'),
 }
@@ -47,6 +52,9 @@ ONE_LINE = {
              'if n == 0 { println!("eof"); } else { println!("got {}", s.trim_end()); }'),
     "ruby": 's = gets\nputs(s.nil? ? "eof" : "got #{s.chomp}")',
     "bash": 'if read -r s; then echo "got $s"; else echo eof; fi',
+    "javascript": ('const rl = require("readline").createInterface({ input: process.stdin });\nlet got = null;\n'
+                   'rl.once("line", (line) => { got = line; rl.close(); });\n'
+                   'rl.on("close", () => console.log(got === null ? "eof" : "got " + got));'),
     "python": 'import sys\ns = sys.stdin.readline()\nprint("got " + s.rstrip("\\n") if s else "eof")',
 }
 LANGUAGES = sorted(TWO_READS)
