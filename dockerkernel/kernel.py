@@ -28,6 +28,7 @@ from ipykernel.kernelbase import Kernel
 from traitlets import Bool, CFloat, CInt, Dict, Unicode, observe
 
 from . import __version__, magics, sources
+from .notebook_program import NotebookProgram
 from .completeness import is_complete
 from .errors import DockerKernelError, MagicError
 from .languages import LANGUAGES, Language, get_language
@@ -154,6 +155,8 @@ class DockerKernel(Kernel):
         self._image_override = ""
         self._limits_cache: Limits | None = None
         self._provenance: dict = {}
+        self.notebook_programs: dict[str, NotebookProgram] = {}  # compiled languages: the notebook is one program
+        self._built = None
         self._setup_task: asyncio.Future | None = None
         self._shell_loop: asyncio.AbstractEventLoop | None = None
         # a kernel stopped without a shutdown_request (SIGTERM from a manager, a crash) still
@@ -207,6 +210,11 @@ class DockerKernel(Kernel):
         lang = lang or self.lang
         text = source.decode("utf-8", "surrogateescape")
         program, source_file = sources.prepare(lang.wrapper, text, lang.source_file)
+        self._built = None
+        if lang.wrapper and text.strip():
+            notebook = self.notebook_programs.setdefault(lang.name, NotebookProgram(lang.name, lang.source_file))
+            self._built = (notebook, notebook.build(text, count))
+            program, source_file = self._built[1].program, self._built[1].file_name
         chosen = self.language_flags.get(lang.name)
         if chosen is None:
             chosen = self.compile_flags if lang is self.lang else ""
@@ -367,6 +375,8 @@ class DockerKernel(Kernel):
             answered.set()
             coalescer.flush(final=True)
         self._provenance = self._provenance_of(request, outcome, started)
+        if self._built:
+            self._built[0].commit(self._built[1], compiled=outcome.reason != "compile", succeeded=outcome.reason == "ok")
         return self._reply_for(outcome, request, coalescer)
 
     def _ask_frontend(self, prompt: str, password: bool, ident, parent, cancelled: threading.Event):

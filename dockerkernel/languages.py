@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 IMAGE_PREFIX = os.environ.get("DOCKERKERNEL_IMAGE_PREFIX", "dockerkernel/")
 # -S: the runner needs no site-packages; skipping site saves milliseconds on the cold path
 RUNNER = ("python3", "-S", "/opt/dockerkernel/runner.py")
+# compiled languages whose notebook programs need more than one compiler run or file
+DKBUILD = ("python3", "-S", "/opt/dockerkernel/dkbuild.py", "{file}")
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,8 @@ LANGUAGES: dict[str, Language] = {
             name="go",
             display_name="Go (Docker)",
             source_file="cell.go",
-            compile_command=("go", "build", "{flags}", "-o", "{exe}", "{file}"),
+            # dkbuild adds the file of carried variables to a notebook program (notebook_program.py)
+            compile_command=(*DKBUILD, "--", "go", "build", "{flags}", "-o", "{exe}", "{file}"),
             run_command=("{exe}",),
             version_command=("sh", "-c", "go version | cut -d' ' -f3 | sed s/^go//"),
             mimetype="text/x-go",
@@ -220,7 +223,7 @@ LANGUAGES: dict[str, Language] = {
             name="rust",
             display_name="Rust (Docker)",
             source_file="cell.rs",
-            compile_command=("rustc", "--edition", "2021", "-C", "debuginfo=0", "{flags}", "-o", "{exe}", "{file}"),
+            compile_command=(*DKBUILD, "--", "rustc", "--edition", "2021", "-C", "debuginfo=0", "{flags}", "-o", "{exe}", "{file}"),
             run_command=("{exe}",),
             version_command=("sh", "-c", "rustc --version | cut -d' ' -f2"),
             mimetype="text/rust",
@@ -237,7 +240,7 @@ LANGUAGES: dict[str, Language] = {
             name="java",
             display_name="Java (Docker)",
             source_file="Main.java",
-            compile_command=("javac", "-Xlint:none", "-d", "{dir}", "{flags}", "{file}"),
+            compile_command=(*DKBUILD, "--", "javac", "-Xlint:none", "-d", "{dir}", "{flags}", "{file}"),
             run_command=("java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", "{dir}", "{stem}"),
             version_command=("sh", "-c", "java -version 2>&1 | head -1 | cut -d'\"' -f2"),
             mimetype="text/x-java",
