@@ -786,3 +786,47 @@ class NotebookProgram:
         out.append("dkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
         out.append(notebook_runtime.GO)
         return Built("".join(out), name, decls=new)
+
+    # -- Rust -----------------------------------------------------------------------------
+    def _build_rust(self, cell: str, count: int) -> Built:
+        from . import notebook_runtime
+
+        name = self.source_file
+        chunks = self._chunks(cell, classify_rust)
+        if any(c.kind == "main" for c in chunks):
+            return Built(sources.wrap_rust(cell), name, whole_program=True)
+        edits, new, names = [], [], []
+        for chunk in chunks:
+            if chunk.kind == "decl":
+                # the cell's own items stay where they are, inside main (items may be declared
+                # in a block); later cells get them at the top level
+                new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start)))
+            names.extend(n for n in chunk.names if n not in names)
+        last = chunks[-1] if chunks else None
+        if last is not None and last.kind == "statement" and not last.names and not blank_literals(last.text, "rust").rstrip().endswith((";", "}")):
+            end = _code_end(last, "rust")
+            edits.append((last.start, last.start, "(&DkShow(&("))
+            edits.append((end, end, "\n))).dk_show();"))
+        body = _apply(cell, edits)
+        restores = "".join(
+            f'#[allow(unused_mut, unused_variables)] let mut {n} = include!("{STATE_ROOT}/rust/{n}.rs"); '
+            for n in self.rust_variables
+        )
+        out = f"fn main() {{ {restores}{body}\n"
+        line = out.count("\n") + 1
+        saved = list(self.rust_variables) + [n for n in names if n not in self.rust_variables]
+        for n in saved:
+            out += f'(&DkSave("{n}", &{n})).dk_save(); //dk:alt@{line}:dk_forget("{n}", "the cell moved it (or still borrows it)");\n'
+            line += 1
+        out += "}\n"
+        line += 1
+        kept_lines = []
+        for d in self._kept([]):
+            if any(n.key == d.key for n in new):
+                continue  # redefined by this cell (inside main)
+            out += "#[allow(dead_code, unused_imports)]\n"
+            kept_lines.append((line + 1, d.text.count("\n") + 1, self._label(d.count), d.line))
+            out += d.text + "\n"
+            line += d.text.count("\n") + 2
+        out += f"// {NOTEBOOK_MARK}\n" + notebook_runtime.RUST
+        return Built(out, name, decls=new, variables=names, kept_lines=kept_lines)

@@ -426,21 +426,21 @@ impl<T: DkCodec> DkCodec for Option<T> {
     fn dk_type() -> String { format!("Option<{}>", T::dk_type()) }
 }
 macro_rules! dk_seq {
-    ($name:literal, $t:ident, $add:ident $(, $bound:path)*) => {
-        impl<T: DkCodec $(+ $bound)*> DkCodec for std::collections::$t<T> {
+    ($name:literal, $($t:ident)::+, $add:ident $(, $bound:path)*) => {
+        impl<T: DkCodec $(+ $bound)*> DkCodec for $($t)::+<T> {
             fn dk_put(&self, out: &mut String) { out.push_str(&self.len().to_string()); out.push(' '); for v in self.iter() { v.dk_put(out); } }
             fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> {
-                let n: usize = inp.next()?.parse().ok()?; let mut r = std::collections::$t::new();
+                let n: usize = inp.next()?.parse().ok()?; let mut r = $($t)::+::new();
                 for _ in 0..n { r.$add(T::dk_get(inp)?); } Some(r)
             }
             fn dk_type() -> String { format!("{}<{}>", $name, T::dk_type()) }
         }
     };
 }
-dk_seq!("Vec", Vec, push);
-dk_seq!("std::collections::VecDeque", VecDeque, push_back);
-dk_seq!("std::collections::HashSet", HashSet, insert, std::hash::Hash, Eq);
-dk_seq!("std::collections::BTreeSet", BTreeSet, insert, Ord);
+dk_seq!("Vec", std::vec::Vec, push);
+dk_seq!("std::collections::VecDeque", std::collections::VecDeque, push_back);
+dk_seq!("std::collections::HashSet", std::collections::HashSet, insert, std::hash::Hash, Eq);
+dk_seq!("std::collections::BTreeSet", std::collections::BTreeSet, insert, Ord);
 macro_rules! dk_map {
     ($name:literal, $t:ident $(, $bound:path)*) => {
         impl<K: DkCodec $(+ $bound)*, V: DkCodec> DkCodec for std::collections::$t<K, V> {
@@ -476,22 +476,34 @@ fn dk_load<T: DkCodec>(name: &str) -> T {
         None => panic!("dockerkernel: the saved value of {} could not be read", name),
     }
 }
-struct DkGone;
-fn dk_gone(_name: &str) -> DkGone { DkGone }
+struct DkGone(&'static str, &'static str);
+impl std::fmt::Debug for DkGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result { write!(f, "<{} was not carried to this cell: {}>", self.0, self.1) }
+}
+fn dk_gone(name: &'static str, why: &'static str) -> DkGone { DkGone(name, why) }
+fn dk_type_name<T>() -> String { std::any::type_name::<T>().replace("cell::main::", "").replace("cell::", "") }
 fn dk_forget(name: &str, why: &str) {
     dk_dir();
-    let _ = std::fs::write(format!("{}{}.rs", DK_DIR, name), format!("dk_gone(\"{}\")", name));
+    let _ = std::fs::write(format!("{}{}.rs", DK_DIR, name), format!("dk_gone({:?}, {:?})", name, why));
     eprintln!("dockerkernel: {} is not carried to the next cell: {}", name, why);
 }
 struct DkSave<'a, T>(&'a str, &'a T);
 trait DkSaveCarried { fn dk_save(&self); }
-impl<'a, T: DkCodec> DkSaveCarried for DkSave<'a, T> {
+impl<'a, T: DkCodec + 'static> DkSaveCarried for DkSave<'a, T> {
     fn dk_save(&self) {
         dk_dir();
         let mut out = String::new();
         self.1.dk_put(&mut out);
         let _ = std::fs::write(format!("{}{}.dat", DK_DIR, self.0), out);
-        let _ = std::fs::write(format!("{}{}.rs", DK_DIR, self.0), format!("dk_load::<{}>(\"{}\")", T::dk_type(), self.0));
+        // an i32 or f64 nobody gave a type to comes back as a literal, so that the next cell's
+        // use decides its type as it would have in one program (`let base = 7;` then `square(base)`)
+        let any: &dyn std::any::Any = self.1;
+        let restore = match (any.downcast_ref::<i32>(), any.downcast_ref::<f64>()) {
+            (Some(v), _) => format!("{}", v),
+            (_, Some(v)) if v.is_finite() => format!("{:?}", v),
+            _ => format!("dk_load::<{}>(\"{}\")", T::dk_type(), self.0),
+        };
+        let _ = std::fs::write(format!("{}{}.rs", DK_DIR, self.0), restore);
     }
 }
 trait DkSaveNot { fn dk_save(&self); }
@@ -499,7 +511,7 @@ impl<'a, T> DkSaveNot for &DkSave<'a, T> {
     fn dk_save(&self) {
         let previous = std::fs::read_to_string(format!("{}{}.rs", DK_DIR, self.0)).unwrap_or_default();
         if !previous.starts_with("dk_gone") {
-            dk_forget(self.0, &format!("its type {} is not one that carries (numbers, bool, char, strings, Vec, Option, tuples, maps and sets of them)", std::any::type_name::<T>()));
+            dk_forget(self.0, &format!("its type {} is not one that carries (numbers, bool, char, strings, Vec, Option, tuples, maps and sets of them)", dk_type_name::<T>()));
         }
     }
 }
@@ -510,7 +522,7 @@ impl<'a, T: std::fmt::Debug> DkShowDebug for DkShow<'a, T> {
 }
 trait DkShowOther { fn dk_show(&self); }
 impl<'a, T> DkShowOther for &DkShow<'a, T> {
-    fn dk_show(&self) { dk_send(&format!("<{}>", std::any::type_name::<T>())); }
+    fn dk_show(&self) { dk_send(&format!("<{}>", dk_type_name::<T>())); }
 }
 fn dk_send(text: &str) {
     use std::io::Write;

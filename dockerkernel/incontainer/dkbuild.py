@@ -3,7 +3,7 @@
 
     dkbuild.py SOURCE -- COMPILER ARGV...
 
-Runs the compiler argv. For a notebook program (its first line carries NOTEBOOK_MARK):
+Runs the compiler argv. For a notebook program (one that carries NOTEBOOK_MARK):
 
 * Go and Java: the variables carried from the previous cell live in a file that program
   wrote (``/workspace/.dockerkernel/go/dkvars.go``, ``.../java/DkVars.java``); it is copied
@@ -36,7 +36,7 @@ def main():
     with open(source, encoding="utf-8", errors="surrogateescape") as fh:
         text = fh.read()
     language = {".go": "go", ".java": "java", ".rs": "rust", ".cpp": "cpp", ".c": "c"}.get(os.path.splitext(source)[1])
-    notebook = NOTEBOOK_MARK in text.split("\n", 1)[0]
+    notebook = NOTEBOOK_MARK in text
     if notebook and language in EMPTY:
         name, empty = EMPTY[language]
         target = os.path.join(os.path.dirname(source), name)
@@ -46,6 +46,9 @@ def main():
             with open(target, "w") as fh:
                 fh.write(empty)
         argv.append(target)
+    if notebook and language == "rust":
+        # kept items a later cell does not use, and the runtime's own, are not the user's concern
+        argv += ["-A", "dead_code", "-A", "unused_imports", "-A", "unused_mut"]
     base = os.path.basename(source)
     for _attempt in range(4):
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
