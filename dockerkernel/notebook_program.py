@@ -314,7 +314,7 @@ def parse_var_decl(clean: str) -> tuple[str, list[CDeclarator]] | None:
         return None
     type_text = m.group("type").strip()
     base = re.match(r"[A-Za-z_]\w*", type_text).group(0)
-    if base in _NOT_TYPES or (base in _C_QUALIFIERS and not m.group("quals")):
+    if base in _NOT_TYPES or (base in _C_QUALIFIERS and base not in ("long", "short", "unsigned", "signed")):
         return None
     rest = m.group("rest")
     decls = []
@@ -830,3 +830,103 @@ class NotebookProgram:
             line += d.text.count("\n") + 2
         out += f"// {NOTEBOOK_MARK}\n" + notebook_runtime.RUST
         return Built(out, name, decls=new, variables=names, kept_lines=kept_lines)
+
+    # -- Java -----------------------------------------------------------------------------
+    def _build_java(self, cell: str, count: int) -> Built:
+        from . import notebook_runtime
+
+        clean_cell = sources._strip_comments(cell)
+        if sources._JAVA_MAIN.search(clean_cell):
+            source, class_name = sources.wrap_java(cell)
+            return Built(source, f"{class_name}.java", whole_program=True)
+        chunks = self._chunks(cell, classify_java)
+        edits, new, imports = [], [], []
+        last = chunks[-1] if chunks else None
+        trailing = last is not None and last.kind == "statement" and not blank_literals(last.text, "java").rstrip().endswith((";", "}"))
+        run: list[Chunk] = []
+
+        def flush_run() -> None:
+            if run:
+                edits.append((run[0].start, run[0].start, "static { dkRun(() -> { "))
+                edits.append((run[-1].end, run[-1].end, " }); }"))
+                run.clear()
+
+        for chunk in chunks:
+            if chunk.kind == "import":
+                imports.append(chunk.text.strip())
+                new.append(Decl(re.sub(r"\s+", " ", chunk.text.strip()), chunk.text.strip(), count, _line_of(cell, chunk.start), "import"))
+                edits.append((chunk.start, chunk.end, _blank(chunk.text)))
+                continue
+            if chunk.kind == "statement" and not (trailing and chunk is last):
+                run.append(chunk)
+                continue
+            flush_run()
+            if chunk.kind == "decl":
+                made_static = _java_static(chunk)
+                new.append(Decl(chunk.key, _apply(chunk.text, [(a - chunk.start, b - chunk.start, t) for a, b, t in made_static]), count, _line_of(cell, chunk.start)))
+                edits.extend(made_static)
+            elif chunk.kind == "field":
+                edits.extend(_java_static(chunk))
+                edits.extend(_java_field_init(chunk))
+            elif chunk is last:
+                end = _code_end(chunk, "java")
+                edits.append((chunk.start, chunk.start, "static { dkShow(() -> "))
+                edits.append((end, end, "\n); }"))
+        flush_run()
+        body = _apply(cell, edits)
+        kept_imports = [d.text for d in self._kept(new) if d.kind == "import"]
+        head = " ".join(dict.fromkeys(kept_imports)) + " public class Main extends DkVars { "
+        out = head + body + "\n    public static void main(String[] dkArgs) throws Exception { dkSaveAll(); }\n"
+        line = out.count("\n") + 1
+        kept_lines = []
+        for d in self._kept([]):
+            if d.kind == "import" or any(n.key == d.key for n in new):
+                continue
+            kept_lines.append((line, d.text.count("\n") + 1, self._label(d.count), d.line))
+            out += d.text + "\n"
+            line += d.text.count("\n") + 1
+        out += notebook_runtime.JAVA + f"}}\n// {NOTEBOOK_MARK}\n"
+        return Built(out, "Main.java", decls=new, kept_lines=kept_lines)
+
+
+def _java_static(chunk: Chunk) -> list[tuple[int, int, str]]:
+    """The edit that makes a cell's class, method or field a static member of ``Main``."""
+    clean = blank_literals(chunk.text, "java")
+    m = re.match(r"\s*(?:@(?!interface)[\w.]+(?:\([^)]*\))?\s*)*", clean)
+    rest = clean[m.end():]
+    if re.match(_JAVA_MODIFIERS, rest) and re.search(r"\bstatic\b", re.match(_JAVA_MODIFIERS, rest).group(0)):
+        return []
+    return [(chunk.start + m.end(), chunk.start + m.end(), "static ")]
+
+
+_JAVA_PRIMITIVES = ("int", "long", "double", "float", "short", "byte", "char", "boolean")
+
+
+def _java_field_init(chunk: Chunk) -> list[tuple[int, int, str]]:
+    """A field initializer that calls code runs inside ``dkInit`` (exceptions reported as the
+    program's, not as an ExceptionInInitializerError)."""
+    clean = blank_literals(chunk.text, "java")
+    parsed = parse_var_decl(re.sub(r"^\s*(?:final\s+)", "", clean))
+    if not parsed or len(parsed[1]) != 1:
+        return []
+    flat = _depth0(clean)
+    eq = clean.find("=", len(clean) - len(clean.lstrip()))
+    depth, eq = 0, -1
+    for i, c in enumerate(clean):
+        if c in "([{<":
+            depth += 1
+        elif c in ")]}>":
+            depth -= 1
+        elif c == "=" and depth == 0 and clean[i + 1 : i + 2] != "=":
+            eq = i
+            break
+    del flat
+    semi = clean.rstrip().rfind(";")
+    if eq < 0 or semi < eq:
+        return []
+    init = clean[eq + 1 : semi]
+    if init.strip().startswith("{") or not re.search(r"[(/%\[]", init):
+        return []
+    type_text = re.sub(r"\b(final|static|transient|volatile)\b", "", parsed[0]).strip()
+    cast = f"({type_text}) " if type_text in _JAVA_PRIMITIVES else ""
+    return [(chunk.start + eq + 1, chunk.start + eq + 1, f" dkInit(() -> {cast}("), (chunk.start + semi, chunk.start + semi, "))")]

@@ -206,22 +206,22 @@ template <class F> void show(F f) {
 # ---- C -----------------------------------------------------------------------------------------
 C = r'''
 #include <sys/stat.h>
-static void dk_path(char *out, size_t n, const char *name, const char *ext) { snprintf(out, n, "/workspace/.dockerkernel/c/%s.%s", name, ext); }
-static void dk_save_raw(const char *name, const void *p, size_t size) {
+__attribute__((unused)) static void dk_path(char *out, size_t n, const char *name, const char *ext) { snprintf(out, n, "/workspace/.dockerkernel/c/%s.%s", name, ext); }
+__attribute__((unused)) static void dk_save_raw(const char *name, const void *p, size_t size) {
   char path[512]; FILE *f; mkdir("/workspace/.dockerkernel", 0755); mkdir("/workspace/.dockerkernel/c", 0755);
   dk_path(path, sizeof path, name, "bin"); f = fopen(path, "wb");
   if (f) { fwrite(p, 1, size, f); fclose(f); }
 }
-static void dk_load_raw(const char *name, void *p, size_t size) {
+__attribute__((unused)) static void dk_load_raw(const char *name, void *p, size_t size) {
   char path[512]; FILE *f; dk_path(path, sizeof path, name, "bin"); f = fopen(path, "rb");
   if (!f || fread(p, 1, size, f) != size) fprintf(stderr, "dockerkernel: the saved value of %s is missing; it starts at zero\n", name);
   if (f) fclose(f);
 }
-static void dk_save_str(const char *name, const char *s) {
+__attribute__((unused)) static void dk_save_str(const char *name, const char *s) {
   if (s) dk_save_raw(name, s, strlen(s) + 1);
   else { char path[512]; dk_path(path, sizeof path, name, "bin"); remove(path); }
 }
-static char *dk_load_str(const char *name) {
+__attribute__((unused)) static char *dk_load_str(const char *name) {
   char path[512]; FILE *f; long n; char *s; dk_path(path, sizeof path, name, "bin"); f = fopen(path, "rb");
   if (!f) return NULL;
   fseek(f, 0, SEEK_END); n = ftell(f); fseek(f, 0, SEEK_SET);
