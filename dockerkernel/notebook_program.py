@@ -673,7 +673,7 @@ class NotebookProgram:
                     notes.append(f'fputs("dockerkernel: {d.name} is not carried to the next cell: {why}\\n", stderr);')
         body = _apply(cell, edits)
         kept = self._kept(new)
-        out = [sources.C_PRELUDE if lang == "c" else sources.CPP_PRELUDE, notebook_runtime.C if lang == "c" else notebook_runtime.CPP]
+        out = [sources.C_PRELUDE + notebook_runtime.C] if lang == "c" else [notebook_runtime.CPP_INCLUDE]
         includes = [d for d in kept if d.kind == "include"]
         others = [d for d in kept if d.kind != "include"]
         for d in includes:
