@@ -432,6 +432,8 @@ class DockerKernel(Kernel):
         if reason == "compile":
             label = f"Cell In[{request.execution_count}]"
             text = outcome.diagnostics.replace(f"/tmp/dk/{request.source_file}", label).replace(request.source_file, label)
+            if self._built:  # kept code of earlier cells (Java, Rust: after the cell) names its own cell
+                text = self._built[1].relabel(text, label)
             lines = text.rstrip("\n").split("\n")
             # the summary: the first diagnostic with a position (go build prints a "# package"
             # header first and never says "error"), else the first line that says error
