@@ -189,7 +189,7 @@ LANGUAGES: dict[str, Language] = {
             name="cpp",
             display_name="C++ (Docker)",
             source_file="cell.cpp",
-            compile_command=("g++", "-std=gnu++17", "-Wall", "-O1", "-o", "{exe}", "{file}", "{flags}"),
+            compile_command=(*DKBUILD, "--", "g++", "-std=gnu++17", "-Wall", "-O1", "-o", "{exe}", "{file}", "{flags}"),
             run_command=("stdbuf", "-oL", "-eL", "{exe}"),
             version_command=("g++", "-dumpfullversion"),
             mimetype="text/x-c++src",

@@ -61,6 +61,7 @@ class Chunk:
     kind: str = "statement"  # statement | decl | include | import | trailing | main
     key: str = ""  # the name a declaration defines (for replacement)
     names: tuple[str, ...] = ()  # variables a statement declares
+    terminated: bool = True  # False: the cell ended inside it (no ';' or closing block)
 
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
@@ -146,10 +147,10 @@ def split_chunks(text: str, lang: str) -> list[Chunk]:
     depth, start, i, n = 0, None, 0, len(clean)
     stack: list[str] = []
 
-    def close(end: int) -> None:
+    def close(end: int, terminated: bool = True) -> None:
         nonlocal start
         if start is not None and clean[start:end].strip():
-            chunks.append(Chunk(start, end, text[start:end]))
+            chunks.append(Chunk(start, end, text[start:end], terminated=terminated))
         start = None
 
     while i < n:
@@ -202,7 +203,7 @@ def split_chunks(text: str, lang: str) -> list[Chunk]:
             if before and (re.search(r"[\w\"'`)\]}]$", before) or before.endswith(("++", "--"))):
                 close(i)
         i += 1
-    close(n)
+    close(n, terminated=lang == "go")
     return chunks
 
 
@@ -649,7 +650,7 @@ class NotebookProgram:
                 new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start), chunk.kind))
                 edits.append((chunk.start, chunk.end, _blank(chunk.text)))
         last = chunks[-1] if chunks else None
-        if lang == "cpp" and last is not None and last.kind == "statement" and not blank_literals(last.text, lang).rstrip().endswith((";", "}")):
+        if lang == "cpp" and last is not None and last.kind == "statement" and not last.terminated:
             # a trailing expression: its value is shown (void expressions just run)
             # on lines of their own, then #line: the expression keeps its line and column
             column = last.start - (cell.rfind("\n", 0, last.start) + 1)
@@ -673,7 +674,7 @@ class NotebookProgram:
                     notes.append(f'fputs("dockerkernel: {d.name} is not carried to the next cell: {why}\\n", stderr);')
         body = _apply(cell, edits)
         kept = self._kept(new)
-        out = [sources.C_PRELUDE + notebook_runtime.C] if lang == "c" else [notebook_runtime.CPP_INCLUDE]
+        out = [sources.C_PRELUDE + notebook_runtime.C] if lang == "c" else [notebook_runtime.CPP_INCLUDE, f"// {NOTEBOOK_MARK}\n"]
         includes = [d for d in kept if d.kind == "include"]
         others = [d for d in kept if d.kind != "include"]
         for d in includes:
@@ -803,7 +804,7 @@ class NotebookProgram:
                 new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start)))
             names.extend(n for n in chunk.names if n not in names)
         last = chunks[-1] if chunks else None
-        if last is not None and last.kind == "statement" and not last.names and not blank_literals(last.text, "rust").rstrip().endswith((";", "}")):
+        if last is not None and last.kind == "statement" and not last.names and not last.terminated:
             end = _code_end(last, "rust")
             edits.append((last.start, last.start, "(&DkShow(&("))
             edits.append((end, end, "\n))).dk_show();"))
@@ -842,7 +843,7 @@ class NotebookProgram:
         chunks = self._chunks(cell, classify_java)
         edits, new, imports = [], [], []
         last = chunks[-1] if chunks else None
-        trailing = last is not None and last.kind == "statement" and not blank_literals(last.text, "java").rstrip().endswith((";", "}"))
+        trailing = last is not None and last.kind == "statement" and not last.terminated
         run: list[Chunk] = []
 
         def flush_run() -> None:

@@ -130,7 +130,7 @@ inline std::set<std::string>& dropped() { static std::set<std::string> s; return
 template <class T> void save(const char* name, const T& v) {
   using U = std::remove_cv_t<T>;
   if constexpr (codec<U>::ok) {
-    std::ostringstream o; codec<U>::put(o, v);
+    std::ostringstream o; codec<U>::put(o, const_cast<const U&>(v));  // const_cast: a volatile variable too
     saved()[name] = entry{codec<U>::name(), o.str()}; dropped().erase(name);
   } else {
     saved().erase(name);
