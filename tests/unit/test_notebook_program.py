@@ -235,3 +235,43 @@ def test_relabel_points_kept_code_at_its_cell():
     first, count, label, line = built.kept_lines[0]
     assert label == "Cell In[1]" and line == 1
     assert built.relabel(f"Cell In[2]:{first + 1}: error", "Cell In[2]") == "Cell In[1]:2: error"
+
+
+# ---- dkbuild.py (runs in the container; here with a stand-in compiler) ------------------------------------
+
+
+def test_dkbuild_retries_with_the_alternative_of_a_refused_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dkbuild = Path(__file__).resolve().parents[2] / "dockerkernel" / "incontainer" / "dkbuild.py"
+    source = tmp_path / "cell.rs"
+    source.write_text(f"fn main() {{\nkeep();\nBAD(); //dk:alt@3:fine();\n}}\n// {NOTEBOOK_MARK}\n")
+    compiler = tmp_path / "fakec.py"
+    compiler.write_text(
+        "import sys\ntext = open(sys.argv[1]).read()\n"
+        "if 'BAD' in text:\n    print('error: refused\\n --> /tmp/dk/cell.rs:3:1')\n    sys.exit(1)\n"
+        "print('compiled', ' '.join(sys.argv[2:]))\n"
+    )
+    done = subprocess.run([sys.executable, str(dkbuild), str(source), "--", sys.executable, str(compiler), str(source)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fine();" in source.read_text() and "BAD" not in source.read_text()
+    assert "refused" not in done.stdout  # the output is the last run's
+
+
+def test_dkbuild_reports_a_real_error_unchanged(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dkbuild = Path(__file__).resolve().parents[2] / "dockerkernel" / "incontainer" / "dkbuild.py"
+    source = tmp_path / "cell.rs"
+    source.write_text(f"fn main() {{\nBAD();\nx(); //dk:alt@3:y();\n}}\n// {NOTEBOOK_MARK}\n")
+    compiler = tmp_path / "fakec.py"
+    compiler.write_text("import sys\nprint('error here\\n --> cell.rs:2:1')\nsys.exit(1)\n")
+    done = subprocess.run([sys.executable, str(dkbuild), str(source), "--", sys.executable, str(compiler), str(source)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "cell.rs:2:1" in done.stdout
+    assert "x(); //dk:alt@3" in source.read_text()  # line 3 was not blamed: left alone
