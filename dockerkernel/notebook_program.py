@@ -860,6 +860,10 @@ class NotebookProgram:
                 continue
             if chunk.kind == "statement" and not (trailing and chunk is last):
                 run.append(chunk)
+                local = re.match(r"\s*(?:final\s+)?var\s+([A-Za-z_$][\w$]*)", blank_literals(chunk.text, "java"))
+                if local:  # JShell would keep it; a field needs its type
+                    edits.append((chunk.end, chunk.end, f' System.err.println("dockerkernel: {local.group(1)} (declared with var) '
+                                  'is not kept after this cell: declare it with its type to keep it");'))
                 continue
             flush_run()
             if chunk.kind == "decl":
