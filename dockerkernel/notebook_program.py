@@ -829,7 +829,7 @@ class NotebookProgram:
             kept_lines.append((line + 1, d.text.count("\n") + 1, self._label(d.count), d.line))
             out += d.text + "\n"
             line += d.text.count("\n") + 2
-        out += f"// {NOTEBOOK_MARK}\n" + notebook_runtime.RUST
+        out += f"// {NOTEBOOK_MARK}\n" + notebook_runtime.RUST_USE
         return Built(out, name, decls=new, variables=names, kept_lines=kept_lines)
 
     # -- Java -----------------------------------------------------------------------------

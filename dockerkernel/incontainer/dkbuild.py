@@ -29,6 +29,7 @@ ALT = re.compile(r"//dk:alt@(\d+):(.*)$")
 CPP_PRELUDE = '#include "/opt/dockerkernel/cpp/dkprelude.hpp"'
 CPP_PRELUDE_TEXT = '#include "/opt/dockerkernel/cpp/text/dkprelude.hpp"'
 CPP_PCH_FLAGS = ("-std=gnu++17", "-O1")  # what images/cpp/Dockerfile precompiled it with
+RUST_RUNTIME = "/opt/dockerkernel/rust/libdkrt.rlib"  # images/rust/dkrt.rs, compiled in the image
 EMPTY = {
     "go": ("dkvars.go", "package main\n\nfunc dkSaveCarried() {}\n"),
     "java": ("DkVars.java", "class DkVars {}\n"),
@@ -53,7 +54,7 @@ def main():
         argv.append(target)
     if notebook and language == "rust":
         # kept items a later cell does not use, and the runtime's own, are not the user's concern
-        argv += ["-A", "dead_code", "-A", "unused_imports", "-A", "unused_mut"]
+        argv += ["-A", "dead_code", "-A", "unused_imports", "-A", "unused_mut", "--extern", "dkrt=" + RUST_RUNTIME]
     if notebook and language == "cpp" and any(
         arg.startswith(("-O", "-f", "-m", "-g", "-std=", "-p")) and arg not in CPP_PCH_FLAGS for arg in argv[1:]
     ):
