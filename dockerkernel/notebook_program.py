@@ -209,11 +209,9 @@ def split_chunks(text: str, lang: str) -> list[Chunk]:
 
 def _block_like(head_and_block: str, lang: str) -> bool:
     """Does a chunk ending with ``}`` end there (function, type, control statement)?"""
-    flat_all = _depth0(head_and_block)
     # the head: what comes before the first brace at depth 0, attributes/annotations dropped
     head = head_and_block[: _first_brace(head_and_block)]
     words = re.sub(r"^(?:\s*#!?\s*\[[^\]]*\]|\s*@(?!interface)[\w.]+(?:\([^)]*\))?)*", "", head).strip()
-    del flat_all
     first = re.match(r"[A-Za-z_]\w*", words)
     if first and first.group(0) in _CONTROL + ("func", "fn", "impl", "trait", "struct", "enum", "union", "class",
                                                   "interface", "record", "namespace", "template", "extern", "mod",
@@ -263,14 +261,12 @@ def _first_brace(text: str) -> int:
 # ---------------------------------------------------------------------------------------------
 
 _C_SCALARS = set(
-    "char short int long float double signed unsigned _Bool bool size_t ssize_t ptrdiff_t intptr_t uintptr_t "
-    "wchar_t int8_t int16_t int32_t int64_t uint8_t uint16_t uint32_t uint64_t intmax_t uintmax_t".split()
+    ["char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool", "size_t", "ssize_t", "ptrdiff_t", "intptr_t", "uintptr_t", "wchar_t", "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intmax_t", "uintmax_t"]
 )
 _C_QUALIFIERS = ("const", "static", "volatile", "register", "constexpr", "inline", "mutable", "thread_local", "extern",
                  "unsigned", "signed", "long", "short", "struct", "enum", "union", "final", "transient")
 _NOT_TYPES = set(
-    "return delete new throw goto case else typedef using do if for while switch break continue sizeof co_return "
-    "co_await co_yield default printf puts cout cerr assert throw".split()
+    ["return", "delete", "new", "throw", "goto", "case", "else", "typedef", "using", "do", "if", "for", "while", "switch", "break", "continue", "sizeof", "co_return", "co_await", "co_yield", "default", "printf", "puts", "cout", "cerr", "assert", "throw"]
 )
 _TYPE = r"(?:[A-Za-z_]\w*)(?:\s*::\s*[A-Za-z_]\w*)*(?:\s*<[^;{}]*?>)?(?:\s*::\s*[A-Za-z_]\w*)*(?:\s*\[\s*\])*"
 _VAR_DECL = re.compile(
@@ -424,9 +420,7 @@ def classify_go(chunk: Chunk) -> None:
         body = m.group(1).strip()
         if body.startswith("("):
             names = [re.match(r"\s*([\w\s,]+)", line).group(1) for line in body[1:-1].split("\n") if re.match(r"\s*[A-Za-z_]", line)]
-            found = [n.strip() for group in names for n in group.split()[0:1] for n in [group.split(" ")[0]]]
-            chunk.names = tuple(x for x in (re.split(r"[\s,]+", g.strip())[0] for g in names) if x) if names else ()
-            del found
+            chunk.names = tuple(x for x in (re.split(r"[\s,]+", g.strip())[0] for g in names) if x)
         else:
             head = body.split("=")[0]
             chunk.names = tuple(n for n in re.findall(r"[A-Za-z_]\w*", re.split(r"\s(?=[^\s,])", head.replace(", ", ","), 1)[0]) if n != "_")
@@ -914,8 +908,6 @@ def _java_field_init(chunk: Chunk) -> list[tuple[int, int, str]]:
     parsed = parse_var_decl(re.sub(r"^\s*(?:final\s+)", "", clean))
     if not parsed or len(parsed[1]) != 1:
         return []
-    flat = _depth0(clean)
-    eq = clean.find("=", len(clean) - len(clean.lstrip()))
     depth, eq = 0, -1
     for i, c in enumerate(clean):
         if c in "([{<":
@@ -925,7 +917,6 @@ def _java_field_init(chunk: Chunk) -> list[tuple[int, int, str]]:
         elif c == "=" and depth == 0 and clean[i + 1 : i + 2] != "=":
             eq = i
             break
-    del flat
     semi = clean.rstrip().rfind(";")
     if eq < 0 or semi < eq:
         return []

@@ -65,7 +65,7 @@ def main():
             fh.write(text)
     base = os.path.basename(source)
     for _attempt in range(4):
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         if done.returncode == 0 or not notebook:
             break
         output = done.stdout.decode("utf-8", "replace")
