@@ -15,6 +15,8 @@ RUNNER = ("python3", "-S", "/opt/dockerkernel/runner.py")
 # language_info names that differ from the table's name (the reference C++ kernel, xeus-cling,
 # says "c++"; highlighting comes from pygments_lexer/codemirror_mode, which stay "cpp")
 INFO_NAMES = {"cpp": "c++"}
+# compiled languages whose notebook programs need more than one compiler run or file
+DKBUILD = ("python3", "-S", "/opt/dockerkernel/dkbuild.py", "{file}")
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ LANGUAGES: dict[str, Language] = {
             name="cpp",
             display_name="C++ (Docker)",
             source_file="cell.cpp",
-            compile_command=("g++", "-std=gnu++17", "-Wall", "-O1", "-o", "{exe}", "{file}", "{flags}"),
+            compile_command=(*DKBUILD, "--", "g++", "-std=gnu++17", "-Wall", "-O1", "-o", "{exe}", "{file}", "{flags}"),
             run_command=("stdbuf", "-oL", "-eL", "{exe}"),
             version_command=("g++", "-dumpfullversion"),
             mimetype="text/x-c++src",
@@ -217,7 +219,8 @@ LANGUAGES: dict[str, Language] = {
             name="go",
             display_name="Go (Docker)",
             source_file="cell.go",
-            compile_command=("go", "build", "{flags}", "-o", "{exe}", "{file}"),
+            # dkbuild adds the file of carried variables to a notebook program (notebook_program.py)
+            compile_command=(*DKBUILD, "--", "go", "build", "{flags}", "-o", "{exe}", "{file}"),
             run_command=("{exe}",),
             version_command=("sh", "-c", "go version | cut -d' ' -f3 | sed s/^go//"),
             mimetype="text/x-go",
@@ -234,7 +237,7 @@ LANGUAGES: dict[str, Language] = {
             name="rust",
             display_name="Rust (Docker)",
             source_file="cell.rs",
-            compile_command=("rustc", "--edition", "2021", "-C", "debuginfo=0", "{flags}", "-o", "{exe}", "{file}"),
+            compile_command=(*DKBUILD, "--", "rustc", "--edition", "2021", "-C", "debuginfo=0", "{flags}", "-o", "{exe}", "{file}"),
             run_command=("{exe}",),
             version_command=("sh", "-c", "rustc --version | cut -d' ' -f2"),
             mimetype="text/rust",
@@ -251,7 +254,8 @@ LANGUAGES: dict[str, Language] = {
             name="java",
             display_name="Java (Docker)",
             source_file="Main.java",
-            compile_command=("javac", "-Xlint:none", "-d", "{dir}", "{flags}", "{file}"),
+            # javac's own JVM: the quick JIT tier and the serial GC cut its CPU time by ~40 %
+            compile_command=(*DKBUILD, "--", "javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-Xlint:none", "-d", "{dir}", "{flags}", "{file}"),
             run_command=("java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", "{dir}", "{stem}"),
             version_command=("sh", "-c", "java -version 2>&1 | head -1 | cut -d'\"' -f2"),
             mimetype="text/x-java",

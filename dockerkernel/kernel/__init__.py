@@ -33,6 +33,7 @@ from ..cells import CellOutcome, CellRequest, Limits, Notice, Output, build_requ
 from ..completeness import is_complete
 from ..errors import DockerKernelError, MagicError
 from ..languages import LANGUAGES, Language, get_language
+from ..notebook_program import NotebookProgram
 from ..protocol import Frame
 from ..sandbox import Sandbox, process_start_time, sweep, wrap_docker_error
 from . import introspection, replies
@@ -77,6 +78,9 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         self.versions = LanguageVersions()
         self._provenance: dict = {}
         self.history = introspection.History()  # history_request: the cells this kernel ran
+        # compiled languages: each language's notebook program (kept declarations and values)
+        self.notebook_programs: dict[str, NotebookProgram] = {}
+        self._built = None  # (notebook program, its build of the cell being run)
         self._setup_task: asyncio.Future | None = None
         self._shell_loop: asyncio.AbstractEventLoop | None = None
         # a kernel stopped without a shutdown_request (SIGTERM from a manager, a crash) still
@@ -111,8 +115,18 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         return self.settings.image_for(self.lang)
 
     def _request(self, source: bytes, count: int, lang: Language | None = None) -> CellRequest:
+        """The cell's request; a compiled language's cell joins its notebook program (``_built``)."""
+        lang = lang or self.lang
         text = source.decode("utf-8", "surrogateescape")
-        return build_request(lang or self.lang, text, self.settings, count)
+        request = build_request(lang, text, self.settings, count)
+        self._built = None
+        if lang.wrapper and text.strip():  # C, C++, Go, Rust, Java: the notebook is one program
+            notebook = self.notebook_programs.setdefault(lang.name, NotebookProgram(lang.name, lang.source_file))
+            built = notebook.build(text, count)
+            self._built = (notebook, built)
+            request = replace(request, source=built.program.encode("utf-8", "surrogateescape"),
+                              source_file=built.file_name)
+        return request
 
     # -- start-up --------------------------------------------------------------------------
     def start(self):
@@ -270,6 +284,7 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         self, source: bytes, silent: bool, allow_stdin: bool = False, lang: Language | None = None
     ) -> dict:
         request = replace(self._request(source, self.execution_count, lang), stdin=bool(allow_stdin))
+        built = self._built  # this cell's place in its notebook program (compiled languages)
         send = self._send_stream if not silent else (lambda name, text: None)
         pattern = request.language.error_pattern
         hold, keep = (STDERR_HOLD, re.compile(pattern, re.MULTILINE).search) if pattern else (None, None)
@@ -302,11 +317,13 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         self.settings.record_state(request.language, outcome.reason, request.execution_count, state_report)
         if state_report:
             self._provenance["state"] = state_report
-        return self._reply_for(outcome, request, held)
+        if built:  # a cell that compiled joins the program; its values count only if it ran to the end
+            built[0].commit(built[1], compiled=outcome.reason != "compile", succeeded=outcome.reason == "ok")
+        return self._reply_for(outcome, request, held, built[1] if built else None)
 
-    def _reply_for(self, outcome: CellOutcome, request: CellRequest, held_stderr: str = "") -> dict:
+    def _reply_for(self, outcome: CellOutcome, request: CellRequest, held_stderr: str = "", kept=None) -> dict:
         """Publish what the outcome means (``replies.verdict``) and return the execute reply."""
-        found = replies.verdict(outcome, request, held_stderr)
+        found = replies.verdict(outcome, request, held_stderr, kept)
         if found is None:
             if held_stderr:
                 self._send_stream("stderr", held_stderr)

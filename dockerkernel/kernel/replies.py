@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..cells import CellOutcome, CellRequest, Reason
 from ..magics import format_size
-from ..wire import relabel
+from ..wire import cell_label, relabel
 
 SIGNAL_NAMES = {int(s): s.name for s in signal.Signals}
 
@@ -131,11 +131,13 @@ def _fields(outcome: CellOutcome, request: CellRequest) -> dict:
     }
 
 
-def verdict(outcome: CellOutcome, request: CellRequest, held_stderr: str = "") -> Verdict | None:
+def verdict(outcome: CellOutcome, request: CellRequest, held_stderr: str = "", kept=None) -> Verdict | None:
     """What the user sees when a cell ended badly; None when it ended well.
 
     ``held_stderr`` is stderr not yet published (see ``streams.StreamCoalescer.hold``); it is
-    returned in ``Verdict.stderr`` unless the error carries it as its traceback.
+    returned in ``Verdict.stderr`` unless the error carries it as its traceback. ``kept``
+    (``notebook_program.NotebookProgram``'s build of a compiled cell) points diagnostics about
+    code kept from earlier cells at those cells.
     """
     reason = Reason(outcome.reason)
     if reason is Reason.OK:
@@ -146,6 +148,8 @@ def verdict(outcome: CellOutcome, request: CellRequest, held_stderr: str = "") -
         return Verdict(str(err.get("ename") or "Error"), str(err.get("evalue") or ""), traceback, held_stderr)
     if reason is Reason.COMPILE:
         text = relabel(outcome.diagnostics, request.source_file, request.execution_count)
+        if kept is not None:
+            text = kept.relabel(text, cell_label(request.execution_count))
         lines = text.rstrip("\n").split("\n")
         return Verdict("CompileError", compile_summary(lines), lines, held_stderr)
     if reason is Reason.EXIT:

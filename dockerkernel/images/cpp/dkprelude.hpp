@@ -1,0 +1,212 @@
+// dockerkernel: what every C++ notebook program includes first (precompiled in the image:
+// dkprelude.hpp.gch, built with the cells' default flags; other flags fall back to this text).
+// The usual headers of a cell, then dk::, the runtime of notebook_program.py (save/restore of
+// values, showing a trailing expression).
+#pragma once
+#include <iostream>
+#include <iomanip>
+#include <sstream>
+#include <string>
+#include <vector>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <algorithm>
+#include <numeric>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+using namespace std;
+
+#include <fstream>
+#include <deque>
+#include <list>
+#include <array>
+#include <tuple>
+#include <optional>
+#include <unordered_set>
+#include <type_traits>
+#include <typeinfo>
+#include <charconv>
+#include <cxxabi.h>
+#include <unistd.h>
+#include <sys/stat.h>
+namespace dk {
+inline std::string dir() { return "/workspace/.dockerkernel/cpp/"; }
+inline std::string demangle(const char* n) { int st = 0; char* d = abi::__cxa_demangle(n, nullptr, nullptr, &st); std::string r = st == 0 && d ? d : n; std::free(d); return r; }
+template <class T, class = void> struct codec { static constexpr bool ok = false; };
+template <class T> struct codec<T, std::enable_if_t<std::is_arithmetic_v<T>>> {
+  static constexpr bool ok = true;
+  static std::string name() {
+    if constexpr (std::is_same_v<T, bool>) return "bool";
+    else if constexpr (std::is_same_v<T, char>) return "char";
+    else if constexpr (std::is_same_v<T, signed char>) return "signed char";
+    else if constexpr (std::is_same_v<T, unsigned char>) return "unsigned char";
+    else if constexpr (std::is_same_v<T, short>) return "short";
+    else if constexpr (std::is_same_v<T, unsigned short>) return "unsigned short";
+    else if constexpr (std::is_same_v<T, int>) return "int";
+    else if constexpr (std::is_same_v<T, unsigned>) return "unsigned";
+    else if constexpr (std::is_same_v<T, long>) return "long";
+    else if constexpr (std::is_same_v<T, unsigned long>) return "unsigned long";
+    else if constexpr (std::is_same_v<T, long long>) return "long long";
+    else if constexpr (std::is_same_v<T, unsigned long long>) return "unsigned long long";
+    else if constexpr (std::is_same_v<T, float>) return "float";
+    else if constexpr (std::is_same_v<T, double>) return "double";
+    else if constexpr (std::is_same_v<T, long double>) return "long double";
+    else return demangle(typeid(T).name());
+  }
+  static void put(std::ostream& o, const T& v) {
+    if constexpr (std::is_floating_point_v<T>) { char b[64]; std::snprintf(b, sizeof b, "%La", (long double)v); o << b << ' '; }
+    else if constexpr (std::is_signed_v<T>) o << (long long)v << ' ';
+    else o << (unsigned long long)v << ' ';
+  }
+  static T get(std::istream& i) {
+    std::string t; i >> t;
+    if constexpr (std::is_floating_point_v<T>) return (T)std::strtold(t.c_str(), nullptr);
+    else if constexpr (std::is_signed_v<T>) return (T)std::strtoll(t.c_str(), nullptr, 10);
+    else return (T)std::strtoull(t.c_str(), nullptr, 10);
+  }
+};
+template <> struct codec<std::string> {
+  static constexpr bool ok = true;
+  static std::string name() { return "std::string"; }
+  static void put(std::ostream& o, const std::string& v) { o << v.size() << ':' << v << ' '; }
+  static std::string get(std::istream& i) { size_t n = 0; char c; i >> n; i.get(c); std::string s(n, '\0'); i.read(&s[0], n); return s; }
+};
+template <class T> struct seq_codec {
+  static void put(std::ostream& o, const T& v) { o << v.size() << ' '; for (const auto& e : v) codec<typename T::value_type>::put(o, e); }
+};
+#define DK_SEQ(TPL, NAME, ADD) \
+template <class E> struct codec<TPL<E>, std::enable_if_t<codec<E>::ok>> : seq_codec<TPL<E>> { \
+  static constexpr bool ok = true; \
+  static std::string name() { return std::string(NAME "<") + codec<E>::name() + ">"; } \
+  static TPL<E> get(std::istream& i) { size_t n = 0; i >> n; TPL<E> r; for (size_t k = 0; k < n; k++) r.ADD(codec<E>::get(i)); return r; } };
+DK_SEQ(std::vector, "std::vector", push_back)
+DK_SEQ(std::deque, "std::deque", push_back)
+DK_SEQ(std::list, "std::list", push_back)
+DK_SEQ(std::set, "std::set", insert)
+DK_SEQ(std::multiset, "std::multiset", insert)
+DK_SEQ(std::unordered_set, "std::unordered_set", insert)
+#undef DK_SEQ
+template <class A, class B> struct codec<std::pair<A, B>, std::enable_if_t<codec<std::remove_const_t<A>>::ok && codec<B>::ok>> {
+  static constexpr bool ok = true;
+  static std::string name() { return "std::pair<" + codec<std::remove_const_t<A>>::name() + ", " + codec<B>::name() + ">"; }
+  static void put(std::ostream& o, const std::pair<A, B>& v) { codec<std::remove_const_t<A>>::put(o, v.first); codec<B>::put(o, v.second); }
+  static std::pair<std::remove_const_t<A>, B> get(std::istream& i) { auto a = codec<std::remove_const_t<A>>::get(i); auto b = codec<B>::get(i); return {a, b}; }
+};
+#define DK_MAP(TPL, NAME) \
+template <class K, class V> struct codec<TPL<K, V>, std::enable_if_t<codec<K>::ok && codec<V>::ok>> { \
+  static constexpr bool ok = true; \
+  static std::string name() { return std::string(NAME "<") + codec<K>::name() + ", " + codec<V>::name() + ">"; } \
+  static void put(std::ostream& o, const TPL<K, V>& v) { o << v.size() << ' '; for (const auto& e : v) { codec<K>::put(o, e.first); codec<V>::put(o, e.second); } } \
+  static TPL<K, V> get(std::istream& i) { size_t n = 0; i >> n; TPL<K, V> r; for (size_t k = 0; k < n; k++) { auto a = codec<K>::get(i); auto b = codec<V>::get(i); r.emplace(a, b); } return r; } };
+DK_MAP(std::map, "std::map")
+DK_MAP(std::unordered_map, "std::unordered_map")
+DK_MAP(std::multimap, "std::multimap")
+#undef DK_MAP
+template <class E, size_t N> struct codec<std::array<E, N>, std::enable_if_t<codec<E>::ok>> {
+  static constexpr bool ok = true;
+  static std::string name() { return "std::array<" + codec<E>::name() + ", " + std::to_string(N) + ">"; }
+  static void put(std::ostream& o, const std::array<E, N>& v) { for (const auto& e : v) codec<E>::put(o, e); }
+  static std::array<E, N> get(std::istream& i) { std::array<E, N> r{}; for (auto& e : r) e = codec<E>::get(i); return r; }
+};
+template <class E> struct codec<std::optional<E>, std::enable_if_t<codec<E>::ok>> {
+  static constexpr bool ok = true;
+  static std::string name() { return "std::optional<" + codec<E>::name() + ">"; }
+  static void put(std::ostream& o, const std::optional<E>& v) { o << (v ? 1 : 0) << ' '; if (v) codec<E>::put(o, *v); }
+  static std::optional<E> get(std::istream& i) { int h = 0; i >> h; if (!h) return std::nullopt; return codec<E>::get(i); }
+};
+template <class... E> struct codec<std::tuple<E...>, std::enable_if_t<(codec<E>::ok && ...)>> {
+  static constexpr bool ok = true;
+  static std::string name() { std::string r = "std::tuple<"; bool first = true; ((r += (first ? "" : ", ") + codec<E>::name(), first = false), ...); return r + ">"; }
+  static void put(std::ostream& o, const std::tuple<E...>& v) { std::apply([&](const auto&... e) { (codec<std::decay_t<decltype(e)>>::put(o, e), ...); }, v); }
+  static std::tuple<E...> get(std::istream& i) { return std::tuple<E...>{codec<E>::get(i)...}; }
+};
+
+struct entry { std::string type, data; };
+inline std::map<std::string, entry>& saved() { static std::map<std::string, entry> m; return m; }
+inline std::set<std::string>& dropped() { static std::set<std::string> s; return s; }
+template <class T> void save(const char* name, const T& v) {
+  using U = std::remove_cv_t<T>;
+  if constexpr (codec<U>::ok) {
+    std::ostringstream o; codec<U>::put(o, const_cast<const U&>(v));  // const_cast: a volatile variable too
+    saved()[name] = entry{codec<U>::name(), o.str()}; dropped().erase(name);
+  } else {
+    saved().erase(name);
+    if (dropped().insert(name).second)
+      std::fprintf(stderr, "dockerkernel: %s (%s) is not carried to the next cell: only numbers, strings and standard containers of them are\n", name, demangle(typeid(U).name()).c_str());
+  }
+}
+template <class T> T load(const char* name) {
+  std::ifstream f(dir() + name + ".dat", std::ios::binary);
+  if (!f) { std::fprintf(stderr, "dockerkernel: the saved value of %s is missing; it starts empty\n", name); return T{}; }
+  return codec<T>::get(f);
+}
+inline void finish() {
+  std::cout.flush(); std::fflush(nullptr);
+  mkdir("/workspace/.dockerkernel", 0755); mkdir(dir().c_str(), 0755);
+  std::ofstream h(dir() + "state.hpp.tmp");
+  h << "// written by the previous cell's program: the variables it carried\n";
+  for (auto& [name, e] : saved()) {
+    std::ofstream(dir() + name + ".dat", std::ios::binary) << e.data;
+    h << e.type << " " << name << " = dk::load<" << e.type << ">(\"" << name << "\");\n";
+  }
+  h << "inline void dk_save_carried() {";
+  for (auto& [name, e] : saved()) h << " dk::save(\"" << name << "\", " << name << ");";
+  h << " }\n";
+  h.close();
+  std::rename((dir() + "state.hpp.tmp").c_str(), (dir() + "state.hpp").c_str());
+}
+
+inline std::string json_string(const std::string& s) {
+  std::string r = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') { r += '\\'; r += (char)c; }
+    else if (c == '\n') r += "\\n"; else if (c == '\t') r += "\\t"; else if (c == '\r') r += "\\r";
+    else if (c < 0x20) { char b[8]; std::snprintf(b, sizeof b, "\\u%04x", c); r += b; }
+    else r += (char)c;
+  }
+  return r + "\"";
+}
+inline std::string quoted(const std::string& s) {
+  std::string r = "\"";
+  for (char c : s) { if (c == '"' || c == '\\') r += '\\'; if (c == '\n') { r += "\\n"; continue; } r += c; }
+  return r + "\"";
+}
+template <class T, class = void> struct streamable : std::false_type {};
+template <class T> struct streamable<T, std::void_t<decltype(std::declval<std::ostream&>() << std::declval<const T&>())>> : std::true_type {};
+template <class T, class = void> struct iterable : std::false_type {};
+template <class T> struct iterable<T, std::void_t<decltype(std::begin(std::declval<const T&>())), decltype(std::end(std::declval<const T&>()))>> : std::true_type {};
+template <class T, class = void> struct pairlike : std::false_type {};
+template <class T> struct pairlike<T, std::void_t<decltype(std::declval<const T&>().first), decltype(std::declval<const T&>().second)>> : std::true_type {};
+template <class T> std::string repr(const T& v) {
+  using U = std::decay_t<T>;
+  if constexpr (std::is_same_v<U, bool>) return v ? "true" : "false";
+  else if constexpr (std::is_same_v<U, char>) return std::string("'") + v + "'";
+  else if constexpr (std::is_floating_point_v<U>) { char b[64]; auto r = std::to_chars(b, b + sizeof b, v); return std::string(b, r.ptr); }
+  else if constexpr (std::is_arithmetic_v<U>) return std::to_string(v);
+  else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, const char*> || std::is_same_v<U, char*>) return quoted(v);
+  else if constexpr (std::is_array_v<T> && std::is_same_v<std::remove_cv_t<std::remove_extent_t<T>>, char>) return quoted(v);
+  else if constexpr (pairlike<U>::value) return "{" + repr(v.first) + ", " + repr(v.second) + "}";
+  else if constexpr (iterable<T>::value && !streamable<U>::value) {
+    std::string r = "{"; bool first = true;
+    for (const auto& e : v) { r += first ? " " : ", "; first = false; if constexpr (pairlike<std::decay_t<decltype(e)>>::value) r += repr(e.first) + " => " + repr(e.second); else r += repr(e); }
+    return r + (first ? "}" : " }");
+  }
+  else if constexpr (streamable<U>::value) { std::ostringstream o; o << v; return o.str(); }
+  else { char b[32]; std::snprintf(b, sizeof b, "@%p", (const void*)&v); return "(" + demangle(typeid(U).name()) + ") " + b; }
+}
+inline void send(const char* kind, const std::string& text) {
+  const char* nonce = std::getenv("DK_NONCE");
+  std::cout.flush(); std::fflush(nullptr);
+  if (!nonce) { std::printf("%s\n", text.c_str()); return; }
+  std::string body = "{\"data\":{\"text/plain\":" + json_string(text) + "},\"metadata\":{}}";
+  std::string frame = std::string("\x1b" "DK ") + nonce + " " + kind + " " + std::to_string(body.size()) + "\n" + body;
+  for (size_t off = 0; off < frame.size();) { ssize_t w = ::write(1, frame.data() + off, frame.size() - off); if (w <= 0) break; off += (size_t)w; }
+}
+template <class F> void show(F f) {
+  if constexpr (std::is_void_v<decltype(f())>) f();
+  else { const auto& v = f(); send("result", repr(v)); }
+}
+}  // namespace dk

@@ -1,0 +1,172 @@
+// dockerkernel: the runtime of Rust notebook programs (notebook_program.py): saving and
+// restoring values, showing a trailing expression. Compiled once in the image to
+// libdkrt.rlib; a notebook program links it (--extern dkrt, added by dkbuild.py).
+#![allow(dead_code)]
+
+pub const DK_DIR: &str = "/workspace/.dockerkernel/rust/";
+pub trait DkCodec: Sized {
+    fn dk_put(&self, out: &mut String);
+    fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self>;
+    fn dk_type() -> String;
+}
+macro_rules! dk_number {
+    ($($t:ty),*) => { $(impl DkCodec for $t {
+        fn dk_put(&self, out: &mut String) { out.push_str(&self.to_string()); out.push(' '); }
+        fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { inp.next()?.parse().ok() }
+        fn dk_type() -> String { stringify!($t).to_string() }
+    })* };
+}
+dk_number!(i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128, usize, bool);
+impl DkCodec for f64 {
+    fn dk_put(&self, out: &mut String) { out.push_str(&self.to_bits().to_string()); out.push(' '); }
+    fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { Some(f64::from_bits(inp.next()?.parse().ok()?)) }
+    fn dk_type() -> String { "f64".to_string() }
+}
+impl DkCodec for f32 {
+    fn dk_put(&self, out: &mut String) { out.push_str(&self.to_bits().to_string()); out.push(' '); }
+    fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { Some(f32::from_bits(inp.next()?.parse().ok()?)) }
+    fn dk_type() -> String { "f32".to_string() }
+}
+impl DkCodec for char {
+    fn dk_put(&self, out: &mut String) { out.push_str(&(*self as u32).to_string()); out.push(' '); }
+    fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { char::from_u32(inp.next()?.parse().ok()?) }
+    fn dk_type() -> String { "char".to_string() }
+}
+pub fn dk_hex(s: &str, out: &mut String) { if s.is_empty() { out.push('-'); } for b in s.bytes() { out.push_str(&format!("{:02x}", b)); } out.push(' '); }
+pub fn dk_unhex(t: &str) -> Option<String> {
+    if t == "-" { return Some(String::new()); }
+    let bytes: Option<Vec<u8>> = (0..t.len()).step_by(2).map(|i| u8::from_str_radix(t.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()
+}
+impl DkCodec for String {
+    fn dk_put(&self, out: &mut String) { dk_hex(self, out); }
+    fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { dk_unhex(inp.next()?) }
+    fn dk_type() -> String { "String".to_string() }
+}
+impl DkCodec for &'static str {
+    fn dk_put(&self, out: &mut String) { dk_hex(self, out); }
+    fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { Some(Box::leak(dk_unhex(inp.next()?)?.into_boxed_str())) }
+    fn dk_type() -> String { "&'static str".to_string() }
+}
+impl<T: DkCodec> DkCodec for Option<T> {
+    fn dk_put(&self, out: &mut String) { match self { Some(v) => { out.push_str("1 "); v.dk_put(out); } None => out.push_str("0 ") } }
+    fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { if inp.next()? == "1" { Some(Some(T::dk_get(inp)?)) } else { Some(None) } }
+    fn dk_type() -> String { format!("Option<{}>", T::dk_type()) }
+}
+macro_rules! dk_seq {
+    ($name:literal, $($t:ident)::+, $add:ident $(, $bound:path)*) => {
+        impl<T: DkCodec $(+ $bound)*> DkCodec for $($t)::+<T> {
+            fn dk_put(&self, out: &mut String) { out.push_str(&self.len().to_string()); out.push(' '); for v in self.iter() { v.dk_put(out); } }
+            fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> {
+                let n: usize = inp.next()?.parse().ok()?; let mut r = $($t)::+::new();
+                for _ in 0..n { r.$add(T::dk_get(inp)?); } Some(r)
+            }
+            fn dk_type() -> String { format!("{}<{}>", $name, T::dk_type()) }
+        }
+    };
+}
+dk_seq!("Vec", std::vec::Vec, push);
+dk_seq!("std::collections::VecDeque", std::collections::VecDeque, push_back);
+dk_seq!("std::collections::HashSet", std::collections::HashSet, insert, std::hash::Hash, Eq);
+dk_seq!("std::collections::BTreeSet", std::collections::BTreeSet, insert, Ord);
+macro_rules! dk_map {
+    ($name:literal, $t:ident $(, $bound:path)*) => {
+        impl<K: DkCodec $(+ $bound)*, V: DkCodec> DkCodec for std::collections::$t<K, V> {
+            fn dk_put(&self, out: &mut String) { out.push_str(&self.len().to_string()); out.push(' '); for (k, v) in self.iter() { k.dk_put(out); v.dk_put(out); } }
+            fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> {
+                let n: usize = inp.next()?.parse().ok()?; let mut r = std::collections::$t::new();
+                for _ in 0..n { let k = K::dk_get(inp)?; let v = V::dk_get(inp)?; r.insert(k, v); } Some(r)
+            }
+            fn dk_type() -> String { format!("{}<{}, {}>", $name, K::dk_type(), V::dk_type()) }
+        }
+    };
+}
+dk_map!("std::collections::HashMap", HashMap, std::hash::Hash, Eq);
+dk_map!("std::collections::BTreeMap", BTreeMap, Ord);
+macro_rules! dk_tuple {
+    ($($n:ident),*) => {
+        impl<$($n: DkCodec),*> DkCodec for ($($n,)*) {
+            #[allow(non_snake_case)]
+            fn dk_put(&self, out: &mut String) { let ($($n,)*) = self; $($n.dk_put(out);)* }
+            fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { Some(($($n::dk_get(inp)?,)*)) }
+            fn dk_type() -> String { let v: Vec<String> = vec![$($n::dk_type()),*]; format!("({},)", v.join(", ")) }
+        }
+    };
+}
+dk_tuple!(A, B);
+dk_tuple!(A, B, C);
+dk_tuple!(A, B, C, D);
+pub fn dk_dir() { let _ = std::fs::create_dir_all(DK_DIR); }
+pub fn dk_load<T: DkCodec>(name: &str) -> T {
+    let text = std::fs::read_to_string(format!("{}{}.dat", DK_DIR, name)).unwrap_or_default();
+    match T::dk_get(&mut text.split_ascii_whitespace()) {
+        Some(v) => v,
+        None => panic!("dockerkernel: the saved value of {} could not be read", name),
+    }
+}
+pub struct DkGone(pub &'static str, pub &'static str);
+impl std::fmt::Debug for DkGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result { write!(f, "<{} was not carried to this cell: {}>", self.0, self.1) }
+}
+pub fn dk_gone(name: &'static str, why: &'static str) -> DkGone { DkGone(name, why) }
+pub fn dk_type_name<T>() -> String { std::any::type_name::<T>().replace("cell::main::", "").replace("cell::", "") }
+pub fn dk_forget(name: &str, why: &str) {
+    dk_dir();
+    let _ = std::fs::write(format!("{}{}.rs", DK_DIR, name), format!("dk_gone({:?}, {:?})", name, why));
+    eprintln!("dockerkernel: {} is not carried to the next cell: {}", name, why);
+}
+pub struct DkSave<'a, T>(pub &'a str, pub &'a T);
+pub trait DkSaveCarried { fn dk_save(&self); }
+impl<'a, T: DkCodec + 'static> DkSaveCarried for DkSave<'a, T> {
+    fn dk_save(&self) {
+        dk_dir();
+        let mut out = String::new();
+        self.1.dk_put(&mut out);
+        let _ = std::fs::write(format!("{}{}.dat", DK_DIR, self.0), out);
+        // an i32 or f64 nobody gave a type to comes back as a literal, so that the next cell's
+        // use decides its type as it would have in one program (`let base = 7;` then `square(base)`)
+        let any: &dyn std::any::Any = self.1;
+        let restore = match (any.downcast_ref::<i32>(), any.downcast_ref::<f64>()) {
+            (Some(v), _) => format!("{}", v),
+            (_, Some(v)) if v.is_finite() => format!("{:?}", v),
+            _ => format!("dk_load::<{}>(\"{}\")", T::dk_type(), self.0),
+        };
+        let _ = std::fs::write(format!("{}{}.rs", DK_DIR, self.0), restore);
+    }
+}
+pub trait DkSaveNot { fn dk_save(&self); }
+impl<'a, T> DkSaveNot for &DkSave<'a, T> {
+    fn dk_save(&self) {
+        let previous = std::fs::read_to_string(format!("{}{}.rs", DK_DIR, self.0)).unwrap_or_default();
+        if !previous.starts_with("dk_gone") {
+            dk_forget(self.0, &format!("its type {} is not one that carries (numbers, bool, char, strings, Vec, Option, tuples, maps and sets of them)", dk_type_name::<T>()));
+        }
+    }
+}
+pub struct DkShow<'a, T>(pub &'a T);
+pub trait DkShowDebug { fn dk_show(&self); }
+impl<'a, T: std::fmt::Debug> DkShowDebug for DkShow<'a, T> {
+    fn dk_show(&self) { if std::any::type_name::<T>() != "()" { dk_send(&format!("{:?}", self.0)); } }
+}
+pub trait DkShowOther { fn dk_show(&self); }
+impl<'a, T> DkShowOther for &DkShow<'a, T> {
+    fn dk_show(&self) { dk_send(&format!("<{}>", dk_type_name::<T>())); }
+}
+pub fn dk_send(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let nonce = std::env::var("DK_NONCE").unwrap_or_default();
+    if nonce.is_empty() { println!("{}", text); return; }
+    let mut body = String::from("{\"data\":{\"text/plain\":\"");
+    for c in text.chars() {
+        match c {
+            '"' => body.push_str("\\\""), '\\' => body.push_str("\\\\"), '\n' => body.push_str("\\n"),
+            c if (c as u32) < 0x20 => body.push_str(&format!("\\u{:04x}", c as u32)),
+            c => body.push(c),
+        }
+    }
+    body.push_str("\"},\"metadata\":{}}");
+    let frame = format!("\x1bDK {} result {}\n{}", nonce, body.len(), body);
+    let _ = std::io::stdout().write_all(frame.as_bytes());
+    let _ = std::io::stdout().flush();
+}

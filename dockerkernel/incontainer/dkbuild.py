@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""dkbuild: compile a notebook program (see dockerkernel/notebook_program.py).
+
+    dkbuild.py SOURCE -- COMPILER ARGV...
+
+Runs the compiler argv. For a notebook program (one that carries NOTEBOOK_MARK):
+
+* Go and Java: the variables carried from the previous cell live in a file that program
+  wrote (``/workspace/.dockerkernel/go/dkvars.go``, ``.../java/DkVars.java``); it is copied
+  next to SOURCE (or an empty one is written) and added to the compiler's argv.
+* C++: with compiler flags other than those the prelude was precompiled with, the plain
+  text of the prelude is included instead.
+* A line ending in ``//dk:alt@LINE:TEXT`` is one the compiler may refuse (showing the value of
+  a Go call that returns nothing, saving a Rust variable the cell moved): when the diagnostics
+  point at LINE of the cell file, the line becomes TEXT and the compiler runs again.
+
+Its output is the last compiler run's; its exit status too.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+NOTEBOOK_MARK = "dockerkernel notebook program"
+STATE = "/workspace/.dockerkernel"
+ALT = re.compile(r"//dk:alt@(\d+):(.*)$")
+CPP_PRELUDE = '#include "/opt/dockerkernel/cpp/dkprelude.hpp"'
+CPP_PRELUDE_TEXT = '#include "/opt/dockerkernel/cpp/text/dkprelude.hpp"'
+CPP_PCH_FLAGS = ("-std=gnu++17", "-O1")  # what images/cpp/Dockerfile precompiled it with
+RUST_RUNTIME = "/opt/dockerkernel/rust/libdkrt.rlib"  # images/rust/dkrt.rs, compiled in the image
+EMPTY = {
+    "go": ("dkvars.go", "package main\n\nfunc dkSaveCarried() {}\n"),
+    "java": ("DkVars.java", "class DkVars {}\n"),
+}
+
+
+def main():
+    argv = sys.argv[1:]
+    source, argv = argv[0], argv[argv.index("--") + 1 :]
+    with open(source, encoding="utf-8", errors="surrogateescape") as fh:
+        text = fh.read()
+    language = {".go": "go", ".java": "java", ".rs": "rust", ".cpp": "cpp", ".c": "c"}.get(os.path.splitext(source)[1])
+    notebook = NOTEBOOK_MARK in text
+    if notebook and language in EMPTY:
+        name, empty = EMPTY[language]
+        target = os.path.join(os.path.dirname(source), name)
+        try:
+            shutil.copyfile(os.path.join(STATE, language, name), target)
+        except OSError:
+            with open(target, "w") as fh:
+                fh.write(empty)
+        argv.append(target)
+    if notebook and language == "rust":
+        # kept items a later cell does not use, and the runtime's own, are not the user's concern
+        argv += ["-A", "dead_code", "-A", "unused_imports", "-A", "unused_mut", "--extern", "dkrt=" + RUST_RUNTIME]
+    if notebook and language == "cpp" and any(
+        arg.startswith(("-O", "-f", "-m", "-g", "-std=", "-p")) and arg not in CPP_PCH_FLAGS for arg in argv[1:]
+    ):
+        # the precompiled prelude was built with the default flags; with others g++ 12 may
+        # even crash on it (-O2: "internal compiler error"), so include the plain text copy
+        text = text.replace(CPP_PRELUDE, CPP_PRELUDE_TEXT, 1)
+        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+    base = os.path.basename(source)
+    for _attempt in range(4):
+        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+        if done.returncode == 0 or not notebook:
+            break
+        output = done.stdout.decode("utf-8", "replace")
+        lines = text.split("\n")
+        changed = False
+        for index, line in enumerate(lines):
+            found = ALT.search(line)
+            if found and re.search(r"%s:%s:" % (re.escape(base), found.group(1)), output):
+                lines[index] = found.group(2)
+                changed = True
+        if not changed:
+            break
+        text = "\n".join(lines)
+        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+    sys.stdout.buffer.write(done.stdout)
+    sys.exit(done.returncode)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,928 @@
+"""The notebook is one program: accumulated declarations for the compiled languages.
+
+Pure (no Docker, no Jupyter). One ``NotebookProgram`` per compiled language of a session
+(C, C++, Go, Rust, Java; a polyglot kernel has one per language). For every cell,
+``build(cell, execution_count)`` splits the cell into *declarations* (includes/imports,
+functions, types, constants), *statements* and a *trailing expression*, and returns the
+whole program to compile: the declarations kept from earlier cells, the cell's own, and an
+entry point that runs the cell's statements, shows the trailing expression's value as an
+``execute_result`` and, at its end, saves the values of the variables its statements declared
+(and of those it restored) under ``/workspace/.dockerkernel/<language>/``. ``commit(built,
+outcome)`` keeps the cell's declarations once it compiled (a cell that failed to compile adds
+nothing), replacing earlier ones of the same name.
+
+Values are restored at the start of the next program from what the previous one saved; how,
+and what carries, per language:
+
+* C: variables of scalar types, fixed-size arrays of them and structs without pointers
+  (their bytes), ``char *`` (as a string). The kernel knows the types (C spells them).
+* C++: numbers, ``bool``, ``char``, ``std::string``, and ``vector``/``array``/``deque``/
+  ``list``/``set``/``map``/``unordered_*``/``pair``/``tuple``/``optional`` of those, by a text
+  codec; the program writes the declarations of what it saved (``state.hpp``), since only the
+  compiler knows what ``auto`` became.
+* Go: whatever ``encoding/gob`` encodes; the program writes ``dkvars.go`` (package-level
+  variables, their ``init`` restoring them) for the next build.
+* Rust: numbers, ``bool``, ``char``, ``String``, ``&str``, ``Vec``, ``VecDeque``, ``Option``,
+  tuples, ``HashMap``/``BTreeMap``/``HashSet``/``BTreeSet`` of those; the program writes one
+  ``include!``-able restore expression per variable (with its type).
+* Java: top-level variables are static fields (as in JShell); primitives, ``String`` and
+  ``Serializable`` values carry (``ObjectOutputStream``); the program writes ``DkVars.java``,
+  the superclass of the next cell's ``Main`` that declares and restores them.
+
+What cannot be carried is named once on stderr by the program that declared it.
+
+Line numbers: the cell's lines keep their numbers (C/C++ ``#line``, Go ``//line``; Java and
+Rust keep the cell in place and put kept code after it), so diagnostics say ``Cell In[n]``
+and the cell's own line. ``Built.relabel`` maps a kept line back to its own cell.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import sources
+
+STATE_ROOT = "/workspace/.dockerkernel"
+NOTEBOOK_MARK = "dockerkernel notebook program"  # dkbuild.py recognises the programs it may complete
+
+# ---------------------------------------------------------------------------------------------
+# Scanning: C-family text split into top-level chunks (statements / declarations)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Chunk:
+    """One top-level piece of a cell: ``text[start:end]`` of the cell."""
+
+    start: int
+    end: int
+    text: str
+    kind: str = "statement"  # statement | decl | include | import | trailing | main
+    key: str = ""  # the name a declaration defines (for replacement)
+    names: tuple[str, ...] = ()  # variables a statement declares
+    terminated: bool = True  # False: the cell ended inside it (no ';' or closing block)
+
+
+_OPEN = {"(": ")", "[": "]", "{": "}"}
+_CONTROL = ("if", "for", "while", "switch", "do", "try", "else", "match", "loop", "unsafe", "select", "synchronized")
+
+
+def _skip_literal(text: str, i: int, lang: str) -> int:
+    """If a comment or literal starts at ``i``, the index after it; else ``i``."""
+    c = text[i]
+    nxt = text[i + 1] if i + 1 < len(text) else ""
+    if c == "/" and nxt == "/":
+        end = text.find("\n", i)
+        return len(text) if end < 0 else end
+    if c == "/" and nxt == "*":
+        if lang == "rust":  # nested block comments
+            depth, j = 1, i + 2
+            while j < len(text) and depth:
+                if text.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif text.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            return j
+        end = text.find("*/", i + 2)
+        return len(text) if end < 0 else end + 2
+    if lang == "cpp" and c == "R" and nxt == '"' and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+        m = re.match(r'R"([^()\\\s]{0,16})\(', text[i:])
+        if m:
+            end = text.find(")" + m.group(1) + '"', i + m.end())
+            return len(text) if end < 0 else end + len(m.group(1)) + 2
+    if lang == "rust" and c in "rb" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+        m = re.match(r'b?r(#*)"', text[i:])
+        if m:
+            end = text.find('"' + m.group(1), i + m.end())
+            return len(text) if end < 0 else end + 1 + len(m.group(1))
+    if lang == "java" and text.startswith('"""', i):
+        end = text.find('"""', i + 3)
+        return len(text) if end < 0 else end + 3
+    if lang == "go" and c == "`":
+        end = text.find("`", i + 1)
+        return len(text) if end < 0 else end + 1
+    if c == '"' or (c == "'" and lang != "rust"):
+        j = i + 1
+        while j < len(text) and text[j] != c and text[j] != "\n":
+            j += 2 if text[j] == "\\" else 1
+        return min(j + 1, len(text))
+    if c == "'" and lang == "rust":
+        # a char literal ('x', '\n', '\u{1F600}') or a lifetime ('a)
+        m = re.match(r"'(?:\\(?:u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^\\'\n])'", text[i:])
+        return i + m.end() if m else i + 1
+    return i
+
+
+def blank_literals(text: str, lang: str) -> str:
+    """``text`` with comments and literals replaced by spaces (same length, newlines kept)."""
+    out, i = [], 0
+    while i < len(text):
+        j = _skip_literal(text, i, lang)
+        if j > i:
+            piece = text[i:j]
+            if piece[0] in "\"'`Rrb" and not piece.startswith("//") and not piece.startswith("/*"):
+                out.append(piece[0] + re.sub(r"[^\n]", " ", piece[1:-1]) + piece[-1] if len(piece) > 1 else piece)
+            else:
+                out.append(re.sub(r"[^\n]", " ", piece))
+            i = j
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def split_chunks(text: str, lang: str) -> list[Chunk]:
+    """Top-level chunks of a C-family cell (C, C++, Java, Rust; Go by lines and braces).
+
+    A chunk ends at ``;`` at depth 0, at a ``}`` back to depth 0 that closes a block-like
+    head (a function, type, control statement; not an initializer or a lambda), or, for C
+    and C++, at the end of a preprocessor line; Go ends a chunk at a newline where its
+    automatic semicolon would go.
+    """
+    clean = blank_literals(text, lang)
+    chunks: list[Chunk] = []
+    depth, start, i, n = 0, None, 0, len(clean)
+    stack: list[str] = []
+
+    def close(end: int, terminated: bool = True) -> None:
+        nonlocal start
+        if start is not None and clean[start:end].strip():
+            chunks.append(Chunk(start, end, text[start:end], terminated=terminated))
+        start = None
+
+    while i < n:
+        c = clean[i]
+        if start is None:
+            if c.isspace():
+                i += 1
+                continue
+            start = i
+            if lang in ("c", "cpp") and c == "#":
+                j = i
+                while True:
+                    nl = clean.find("\n", j)
+                    if nl < 0:
+                        j = n
+                        break
+                    if clean[nl - 1] == "\\":
+                        j = nl + 1
+                        continue
+                    j = nl
+                    break
+                close(j)
+                i = j
+                continue
+        if c in _OPEN:
+            stack.append(_OPEN[c])
+            depth += 1
+        elif c in ")]}":
+            if stack:
+                stack.pop()
+                depth -= 1
+            if c == "}" and depth == 0 and _block_like(clean[start:i + 1], lang):
+                rest = clean[i + 1 :]
+                m = re.match(r"\s*", rest)
+                after = rest[m.end() :]
+                if after.startswith(";"):
+                    i = i + 1 + m.end() + 1
+                    close(i)
+                    continue
+                if not re.match(r"(else|catch|finally|while)\b", after):
+                    close(i + 1)
+                    i += 1
+                    continue
+        elif c == ";" and depth == 0:
+            close(i + 1)
+            i += 1
+            continue
+        elif c == "\n" and depth == 0 and lang == "go":
+            before = clean[start:i].rstrip()
+            if before and (re.search(r"[\w\"'`)\]}]$", before) or before.endswith(("++", "--"))):
+                close(i)
+        i += 1
+    close(n, terminated=lang == "go")
+    return chunks
+
+
+def _block_like(head_and_block: str, lang: str) -> bool:
+    """Does a chunk ending with ``}`` end there (function, type, control statement)?"""
+    # the head: what comes before the first brace at depth 0, attributes/annotations dropped
+    head = head_and_block[: _first_brace(head_and_block)]
+    words = re.sub(r"^(?:\s*#!?\s*\[[^\]]*\]|\s*@(?!interface)[\w.]+(?:\([^)]*\))?)*", "", head).strip()
+    first = re.match(r"[A-Za-z_]\w*", words)
+    if first and first.group(0) in _CONTROL + ("func", "fn", "impl", "trait", "struct", "enum", "union", "class",
+                                                  "interface", "record", "namespace", "template", "extern", "mod",
+                                                  "type", "macro_rules", "pub", "static", "public", "private",
+                                                  "protected", "abstract", "final", "async", "const", "unsafe"):
+        if first.group(0) in ("static", "const", "final", "pub", "public", "private", "protected") and "=" in _depth0(words).replace("==", "").replace("<=", "").replace(">=", "").replace("!=", "").replace("=>", ""):
+            return False
+        return True
+    flat = _depth0(words)
+    stripped = flat.replace("==", "").replace("<=", "").replace(">=", "").replace("!=", "").replace("->", "").replace("=>", "")
+    if "=" in stripped and not re.search(r"\boperator\s*\S*=", words):
+        return False
+    if lang == "go" and re.search(r":=|\bvar\b", words):
+        return False
+    # a function definition: NAME(...) [qualifiers] {
+    return bool(re.search(r"[\w>\]]\s*\([^;]*\)\s*[\w\s:&<>,*\[\]\->()]*$", words)) or words.endswith(")") or words.startswith("@")
+
+
+def _depth0(text: str) -> str:
+    """The characters of ``text`` at bracket depth 0."""
+    out, depth = [], 0
+    for c in text:
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(c)
+    return "".join(out)
+
+
+def _first_brace(text: str) -> int:
+    """Index of the first ``{`` at depth 0 (not inside parentheses or brackets), or len."""
+    depth = 0
+    for i, c in enumerate(text):
+        if c in "([":
+            depth += 1
+        elif c in ")]":
+            depth = max(0, depth - 1)
+        elif c == "{" and depth == 0:
+            return i
+    return len(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Classification: what each chunk is, per language
+# ---------------------------------------------------------------------------------------------
+
+_C_SCALARS = set(
+    ["char", "short", "int", "long", "float", "double", "signed", "unsigned", "_Bool", "bool", "size_t", "ssize_t", "ptrdiff_t", "intptr_t", "uintptr_t", "wchar_t", "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "intmax_t", "uintmax_t"]
+)
+_C_QUALIFIERS = ("const", "static", "volatile", "register", "constexpr", "inline", "mutable", "thread_local", "extern",
+                 "unsigned", "signed", "long", "short", "struct", "enum", "union", "final", "transient")
+_NOT_TYPES = set(
+    ["return", "delete", "new", "throw", "goto", "case", "else", "typedef", "using", "do", "if", "for", "while", "switch", "break", "continue", "sizeof", "co_return", "co_await", "co_yield", "default", "printf", "puts", "cout", "cerr", "assert", "throw"]
+)
+_TYPE = r"(?:[A-Za-z_]\w*)(?:\s*::\s*[A-Za-z_]\w*)*(?:\s*<[^;{}]*?>)?(?:\s*::\s*[A-Za-z_]\w*)*(?:\s*\[\s*\])*"
+_VAR_DECL = re.compile(
+    r"^(?P<quals>(?:(?:" + "|".join(_C_QUALIFIERS) + r")\s+)*)(?P<type>" + _TYPE + r")(?P<rest>(?:\s|[*&])+(?:\s*[*&])*\s*[A-Za-z_]\w*\s*(?:=|\(|\{|\[|;|,|$).*)$",
+    re.DOTALL,
+)
+
+
+def _split_depth0(text: str, sep: str = ",") -> list[str]:
+    parts, depth, cur = [], 0, []
+    for c in text:
+        if c in "([{<":
+            depth += 1
+        elif c in ")]}>":
+            depth = max(0, depth - 1)
+        if c == sep and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(c)
+    parts.append("".join(cur))
+    return parts
+
+
+@dataclass
+class CDeclarator:
+    """One variable of a C/C++/Java declaration statement."""
+
+    name: str
+    pointers: int
+    dims: str  # "[3][4]", "[]", ""
+
+
+def parse_var_decl(clean: str) -> tuple[str, list[CDeclarator]] | None:
+    """``(type text, declarators)`` when a C-family statement declares variables, else None.
+
+    ``clean`` is the statement with comments and literals blanked.
+    """
+    text = clean.strip().rstrip(";").strip()
+    m = _VAR_DECL.match(text)
+    if not m:
+        return None
+    type_text = m.group("type").strip()
+    base = re.match(r"[A-Za-z_]\w*", type_text).group(0)
+    if base in _NOT_TYPES or (base in _C_QUALIFIERS and base not in ("long", "short", "unsigned", "signed")):
+        return None
+    rest = m.group("rest")
+    decls = []
+    for part in _split_depth0(rest):
+        # the initializer goes: after '=' at depth 0, or a (...) / {...} right after the name
+        part = _split_depth0(part, "=")[0]
+        dm = re.match(r"\s*((?:[*&]\s*|const\s+)*)([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)", part)
+        if not dm:
+            return None
+        decls.append(CDeclarator(dm.group(2), dm.group(1).count("*"), re.sub(r"\s+", "", dm.group(3))))
+    quals = m.group("quals") or ""
+    return (quals + type_text).strip(), decls
+
+
+def _arity(params: str) -> int:
+    params = params.strip()
+    if not params or params == "void":
+        return 0
+    return len(_split_depth0(params))
+
+
+def _function_key(clean: str) -> str | None:
+    """``name/arity`` of a C/C++/Java function definition chunk, else None."""
+    head = clean[: _first_brace(clean)]
+    head = re.sub(r"^(?:\s*@(?!interface)[\w.]+(?:\([^)]*\))?)*", "", head).strip()
+    first = re.match(r"[A-Za-z_]\w*", head)
+    if not first or first.group(0) in _CONTROL or first.group(0) in _NOT_TYPES:
+        return None
+    m = re.search(r"((?:operator\s*(?:\(\)|[^\s(]+))|[A-Za-z_~]\w*)\s*\((.*)\)\s*(?:const|noexcept|override|final|throws\s+[\w.,\s]+|->\s*[^{]*|\s)*$", head, re.DOTALL)
+    if not m:
+        return None
+    prefix = head[: m.start()]
+    if "=" in _depth0(prefix) or not prefix.strip() and first.group(0) == m.group(1):
+        # `f(x) {` with no return type is a call followed by a block only in broken code;
+        # constructors do not occur at the top level of a cell
+        if not prefix.strip():
+            return None
+    name = re.sub(r"\s+", "", m.group(1))
+    return f"{name}/{_arity(m.group(2))}"
+
+
+def classify_c(chunk: Chunk, lang: str) -> None:
+    """Set ``kind``/``key``/``names`` of a C or C++ chunk."""
+    clean = blank_literals(chunk.text, lang).strip()
+    if clean.startswith("#"):
+        if re.match(r"#\s*include\b", clean):
+            chunk.kind, chunk.key = "include", re.sub(r"\s+", " ", chunk.text.strip())
+        else:
+            m = re.match(r"#\s*(\w+)\s*(\w*)", clean)
+            chunk.kind, chunk.key = "decl", f"#{m.group(1)} {m.group(2)}" if m else chunk.text.strip()
+        return
+    flat = re.sub(r"\s+", " ", clean)
+    m = re.match(r"(?:typedef\b.*?([A-Za-z_]\w*)\s*(?:\[[^\]]*\]\s*)*;$)", flat, re.DOTALL)
+    if m:
+        chunk.kind, chunk.key = "decl", "type " + m.group(1)
+        return
+    m = re.match(r"using\s+namespace\s+([\w:]+)", flat) or re.match(r"using\s+([\w:]+)\s*(?:=|;)", flat)
+    if m:
+        chunk.kind, chunk.key = "decl", "using " + m.group(1)
+        return
+    m = re.match(r"(?:(?:typedef|static|inline)\s+)*(?:template\s*<.*?>\s*)?(?:struct|class|union|enum(?:\s+class|\s+struct)?)\s+(?:alignas\([^)]*\)\s*)?([A-Za-z_]\w*)[^;=(]*(\{.*\})?\s*;?$", flat, re.DOTALL)
+    if m and (m.group(2) or flat.endswith(";")) and not re.match(r"(?:struct|class|union|enum)\s+\w+\s+[*&]*\s*\w+\s*(=|;|\[|,)", flat):
+        chunk.kind, chunk.key = "decl", "type " + m.group(1)
+        return
+    if re.match(r"namespace\b|extern\s+\"", flat) or re.match(r"extern\s+\"\s*\"", flat):
+        chunk.kind, chunk.key = "decl", flat[: _first_brace(flat)].strip()
+        return
+    if flat.endswith("}"):
+        key = _function_key(re.sub(r"^template\s*<.*?>\s*", "", flat))
+        if key:
+            chunk.kind, chunk.key = "decl", "fn " + key
+            return
+    if re.match(r"template\s*<", flat):
+        chunk.kind, chunk.key = "decl", flat[:80]
+        return
+    parsed = parse_var_decl(clean)
+    if parsed:
+        chunk.names = tuple(d.name for d in parsed[1])
+    chunk.kind = "statement"
+
+
+def classify_go(chunk: Chunk) -> None:
+    """Set ``kind``/``key``/``names`` of a Go chunk."""
+    clean = blank_literals(chunk.text, "go").strip()
+    if re.match(r"import\b", clean):
+        chunk.kind = "import"
+        return
+    if re.match(r"package\b", clean):
+        chunk.kind = "main"
+        return
+    m = re.match(r"func\s*\(\s*\w*\s*\*?\s*([A-Za-z_]\w*)[^)]*\)\s*([A-Za-z_]\w*)", clean)
+    if m:
+        chunk.kind, chunk.key = "decl", f"func {m.group(1)}.{m.group(2)}"
+        return
+    m = re.match(r"func\s+([A-Za-z_]\w*)", clean)
+    if m:
+        chunk.kind, chunk.key = ("main" if m.group(1) == "main" else "decl"), "func " + m.group(1)
+        return
+    m = re.match(r"(type|const)\s+(\(|[A-Za-z_]\w*)", clean)
+    if m:
+        key = m.group(2) if m.group(2) != "(" else re.sub(r"\s+", " ", clean)
+        chunk.kind, chunk.key = "decl", f"{m.group(1)} {key}"
+        return
+    m = re.match(r"var\s+(\(.*\)|[^=]*)", clean, re.DOTALL)
+    if m:
+        body = m.group(1).strip()
+        if body.startswith("("):
+            names = [re.match(r"\s*([\w\s,]+)", line).group(1) for line in body[1:-1].split("\n") if re.match(r"\s*[A-Za-z_]", line)]
+            chunk.names = tuple(x for x in (re.split(r"[\s,]+", g.strip())[0] for g in names) if x)
+        else:
+            head = body.split("=")[0]
+            chunk.names = tuple(n for n in re.findall(r"[A-Za-z_]\w*", re.split(r"\s(?=[^\s,])", head.replace(", ", ","), maxsplit=1)[0]) if n != "_")
+        return
+    m = re.match(r"([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*:=", clean)
+    if m:
+        chunk.names = tuple(n for n in re.split(r"\s*,\s*", m.group(1)) if n != "_")
+
+
+_RUST_ITEM = re.compile(
+    r"^(?:#!?\[.*?\]\s*)*(?:pub(?:\([^)]*\))?\s+)?(?:(?:unsafe|async|const|extern(?:\s+\"[^\"]*\")?)\s+)*"
+    r"(fn|struct|enum|trait|impl|type|const|static|mod|use|union|macro_rules!|extern\s+crate)\b\s*(?:mut\s+)?([A-Za-z_]\w*)?",
+    re.DOTALL,
+)
+
+
+def classify_rust(chunk: Chunk) -> None:
+    """Set ``kind``/``key``/``names`` of a Rust chunk."""
+    clean = blank_literals(chunk.text, "rust").strip()
+    m = _RUST_ITEM.match(clean)
+    if m:
+        what, name = m.group(1), m.group(2) or ""
+        if what == "fn" and name == "main":
+            chunk.kind = "main"
+        elif what in ("impl", "use"):
+            chunk.kind, chunk.key = "decl", what + " " + re.sub(r"\s+", " ", clean[: _first_brace(clean)]).strip()
+        else:
+            chunk.kind, chunk.key = "decl", f"{what} {name}"
+        return
+    m = re.match(r"let\s+(.*?)(?:=|;|$)", clean, re.DOTALL)
+    if m:
+        pattern = _split_depth0(m.group(1), ":")[0]
+        chunk.names = tuple(n for n in re.findall(r"\b([a-z_]\w*)\b", pattern) if n not in ("mut", "ref", "_"))
+
+
+_JAVA_MODIFIERS = r"(?:(?:public|private|protected|static|final|abstract|sealed|non-sealed|strictfp|synchronized|native|default|transient|volatile)\s+)*"
+
+
+def classify_java(chunk: Chunk) -> None:
+    """Set ``kind``/``key``/``names`` of a Java chunk."""
+    clean = blank_literals(chunk.text, "java").strip()
+    bare = re.sub(r"^(?:@(?!interface)[\w.]+(?:\([^)]*\))?\s*)*", "", clean)
+    if re.match(r"import\b", bare):
+        chunk.kind = "import"
+        return
+    if re.match(r"package\b", bare):
+        chunk.kind = "main"
+        return
+    m = re.match(_JAVA_MODIFIERS + r"(class|interface|enum|record|@interface)\s+([A-Za-z_$][\w$]*)", bare)
+    if m:
+        chunk.kind, chunk.key = "decl", "type " + m.group(2)
+        return
+    if clean.endswith("}"):
+        key = _function_key(re.sub(r"^" + _JAVA_MODIFIERS + r"(?:<[^>]*>\s*)?", "", bare))
+        if key and not re.match(r"(new|return|throw)\b", bare):
+            chunk.kind, chunk.key = "decl", "method " + key
+            return
+    parsed = parse_var_decl(re.sub(r"^(?:final\s+)", "", bare))
+    if parsed and parsed[0] != "var" and not parsed[0].startswith("var "):
+        chunk.kind = "field"
+        chunk.names = tuple(d.name for d in parsed[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# The accumulated program
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Decl:
+    """A declaration kept from an earlier cell."""
+
+    key: str
+    text: str
+    count: int  # the execution count of the cell it came from
+    line: int  # its first line in that cell
+    kind: str = "decl"  # decl | include | import
+
+
+@dataclass
+class CVar:
+    """A C variable carried by its bytes (``str``: a ``char *`` carried as a string)."""
+
+    name: str
+    declaration: str  # the global declaration, e.g. "int x;" or "char *s;"
+    as_string: bool = False
+
+
+@dataclass
+class Built:
+    """One cell's program: what to compile, and what ``commit`` keeps once it compiled."""
+
+    program: str
+    file_name: str
+    whole_program: bool = False
+    decls: list[Decl] = field(default_factory=list)
+    # C: the variables the cell declared that carry; Rust: the names it declared
+    variables: list = field(default_factory=list)
+    # (first program line, number of lines, label, first line in that cell) of kept code
+    kept_lines: list[tuple[int, int, str, int]] = field(default_factory=list)
+
+    def relabel(self, diagnostics: str, cell_label: str) -> str:
+        """Point diagnostics about kept code (Java, Rust: after the cell) at their own cell."""
+        if not self.kept_lines:
+            return diagnostics
+
+        def fix(m: re.Match) -> str:
+            line = int(m.group(2))
+            for first, count, label, cell_line in self.kept_lines:
+                if first <= line < first + count:
+                    return f"{label}:{cell_line + line - first}"
+            return m.group(0)
+
+        return re.sub(re.escape(cell_label) + r"(:)(\d+)", lambda m: fix(m), diagnostics)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _blank(text: str) -> str:
+    return re.sub(r"[^\n]", " ", text)
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """Replace ``text[start:end]`` by each edit's text (edits do not overlap)."""
+    out, last = [], 0
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1])):
+        out.append(text[last:start])
+        out.append(new)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _code_end(chunk: Chunk, lang: str) -> int:
+    """Offset (in the cell) just after the chunk's last code character (trailing comment excluded)."""
+    clean = blank_literals(chunk.text, lang)
+    return chunk.start + len(clean.rstrip())
+
+
+class NotebookProgram:
+    """The program a notebook's cells of one compiled language add up to (see module doc)."""
+
+    def __init__(self, language: str, source_file: str):
+        """``language``: c, cpp, go, rust or java; ``source_file`` the language's file name."""
+        self.language = language
+        self.source_file = source_file
+        self.decls: dict[str, Decl] = {}
+        self.c_variables: dict[str, CVar] = {}
+        self.rust_variables: list[str] = []
+
+    # -- public ---------------------------------------------------------------------------
+    def build(self, cell: str, count: int) -> Built:
+        """The program for ``cell`` (execution count ``count``) with everything kept so far."""
+        builder = getattr(self, "_build_" + self.language)
+        return builder(cell, count)
+
+    def commit(self, built: Built, compiled: bool, succeeded: bool) -> None:
+        """Keep what ``built`` adds: its declarations once it compiled, C/Rust variables once
+        it ran to the end (a cell that failed to compile adds nothing)."""
+        if built.whole_program or not compiled:
+            return
+        for decl in built.decls:
+            if decl.key in self.decls and self.language in ("c", "cpp"):
+                self.decls[decl.key] = decl  # in place: earlier code calling it still sees it first
+            else:
+                self.decls.pop(decl.key, None)
+                self.decls[decl.key] = decl
+        if not succeeded:
+            return
+        if self.language == "c":
+            for var in built.variables:
+                self.c_variables.pop(var.name, None)
+                self.c_variables[var.name] = var
+        elif self.language == "rust":
+            for name in built.variables:
+                if name not in self.rust_variables:
+                    self.rust_variables.append(name)
+
+    def reset(self) -> None:
+        """Forget everything (kernel restart: the workspace is new as well)."""
+        self.decls.clear()
+        self.c_variables.clear()
+        self.rust_variables.clear()
+
+    # -- shared ---------------------------------------------------------------------------
+    def _chunks(self, cell: str, classify) -> list[Chunk]:
+        chunks = split_chunks(cell, self.language)
+        for chunk in chunks:
+            classify(chunk)
+        return chunks
+
+    def _kept(self, new: list[Decl]) -> list[Decl]:
+        """Kept declarations for this build, a redefined key taking the new one's place."""
+        by_key = {d.key: d for d in new}
+        out = [by_key.pop(d.key, d) for d in self.decls.values()]
+        return out + [d for d in new if d.key in by_key]
+
+    @staticmethod
+    def _label(count: int) -> str:
+        return f"Cell In[{count}]"
+
+    # -- C and C++ ------------------------------------------------------------------------
+    def _build_c(self, cell: str, count: int) -> Built:
+        return self._build_c_family(cell, count, "c")
+
+    def _build_cpp(self, cell: str, count: int) -> Built:
+        return self._build_c_family(cell, count, "cpp")
+
+    def _build_c_family(self, cell: str, count: int, lang: str) -> Built:
+        from . import notebook_runtime
+
+        name = self.source_file
+        if sources._C_MAIN.search(sources._strip_comments(cell)):
+            return Built(f'#line 1 "{name}"\n{cell}', name, whole_program=True)
+        chunks = self._chunks(cell, lambda c: classify_c(c, lang))
+        edits, new, variables, saves, notes = [], [], [], [], []
+        for chunk in chunks:
+            if chunk.kind in ("include", "decl"):
+                new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start), chunk.kind))
+                edits.append((chunk.start, chunk.end, _blank(chunk.text)))
+        last = chunks[-1] if chunks else None
+        if lang == "cpp" and last is not None and last.kind == "statement" and not last.terminated:
+            # a trailing expression: its value is shown (void expressions just run)
+            # on lines of their own, then #line: the expression keeps its line and column
+            column = last.start - (cell.rfind("\n", 0, last.start) + 1)
+            edits.append((last.start, last.start, f'\ndk::show([&]() -> decltype(auto) {{ return (\n#line {_line_of(cell, last.start)} "{name}"\n' + " " * column))
+            edits.append((_code_end(last, lang), _code_end(last, lang), "); });"))
+        # variables the cell's top-level statements declare: saved at the end of main
+        for chunk in chunks:
+            if chunk.kind != "statement" or not chunk.names:
+                continue
+            if lang == "cpp":
+                saves.extend(f'dk::save("{n}", {n});' for n in chunk.names)
+                continue
+            parsed = parse_var_decl(blank_literals(chunk.text, lang))
+            spec = re.sub(r"\b(const|static|register|volatile|extern|inline)\b\s*", "", parsed[0]).strip()
+            for d in parsed[1]:
+                var, why = self._c_carry(spec, d, new)
+                if var:
+                    variables.append(var)
+                    saves.append(f'dk_save_str("{d.name}", {d.name});' if var.as_string else f'dk_save_raw("{d.name}", &{d.name}, sizeof {d.name});')
+                else:
+                    notes.append(f'fputs("dockerkernel: {d.name} is not carried to the next cell: {why}\\n", stderr);')
+        body = _apply(cell, edits)
+        kept = self._kept(new)
+        out = [sources.C_PRELUDE + notebook_runtime.C] if lang == "c" else [notebook_runtime.CPP_INCLUDE, f"// {NOTEBOOK_MARK}\n"]
+        includes = [d for d in kept if d.kind == "include"]
+        others = [d for d in kept if d.kind != "include"]
+        for d in includes:
+            out.append(d.text.strip() + "\n")
+        restores = []
+        if lang == "cpp":
+            out.append('#if __has_include("/workspace/.dockerkernel/cpp/state.hpp")\n#include "/workspace/.dockerkernel/cpp/state.hpp"\n'
+                       "#else\ninline void dk_save_carried() {}\n#endif\n")
+        else:
+            types_first = [d for d in others if d.key.startswith(("type ", "#"))]
+            for d in types_first:
+                label = name if d.count == count else self._label(d.count)
+                out.append(f'#line {d.line} "{label}"\n{d.text}\n')
+            others = [d for d in others if d not in types_first]
+            for var in self.c_variables.values():
+                out.append(var.declaration + "\n")
+                restores.append(f'{var.name} = dk_load_str("{var.name}");' if var.as_string else f'dk_load_raw("{var.name}", &{var.name}, sizeof {var.name});')
+                saves.insert(0, f'dk_save_str("{var.name}", {var.name});' if var.as_string else f'dk_save_raw("{var.name}", &{var.name}, sizeof {var.name});')
+        for d in others:
+            label = name if d.count == count else self._label(d.count)
+            out.append(f'#line {d.line} "{label}"\n{d.text}\n')
+        if lang == "cpp":
+            saves.insert(0, "dk_save_carried();")
+            saves.append("dk::finish();")
+        out.append(("int main(void) { " if lang == "c" else "int main() { ") + " ".join(restores) + "\n")
+        out.append(f'#line 1 "{name}"\n{body}\n;')
+        out.append(" ".join(notes + saves) + "\nreturn 0;\n}\n")
+        # saves of names declared twice in one cell (shadowing) would repeat: keep the last
+        program = "".join(out)
+        return Built(program, name, decls=new, variables=variables)
+
+    def _c_carry(self, spec: str, d: CDeclarator, new: list[Decl]) -> tuple[CVar | None, str]:
+        """How a C variable carries: its global declaration, or why it does not."""
+        words = spec.split()
+        if d.pointers == 1 and not d.dims and set(words) <= {"char", "unsigned", "signed"} and "char" in words:
+            return CVar(d.name, f"{spec} *{d.name};", as_string=True), ""
+        if d.pointers:
+            return None, "a pointer's target is not saved (only char * strings are)"
+        if "[]" in d.dims:
+            return None, "an array without a size (give its size to carry it)"
+        scalar = all(w in _C_SCALARS for w in words)
+        if not scalar:
+            if words and words[0] == "enum":
+                scalar = True
+            else:
+                type_name = words[-1] if words else ""
+                known = {x.key: x for x in list(self.decls.values()) + new}
+                decl = known.get("type " + type_name)
+                if decl is None:
+                    return None, f"its type {spec} is not a known struct without pointers"
+                if "*" in blank_literals(decl.text, "c"):
+                    return None, f"its type {spec} holds pointers"
+        return CVar(d.name, f"{spec} {d.name}{d.dims};"), ""
+
+    # -- Go -------------------------------------------------------------------------------
+    def _build_go(self, cell: str, count: int) -> Built:
+        from . import notebook_runtime
+
+        name = self.source_file
+        chunks = self._chunks(cell, classify_go)
+        if any(c.kind == "main" for c in chunks):
+            return Built(sources.wrap_go(cell, name), name, whole_program=True)
+        edits, new, saves = [], [], []
+        imports: dict[str, tuple[str, str, int, int]] = {}  # path -> (alias, path, count, line)
+        for decl in self.decls.values():
+            if decl.kind == "import":
+                alias, path = decl.key.split(" ", 1)
+                imports[path] = (alias, path, decl.count, decl.line)
+        for chunk in chunks:
+            if chunk.kind == "import":
+                for alias, path in re.findall(r'(?:(\w+|\.)\s+)?"([^"]+)"', re.sub(r"^\s*import\b", "", chunk.text)):
+                    line = _line_of(cell, chunk.start + chunk.text.find('"' + path + '"'))
+                    imports[path] = (alias, path, count, line)
+                    new.append(Decl(f"{alias} {path}", "", count, line, "import"))
+                edits.append((chunk.start, chunk.end, _blank(chunk.text)))
+            elif chunk.kind == "decl":
+                new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start)))
+                edits.append((chunk.start, chunk.end, _blank(chunk.text)))
+            elif chunk.names:
+                saves.extend(f'dkSave("{n}", {n})' for n in chunk.names)
+        last = chunks[-1] if chunks else None
+        if last is not None and last.kind == "statement" and not last.names and "\n" not in last.text.strip():
+            clean = blank_literals(last.text, "go").strip()
+            flat = _depth0(clean).replace("==", "").replace("!=", "").replace("<=", "").replace(">=", "")
+            keyword = re.match(r"(if|for|switch|select|go|defer|return|var|const|type|break|continue|goto|fallthrough)\b", clean)
+            silent = re.match(r"(fmt\.(Print|Fprint)\w*|print|println|panic|log\.\w+|os\.Exit|close|delete)\s*\(", clean)
+            if not keyword and not silent and "=" not in flat and not re.search(r"\S\s*<-", flat) and not clean.endswith(("++", "--")):
+                end = _code_end(last, "go")
+                line_no = _line_of(cell, last.start)
+                original = cell.split("\n")[line_no - 1]
+                edits.append((last.start, last.start, "dkShow("))
+                edits.append((end, end, f") //dk:alt@{line_no}:{original}"))
+        body = _apply(cell, edits)
+        kept = self._kept(new)
+        code_text = blank_literals("\n".join(d.text for d in kept) + "\n" + body, "go")
+        out = [f"package main // {NOTEBOOK_MARK}\n", notebook_runtime.GO_IMPORTS]
+        for alias, path, icount, line in imports.values():
+            short = alias or re.sub(r"^go-|[.-]v?\d+$", "", path.rstrip("/").split("/")[-1].split(".")[0])
+            if re.fullmatch(r"v\d+", path.split("/")[-1]) and not alias:
+                short = path.split("/")[-2]
+            used = alias in (".", "_") or re.search(r"\b" + re.escape(short) + r"\s*\.", code_text)
+            label = name if icount == count else self._label(icount)
+            out.append(f"//line {label}:{line}\nimport {alias if used else '_'} \"{path}\"\n")
+        for d in kept:
+            if d.kind == "import":
+                continue
+            label = name if d.count == count else self._label(d.count)
+            out.append(f"//line {label}:{d.line}\n{d.text}\n")
+        out.append(f"func main() {{\n//line {name}:1\n{body}\n")
+        out.append("dkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
+        out.append(notebook_runtime.GO)
+        return Built("".join(out), name, decls=new)
+
+    # -- Rust -----------------------------------------------------------------------------
+    def _build_rust(self, cell: str, count: int) -> Built:
+        from . import notebook_runtime
+
+        name = self.source_file
+        chunks = self._chunks(cell, classify_rust)
+        if any(c.kind == "main" for c in chunks):
+            return Built(sources.wrap_rust(cell), name, whole_program=True)
+        edits, new, names = [], [], []
+        for chunk in chunks:
+            if chunk.kind == "decl":
+                # the cell's own items stay where they are, inside main (items may be declared
+                # in a block); later cells get them at the top level
+                new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start)))
+            names.extend(n for n in chunk.names if n not in names)
+        last = chunks[-1] if chunks else None
+        if last is not None and last.kind == "statement" and not last.names and not last.terminated:
+            end = _code_end(last, "rust")
+            edits.append((last.start, last.start, "(&DkShow(&("))
+            edits.append((end, end, "\n))).dk_show();"))
+        body = _apply(cell, edits)
+        restores = "".join(
+            f'#[allow(unused_mut, unused_variables)] let mut {n} = include!("{STATE_ROOT}/rust/{n}.rs"); '
+            for n in self.rust_variables
+        )
+        out = f"fn main() {{ {restores}{body}\n"
+        line = out.count("\n") + 1
+        saved = list(self.rust_variables) + [n for n in names if n not in self.rust_variables]
+        for n in saved:
+            out += f'(&DkSave("{n}", &{n})).dk_save(); //dk:alt@{line}:dk_forget("{n}", "the cell moved it (or still borrows it)");\n'
+            line += 1
+        out += "}\n"
+        line += 1
+        kept_lines = []
+        for d in self._kept([]):
+            if any(n.key == d.key for n in new):
+                continue  # redefined by this cell (inside main)
+            out += "#[allow(dead_code, unused_imports)]\n"
+            kept_lines.append((line + 1, d.text.count("\n") + 1, self._label(d.count), d.line))
+            out += d.text + "\n"
+            line += d.text.count("\n") + 2
+        out += f"// {NOTEBOOK_MARK}\n" + notebook_runtime.RUST_USE
+        return Built(out, name, decls=new, variables=names, kept_lines=kept_lines)
+
+    # -- Java -----------------------------------------------------------------------------
+    def _build_java(self, cell: str, count: int) -> Built:
+        from . import notebook_runtime
+
+        clean_cell = sources._strip_comments(cell)
+        if sources._JAVA_MAIN.search(clean_cell):
+            source, class_name = sources.wrap_java(cell)
+            return Built(source, f"{class_name}.java", whole_program=True)
+        chunks = self._chunks(cell, classify_java)
+        edits, new, imports = [], [], []
+        last = chunks[-1] if chunks else None
+        trailing = last is not None and last.kind == "statement" and not last.terminated
+        run: list[Chunk] = []
+
+        def flush_run() -> None:
+            if run:
+                edits.append((run[0].start, run[0].start, "static { dkRun(() -> { "))
+                edits.append((run[-1].end, run[-1].end, " }); }"))
+                run.clear()
+
+        for chunk in chunks:
+            if chunk.kind == "import":
+                imports.append(chunk.text.strip())
+                new.append(Decl(re.sub(r"\s+", " ", chunk.text.strip()), chunk.text.strip(), count, _line_of(cell, chunk.start), "import"))
+                edits.append((chunk.start, chunk.end, _blank(chunk.text)))
+                continue
+            if chunk.kind == "statement" and not (trailing and chunk is last):
+                run.append(chunk)
+                local = re.match(r"\s*(?:final\s+)?var\s+([A-Za-z_$][\w$]*)", blank_literals(chunk.text, "java"))
+                if local:  # JShell would keep it; a field needs its type
+                    edits.append((chunk.end, chunk.end, f' System.err.println("dockerkernel: {local.group(1)} (declared with var) '
+                                  'is not kept after this cell: declare it with its type to keep it");'))
+                continue
+            flush_run()
+            if chunk.kind == "decl":
+                made_static = _java_static(chunk)
+                new.append(Decl(chunk.key, _apply(chunk.text, [(a - chunk.start, b - chunk.start, t) for a, b, t in made_static]), count, _line_of(cell, chunk.start)))
+                edits.extend(made_static)
+            elif chunk.kind == "field":
+                edits.extend(_java_static(chunk))
+                edits.extend(_java_field_init(chunk))
+            elif chunk is last:
+                end = _code_end(chunk, "java")
+                edits.append((chunk.start, chunk.start, "static { dkShow(() -> "))
+                edits.append((end, end, "\n); }"))
+        flush_run()
+        body = _apply(cell, edits)
+        kept_imports = [d.text for d in self._kept(new) if d.kind == "import"]
+        head = " ".join(dict.fromkeys(kept_imports)) + " public class Main extends DkVars { "
+        out = head + body + "\n    public static void main(String[] dkArgs) throws Exception { dkSaveAll(); }\n"
+        line = out.count("\n") + 1
+        kept_lines = []
+        for d in self._kept([]):
+            if d.kind == "import" or any(n.key == d.key for n in new):
+                continue
+            kept_lines.append((line, d.text.count("\n") + 1, self._label(d.count), d.line))
+            out += d.text + "\n"
+            line += d.text.count("\n") + 1
+        out += notebook_runtime.JAVA + f"}}\n// {NOTEBOOK_MARK}\n"
+        return Built(out, "Main.java", decls=new, kept_lines=kept_lines)
+
+
+def _java_static(chunk: Chunk) -> list[tuple[int, int, str]]:
+    """The edit that makes a cell's class, method or field a static member of ``Main``."""
+    clean = blank_literals(chunk.text, "java")
+    m = re.match(r"\s*(?:@(?!interface)[\w.]+(?:\([^)]*\))?\s*)*", clean)
+    rest = clean[m.end():]
+    if re.match(_JAVA_MODIFIERS, rest) and re.search(r"\bstatic\b", re.match(_JAVA_MODIFIERS, rest).group(0)):
+        return []
+    return [(chunk.start + m.end(), chunk.start + m.end(), "static ")]
+
+
+_JAVA_PRIMITIVES = ("int", "long", "double", "float", "short", "byte", "char", "boolean")
+
+
+def _java_field_init(chunk: Chunk) -> list[tuple[int, int, str]]:
+    """A field initializer that calls code runs inside ``dkInit`` (exceptions reported as the
+    program's, not as an ExceptionInInitializerError)."""
+    clean = blank_literals(chunk.text, "java")
+    parsed = parse_var_decl(re.sub(r"^\s*(?:final\s+)", "", clean))
+    if not parsed or len(parsed[1]) != 1:
+        return []
+    depth, eq = 0, -1
+    for i, c in enumerate(clean):
+        if c in "([{<":
+            depth += 1
+        elif c in ")]}>":
+            depth -= 1
+        elif c == "=" and depth == 0 and clean[i + 1 : i + 2] != "=":
+            eq = i
+            break
+    semi = clean.rstrip().rfind(";")
+    if eq < 0 or semi < eq:
+        return []
+    init = clean[eq + 1 : semi]
+    if init.strip().startswith("{") or not re.search(r"[(/%\[]", init):
+        return []
+    type_text = re.sub(r"\b(final|static|transient|volatile)\b", "", parsed[0]).strip()
+    cast = f"({type_text}) " if type_text in _JAVA_PRIMITIVES else ""
+    return [(chunk.start + eq + 1, chunk.start + eq + 1, f" dkInit(() -> {cast}("), (chunk.start + semi, chunk.start + semi, "))")]

@@ -1,0 +1,287 @@
+"""The code each accumulated program carries: save/restore of values, showing a result.
+
+Source text only (used by ``notebook_program``). Every piece writes under
+``/workspace/.dockerkernel/<language>/`` and sends a trailing expression's value as a
+``result`` frame signed with ``$DK_NONCE`` (see ``protocol.py``), like ``incontainer/display``.
+Names start with ``dk`` so they stay out of the user's way.
+"""
+
+# ---- C++ ---------------------------------------------------------------------------------------
+# The C++ runtime (dk::codec, dk::save, dk::show, ...) lives in images/cpp/dkprelude.hpp, which
+# the image precompiles; a notebook program includes it first.
+CPP_INCLUDE = '#include "/opt/dockerkernel/cpp/dkprelude.hpp"\n'
+
+# ---- C -----------------------------------------------------------------------------------------
+C = r'''
+#include <sys/stat.h>
+__attribute__((unused)) static void dk_path(char *out, size_t n, const char *name, const char *ext) { snprintf(out, n, "/workspace/.dockerkernel/c/%s.%s", name, ext); }
+__attribute__((unused)) static void dk_save_raw(const char *name, const void *p, size_t size) {
+  char path[512]; FILE *f; mkdir("/workspace/.dockerkernel", 0755); mkdir("/workspace/.dockerkernel/c", 0755);
+  dk_path(path, sizeof path, name, "bin"); f = fopen(path, "wb");
+  if (f) { fwrite(p, 1, size, f); fclose(f); }
+}
+__attribute__((unused)) static void dk_load_raw(const char *name, void *p, size_t size) {
+  char path[512]; FILE *f; dk_path(path, sizeof path, name, "bin"); f = fopen(path, "rb");
+  if (!f || fread(p, 1, size, f) != size) fprintf(stderr, "dockerkernel: the saved value of %s is missing; it starts at zero\n", name);
+  if (f) fclose(f);
+}
+__attribute__((unused)) static void dk_save_str(const char *name, const char *s) {
+  if (s) dk_save_raw(name, s, strlen(s) + 1);
+  else { char path[512]; dk_path(path, sizeof path, name, "bin"); remove(path); }
+}
+__attribute__((unused)) static char *dk_load_str(const char *name) {
+  char path[512]; FILE *f; long n; char *s; dk_path(path, sizeof path, name, "bin"); f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END); n = ftell(f); fseek(f, 0, SEEK_SET);
+  s = malloc(n > 0 ? n : 1); if (n <= 0 || fread(s, 1, n, f) != (size_t)n) s[0] = 0;
+  fclose(f); return s;
+}
+'''
+
+# ---- Go ----------------------------------------------------------------------------------------
+GO_IMPORTS = 'import (\n\tdkbytes "bytes"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdksort "sort"\n\tdkstrings "strings"\n)\n'
+GO = r'''
+const dkDir = "/workspace/.dockerkernel/go/"
+
+type dkEntry struct{ typ string; pkgs []string; data []byte }
+
+var dkSaved = map[string]dkEntry{}
+var dkDropped = map[string]bool{}
+var dkMainRe = dkregexp.MustCompile(`\bmain\.`)
+
+func dkPkgs(t dkreflect.Type, out map[string]bool) {
+	if t.PkgPath() != "" && t.PkgPath() != "main" {
+		out[t.PkgPath()] = true
+	}
+	switch t.Kind() {
+	case dkreflect.Slice, dkreflect.Array, dkreflect.Ptr, dkreflect.Chan:
+		dkPkgs(t.Elem(), out)
+	case dkreflect.Map:
+		dkPkgs(t.Key(), out)
+		dkPkgs(t.Elem(), out)
+	}
+}
+
+func dkHidden(t dkreflect.Type, seen map[dkreflect.Type]bool) string {
+	if seen[t] {
+		return ""
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case dkreflect.Slice, dkreflect.Array, dkreflect.Ptr:
+		return dkHidden(t.Elem(), seen)
+	case dkreflect.Map:
+		if h := dkHidden(t.Key(), seen); h != "" {
+			return h
+		}
+		return dkHidden(t.Elem(), seen)
+	case dkreflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if f.PkgPath != "" {
+				return dkfmt.Sprintf("field %s of %v is unexported, gob would drop it", f.Name, t)
+			}
+			if h := dkHidden(f.Type, seen); h != "" {
+				return h
+			}
+		}
+	case dkreflect.Interface:
+		return "an interface value needs gob.Register"
+	}
+	return ""
+}
+
+func dkSave(name string, v interface{}) {
+	var buf dkbytes.Buffer
+	t := dkreflect.TypeOf(v)
+	err := error(nil)
+	if t == nil {
+		err = dkfmt.Errorf("it is an untyped nil")
+	} else if hidden := dkHidden(t, map[dkreflect.Type]bool{}); hidden != "" {
+		err = dkfmt.Errorf("%s", hidden)
+	} else {
+		err = dkgob.NewEncoder(&buf).Encode(v)
+	}
+	if err != nil {
+		delete(dkSaved, name)
+		if !dkDropped[name] {
+			dkDropped[name] = true
+			dkfmt.Fprintf(dkos.Stderr, "dockerkernel: %s (%v) is not carried to the next cell: %v\n", name, t, err)
+		}
+		return
+	}
+	pkgs := map[string]bool{}
+	dkPkgs(t, pkgs)
+	list := []string{}
+	for p := range pkgs {
+		list = append(list, p)
+	}
+	dkSaved[name] = dkEntry{dkMainRe.ReplaceAllString(t.String(), ""), list, buf.Bytes()}
+	delete(dkDropped, name)
+}
+
+func dkLoad(name string, into interface{}) {
+	data, err := dkos.ReadFile(dkDir + name + ".gob")
+	if err == nil {
+		err = dkgob.NewDecoder(dkbytes.NewReader(data)).Decode(into)
+		if err == nil {
+			return
+		}
+	}
+	dkfmt.Fprintf(dkos.Stderr, "dockerkernel: the saved value of %s could not be read (%v); it starts at its zero value\n", name, err)
+}
+
+func dkFinish() {
+	dkos.MkdirAll(dkDir, 0o755)
+	names := []string{}
+	imports := map[string]bool{}
+	for name, e := range dkSaved {
+		names = append(names, name)
+		for _, p := range e.pkgs {
+			imports[p] = true
+		}
+		dkos.WriteFile(dkDir+name+".gob", e.data, 0o644)
+	}
+	dksort.Strings(names)
+	var b dkstrings.Builder
+	b.WriteString("// written by the previous cell's program: the variables it carried\npackage main\n")
+	for p := range imports {
+		dkfmt.Fprintf(&b, "import %q\n", p)
+	}
+	for _, name := range names {
+		dkfmt.Fprintf(&b, "var %s %s\n", name, dkSaved[name].typ)
+	}
+	b.WriteString("func init() {\n")
+	for _, name := range names {
+		dkfmt.Fprintf(&b, "\tdkLoad(%q, &%s)\n", name, name)
+	}
+	b.WriteString("}\nfunc dkSaveCarried() {\n")
+	for _, name := range names {
+		dkfmt.Fprintf(&b, "\tdkSave(%q, %s)\n", name, name)
+	}
+	b.WriteString("}\n")
+	dkos.WriteFile(dkDir+"dkvars.go.tmp", []byte(b.String()), 0o644)
+	dkos.Rename(dkDir+"dkvars.go.tmp", dkDir+"dkvars.go")
+}
+
+func dkShow(vs ...interface{}) {
+	parts := []string{}
+	for _, v := range vs {
+		parts = append(parts, dkfmt.Sprintf("%v", v))
+	}
+	text := dkstrings.Join(parts, " ")
+	nonce := dkos.Getenv("DK_NONCE")
+	dkos.Stdout.Sync()
+	if nonce == "" {
+		dkfmt.Println(text)
+		return
+	}
+	body, _ := dkjson.Marshal(map[string]interface{}{"data": map[string]string{"text/plain": text}, "metadata": map[string]string{}})
+	dkos.Stdout.Write([]byte(dkfmt.Sprintf("\x1bDK %s result %d\n", nonce, len(body)) + string(body)))
+}
+'''
+
+# ---- Rust --------------------------------------------------------------------------------------
+# The Rust runtime (DkCodec, DkSave, DkShow, dk_load, ...) is images/rust/dkrt.rs, compiled once in
+# the image to libdkrt.rlib; a notebook program imports it and dkbuild.py links it.
+RUST_USE = "use dkrt::*;\n"
+
+# ---- Java --------------------------------------------------------------------------------------
+JAVA = r'''
+    interface DkBlock { void run() throws Throwable; }
+    interface DkValue<T> { T get() throws Throwable; }
+    static void dkFail(Throwable e) {
+        System.out.flush();
+        System.err.print("Exception in thread \"main\" ");
+        e.printStackTrace();
+        System.err.flush();
+        Runtime.getRuntime().halt(1);
+    }
+    static void dkRun(DkBlock b) { try { b.run(); } catch (Throwable e) { dkFail(e); } }
+    static <T> T dkInit(DkValue<T> v) { try { return v.get(); } catch (Throwable e) { dkFail(e); return null; } }
+    static void dkShow(DkBlock b) { dkRun(b); }
+    static void dkShow(DkValue<?> v) { Object[] o = new Object[1]; dkRun(() -> o[0] = v.get()); dkSend(dkRepr(o[0])); }
+    static String dkRepr(Object o) {
+        if (o == null) return "null";
+        if (o instanceof String) return "\"" + ((String) o).replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"";
+        if (o instanceof Character) return "'" + o + "'";
+        if (o.getClass().isArray()) {
+            int n = java.lang.reflect.Array.getLength(o);
+            StringBuilder b = new StringBuilder(o.getClass().getComponentType().getSimpleName() + "[" + n + "] {");
+            for (int i = 0; i < n; i++) b.append(i == 0 ? " " : ", ").append(dkRepr(java.lang.reflect.Array.get(o, i)));
+            return b.append(n == 0 ? "}" : " }").toString();
+        }
+        return String.valueOf(o);
+    }
+    static String dkJson(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            if (c == '"' || c == '\\') b.append('\\').append(c);
+            else if (c == '\n') b.append("\\n");
+            else if (c < 0x20) b.append(String.format("\\u%04x", (int) c));
+            else b.append(c);
+        }
+        return b.append('"').toString();
+    }
+    static void dkSend(String text) {
+        System.out.flush();
+        String nonce = System.getenv("DK_NONCE");
+        if (nonce == null) { System.out.println(text); return; }
+        byte[] body = ("{\"data\":{\"text/plain\":" + dkJson(text) + "},\"metadata\":{}}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            java.io.FileOutputStream out = new java.io.FileOutputStream(java.io.FileDescriptor.out);
+            out.write(("\u001bDK " + nonce + " result " + body.length + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            out.write(body);
+            out.flush();
+        } catch (java.io.IOException e) { /* the kernel is gone */ }
+    }
+    static void dkSaveAll() throws Exception {
+        System.out.flush();
+        java.util.Map<String, java.lang.reflect.Field> fields = new java.util.TreeMap<>();
+        for (Class<?> c : new Class<?>[] {DkVars.class, Main.class})
+            for (java.lang.reflect.Field f : c.getDeclaredFields())
+                if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) && !f.isSynthetic() && !f.getName().startsWith("dk")) fields.put(f.getName(), f);
+        java.util.Map<String, Object> values = new java.util.LinkedHashMap<>();
+        StringBuilder src = new StringBuilder("// written by the previous cell's program: the variables it carried\nclass DkVars {\n");
+        StringBuilder restore = new StringBuilder();
+        java.io.File dir = new java.io.File("/workspace/.dockerkernel/java");
+        dir.mkdirs();
+        java.util.Set<String> notCarried = new java.util.TreeSet<>();
+        try (java.io.BufferedReader r = new java.io.BufferedReader(new java.io.FileReader(new java.io.File(dir, "not-carried.txt")))) {
+            for (String line; (line = r.readLine()) != null;) notCarried.add(line);
+        } catch (java.io.IOException e) { /* first cell */ }
+        java.util.Set<String> nowNotCarried = new java.util.TreeSet<>();
+        for (java.lang.reflect.Field f : fields.values()) {
+            f.setAccessible(true);
+            Object v = f.get(null);
+            String type = f.getGenericType().getTypeName().replace('$', '.');
+            src.append("    static ").append(type).append(' ').append(f.getName()).append(";\n");
+            boolean ok = v == null || f.getType().isPrimitive() || v instanceof java.io.Serializable;
+            if (ok && v != null && !f.getType().isPrimitive()) {
+                try { new java.io.ObjectOutputStream(java.io.OutputStream.nullOutputStream()).writeObject(v); } catch (java.io.IOException e) { ok = false; }
+            }
+            if (ok) {
+                values.put(f.getName(), v);
+                String boxed = f.getType().isPrimitive() ? dkBoxed(f.getType()) : type;
+                restore.append("        ").append(f.getName()).append(" = (").append(boxed).append(") dkValues.get(\"").append(f.getName()).append("\");\n");
+            } else {
+                nowNotCarried.add(f.getName());
+                if (!notCarried.contains(f.getName()))
+                    System.err.println("dockerkernel: " + f.getName() + " (" + type + ") is not carried to the next cell: its value is not Serializable; it starts as null");
+            }
+        }
+        src.append("    @SuppressWarnings(\"unchecked\")\n    static void dkRestore(java.util.Map<String, Object> dkValues) {\n").append(restore).append("    }\n");
+        src.append("    static {\n        try (java.io.ObjectInputStream in = new java.io.ObjectInputStream(new java.io.FileInputStream(\"/workspace/.dockerkernel/java/values.ser\"))) {\n");
+        src.append("            @SuppressWarnings(\"unchecked\") java.util.Map<String, Object> m = (java.util.Map<String, Object>) in.readObject();\n            dkRestore(m);\n");
+        src.append("        } catch (Exception e) { System.err.println(\"dockerkernel: the saved values could not be read: \" + e); }\n    }\n}\n");
+        try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(new java.io.FileOutputStream(new java.io.File(dir, "values.ser")))) { out.writeObject(values); }
+        java.nio.file.Files.writeString(new java.io.File(dir, "not-carried.txt").toPath(), String.join("\n", nowNotCarried) + "\n");
+        java.nio.file.Files.writeString(new java.io.File(dir, "DkVars.java").toPath(), src);
+    }
+    static String dkBoxed(Class<?> c) {
+        if (c == int.class) return "Integer";
+        if (c == char.class) return "Character";
+        String n = c.getName();
+        return Character.toUpperCase(n.charAt(0)) + n.substring(1);
+    }
+'''

@@ -1,0 +1,260 @@
+"""Compiled languages: the notebook is one program, against the real daemon.
+
+For C, C++, Go, Rust and Java: declarations of earlier cells are kept, top-level variables
+carry their values, a trailing expression's value is an ``execute_result``, a redefinition
+replaces, a cell that failed to compile adds nothing, a whole program runs alone, errors name
+their own cell and line, restart clears. One kernel per language for the module.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support import KernelHandle, leftovers_of_kernels, wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
+
+_KERNELS: dict[str, KernelHandle] = {}
+_PIDS: set[int] = set()
+
+
+def kernel(lang: str) -> KernelHandle:
+    if lang not in _KERNELS:
+        _KERNELS[lang] = KernelHandle(f"docker-{lang}")
+        _PIDS.add(_KERNELS[lang].pid())
+    return _KERNELS[lang]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_kernels():
+    yield
+    for handle in _KERNELS.values():
+        handle.shutdown()
+    _KERNELS.clear()
+    assert wait_until(lambda: not leftovers_of_kernels(_PIDS), timeout=30), leftovers_of_kernels(_PIDS)
+
+
+def ok(result, stdout=None):
+    assert result.status == "ok", (result.reply["content"], result.stream("stderr"))
+    if stdout is not None:
+        assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
+    return result
+
+
+def shown(result) -> list[str]:
+    """The text/plain of the cell's execute_result messages."""
+    return [m["content"]["data"]["text/plain"] for m in result.of_type("execute_result")]
+
+
+def error(result, ename="CompileError"):
+    assert result.status == "error", result.reply["content"]
+    assert result.ename == ename, result.reply["content"]
+    return result.reply["content"]
+
+
+# ---- the issue's table: definitions in one cell, used in the next ------------------------------------------
+
+ISSUE_ROWS = {
+    "java": (["int x = 5;"], "x * 2", "10"),
+    "go": (['import "strings"\nfunc shout(s string) string { return strings.ToUpper(s) + "!" }'], 'shout("go")', "GO!"),
+    "cpp": (['#include <string>\nstd::string greet(std::string n) { return "hi " + n; }'], 'greet("c++")', '"hi c++"'),
+    "rust": (["fn square(n: i64) -> i64 { n * n }\nlet base = 7;"], "square(base)", "49"),
+    "c": (["int square(int n) { return n * n; }\nint base = 7;"], 'printf("%d\\n", square(base));', None),
+}
+
+
+@pytest.mark.parametrize("lang", list(ISSUE_ROWS))
+def test_issue_row(lang):
+    before, cell, value = ISSUE_ROWS[lang]
+    handle = kernel(lang)
+    for code in before:
+        ok(handle.run(code), "")
+    result = ok(handle.run(cell))
+    if value is None:
+        assert result.stream() == "49\n"
+    else:
+        assert shown(result) == [value], result.messages
+
+
+# ---- values of every kind carry (and mutations in a later cell carry on) ------------------------------------
+
+ROUND_TRIPS = {
+    "cpp": [
+        ('int i = -7; long long big = 1LL << 40; double d = 0.1; bool b = true; char c = \'z\';\n'
+         'std::string s = "a \\"q\\"\\nb"; std::vector<int> v{1, 2}; std::map<std::string, double> m{{"pi", 3.14}};\n'
+         'std::set<int> st{3, 1}; std::pair<int, std::string> pr{1, "one"}; auto nested = std::vector<std::vector<int>>{{1}, {2, 3}};', []),
+        ("v.push_back(i); m[\"e\"] = 2.5;", []),
+        ('cout << i << " " << big << " " << (d == 0.1) << " " << b << " " << c << " " << s.size() << " " << v.size() << " " '
+         '<< m["e"] << " " << *st.begin() << " " << pr.second << " " << nested[1][1] << endl;', "-7 1099511627776 1 1 z 7 3 2.5 1 one 3\n"),
+    ],
+    "go": [
+        ('x := 5\nf := 0.1\ns := "héllo"\nxs := []string{"a"}\nm := map[string]int{"k": 1}\ntype P struct{ X, Y int }\np := P{1, 2}', []),
+        ('xs = append(xs, "b")\nm["z"] = 26\np.Y = 20', []),
+        ('import "fmt"\nfmt.Println(x, f == 0.1, s, xs, m["z"], p.X+p.Y)', "5 true héllo [a b] 26 21\n"),
+    ],
+    "rust": [
+        ('let i: i64 = -7;\nlet f = 0.1;\nlet s = String::from("héllo");\nlet name = "bob";\nlet mut v = vec![1u8, 2];\n'
+         'let o: Option<char> = Some(\'q\');\nlet t = (1, String::from("x"));\nlet mut m = std::collections::HashMap::new();\nm.insert(String::from("k"), 1.5f32);', []),
+        ("v.push(3);\nm.insert(String::from(\"j\"), 2.0);", []),
+        ('println!("{} {} {} {} {:?} {:?} {:?} {}", i, f == 0.1, s, name, v, o, t, m["j"] + m["k"]);', '-7 true héllo bob [1, 2, 3] Some(\'q\') (1, "x") 3.5\n'),
+    ],
+    "java": [
+        ('import java.util.*;\nint i = -7;\nlong big = 1L << 40;\ndouble d = 0.1;\nchar c = \'z\';\nString s = "héllo";\n'
+         'List<Integer> l = new ArrayList<>(List.of(3, 1));\nMap<String, Integer> m = new HashMap<>();\nint[] arr = {4, 5};', []),
+        ("l.add(i); m.put(\"k\", 9); arr[0] = 40;", []),
+        ('System.out.println(i + " " + big + " " + (d == 0.1) + " " + c + " " + s + " " + l + " " + m + " " + arr[0]);', "-7 1099511627776 true z héllo [3, 1, -7] {k=9} 40\n"),
+    ],
+    "c": [
+        ('int i = -7; double d = 0.1; char *s = "h\\xc3\\xa9llo"; long xs[3] = {1, 2, 3};\nstruct pt { int x, y; };\nstruct pt p = {1, 2};', []),
+        ("xs[2] = 30; p.y = 20; i--;", []),
+        ('printf("%d %d %s %ld %d\\n", i, d == 0.1, s, xs[0] + xs[2], p.x + p.y);', "-8 1 héllo 31 21\n"),
+    ],
+}
+
+
+@pytest.mark.parametrize("lang", list(ROUND_TRIPS))
+def test_values_round_trip(lang):
+    handle = kernel(lang)
+    for code, expected in ROUND_TRIPS[lang]:
+        result = ok(handle.run(code))
+        if isinstance(expected, str):
+            assert result.stream() == expected, (result.stream(), result.stream("stderr"))
+        assert "not carried" not in result.stream("stderr"), result.stream("stderr")
+
+
+# ---- what cannot be carried is named once, never silently wrong --------------------------------------------
+
+NOT_CARRIED = {
+    "cpp": ("struct Q { int a; };\nQ q{3};", "q.a"),
+    "go": ("type counter struct{ n int }\nc := counter{3}", "c.n"),
+    "rust": ("struct Q { a: i32 }\nlet q = Q { a: 3 };", "q.a"),
+    "java": ("Thread th = new Thread(() -> {});", "th.getName()"),
+    "c": ("int n = 3;\nint *ptr = &n;", "*ptr"),
+}
+
+
+@pytest.mark.parametrize("lang", list(NOT_CARRIED))
+def test_what_does_not_carry_is_named(lang):
+    handle = kernel(lang)
+    declare, use = NOT_CARRIED[lang]
+    result = ok(handle.run(declare))
+    stderr = result.stream("stderr")
+    name = re.match(r".*?\b(q|c|th|ptr)\b", declare.split("\n")[-1]).group(1)
+    assert f"{name} " in stderr and "not carried" in stderr, stderr
+    later = handle.run(use if lang != "c" else f'printf("%d\\n", {use});')
+    # the next cell never sees a wrong value: it fails, or (Java) sees null
+    if lang == "java":
+        error(later, "java.lang.NullPointerException")
+    elif lang == "rust":
+        error(later)
+    else:
+        error(later)
+    assert "not carried" not in later.stream("stderr"), "named once, not again"
+
+
+# ---- trailing expressions --------------------------------------------------------------------------------
+
+TRAILING = {
+    "cpp": [("std::vector<int>{1, 2, 3}", ["{ 1, 2, 3 }"]), ('std::string("a") + "b"', ['"ab"']), ('puts("void");', []),
+            ("3.5 * 2", ["7"]), ('printf("")', ["0"])],
+    "go": [("[]int{1, 2}", ["[1 2]"]), ('func hello() { println("x") }\nhello()', []), ("len(\"abc\") > 2", ["true"])],
+    "rust": [("vec![1, 2]", ["[1, 2]"]), ('String::from("s")', ['"s"']), ('println!("x")', []), ("1 + 1;", [])],
+    "java": [('"a" + 1', ['"a1"']), ("new int[] {1, 2}", ["int[2] { 1, 2 }"]), ('System.out.print("")', []), ("3 > 2", ["true"])],
+}
+
+
+@pytest.mark.parametrize(("lang", "index"), [(lang, i) for lang, cases in TRAILING.items() for i in range(len(cases))])
+def test_trailing_expression_is_an_execute_result(lang, index):
+    code, expected = TRAILING[lang][index]
+    result = ok(kernel(lang).run(code))
+    assert shown(result) == expected, result.messages
+    for message in result.of_type("execute_result"):
+        assert message["content"]["execution_count"] == result.reply["content"]["execution_count"]
+
+
+# ---- replacement, failures, whole programs, diagnostics --------------------------------------------------
+
+REDEFINE = {
+    "cpp": ("int twice(int n) { return n * 2; }", "int twice(int n) { return n * 3; }", 'cout << twice(5) << endl;', "15\n"),
+    "c": ("int twice(int n) { return n * 2; }", "int twice(int n) { return n * 3; }", 'printf("%d\\n", twice(5));', "15\n"),
+    "go": ("func twice(n int) int { return n * 2 }", "func twice(n int) int { return n * 3 }", 'println(twice(5))', None),
+    "rust": ("fn twice(n: i32) -> i32 { n * 2 }", "fn twice(n: i32) -> i32 { n * 3 }", 'println!("{}", twice(5));', "15\n"),
+    "java": ("int twice(int n) { return n * 2; }", "int twice(int n) { return n * 3; }", "System.out.println(twice(5));", "15\n"),
+}
+
+
+@pytest.mark.parametrize("lang", list(REDEFINE))
+def test_redefinition_replaces_and_failed_compile_adds_nothing(lang):
+    first, second, use, stdout = REDEFINE[lang]
+    handle = kernel(lang)
+    ok(handle.run(first))
+    # a cell that does not compile: its (otherwise fine) redefinition is not kept
+    broken = second + ("\nundefined_name_xyz;" if lang != "go" else "\nvar _ = undefinedNameXyz")
+    error(handle.run(broken))
+    result = ok(handle.run(use))
+    if stdout is not None:
+        assert result.stream() == stdout.replace("15", "10")
+    else:
+        assert result.stream("stderr").strip().endswith("10")
+    ok(handle.run(second))
+    result = ok(handle.run(use))
+    if stdout is not None:
+        assert result.stream() == stdout
+    else:
+        assert result.stream("stderr").strip().endswith("15")
+
+
+WHOLE = {
+    "c": '#include <stdio.h>\nint main(void) { puts("alone"); return 0; }',
+    "cpp": '#include <cstdio>\nint main() { puts("alone"); }',
+    "go": 'package main\nimport "fmt"\nfunc main() { fmt.Println("alone") }',
+    "rust": 'fn main() { println!("alone"); }',
+    "java": 'public class Alone { public static void main(String[] a) { System.out.println("alone"); } }',
+}
+
+
+@pytest.mark.parametrize("lang", list(WHOLE))
+def test_whole_program_runs_alone(lang):
+    ok(kernel(lang).run(WHOLE[lang]), "alone\n")
+
+
+ERROR_ON_LINE_2 = {
+    "c": "int fine = 1;\nint bad = undefined_q;",
+    "cpp": "int fine = 1;\nint bad = undefined_q;",
+    "go": "fine := 1\nbad := undefinedQ + fine",
+    "rust": "let fine = 1;\nlet bad = undefined_q + fine;",
+    "java": "int fine = 1;\nint bad = undefinedQ;",
+}
+
+
+@pytest.mark.parametrize("lang", list(ERROR_ON_LINE_2))
+def test_error_names_its_cell_and_line_after_kept_code(lang):
+    handle = kernel(lang)
+    content = error(handle.run(ERROR_ON_LINE_2[lang]))
+    label = f"Cell In[{content['execution_count']}]"
+    text = "\n".join(content["traceback"])
+    lines = re.findall(re.escape(label) + r":(\d+)", text)
+    assert lines and lines[0] == "2", text
+    assert not re.search(r"Cell In\[(?!" + str(content["execution_count"]) + r"\])", text), text
+
+
+def test_restart_clears_the_program(kernel_factory):
+    handle = kernel_factory("docker-cpp")
+    ok(handle.run("int kept_value = 41;\nint kept_fn() { return 1; }"))
+    ok(handle.run("kept_value + kept_fn()"))
+    handle.km.restart_kernel(now=True)
+    handle.kc.wait_for_ready(timeout=120)
+    error(handle.run("kept_value"))
+    error(handle.run("kept_fn()"))
+
+
+def test_polyglot_languages_accumulate_separately(kernel_factory):
+    handle = kernel_factory("docker-polyglot")
+    ok(handle.run("%%c\nint twice(int n) { return n * 2; }\nint cv = 4;"))
+    ok(handle.run('%%cpp\nint twice(int n) { return n * 3; }\nstd::string cppv = "x";'))
+    ok(handle.run('%%c\nprintf("%d\\n", twice(cv));'), "8\n")
+    result = ok(handle.run("%%cpp\ntwice(2)"))
+    assert shown(result) == ["6"]
+    error(handle.run('%%cpp\ncout << cv << endl;'))
