@@ -482,6 +482,18 @@ def classify_java(chunk: Chunk) -> None:
     if parsed and parsed[0] != "var" and not parsed[0].startswith("var "):
         chunk.kind = "field"
         chunk.names = tuple(d.name for d in parsed[1])
+    elif _java_var_type(chunk.text):  # `var sc = new Scanner(...)`: the type is the constructor's
+        chunk.kind = "field"
+        chunk.names = (re.match(r"\s*(?:final\s+)?var\s+([A-Za-z_$][\w$]*)", chunk.text).group(1),)
+
+
+_JAVA_VAR_NEW = re.compile(r"\s*(?:final\s+)?(var)\s+[A-Za-z_$][\w$]*\s*=\s*new\s+([A-Za-z_$][\w$.]*(?:<[^()]*>)?)\s*\(")
+
+
+def _java_var_type(text: str) -> str:
+    """The type of ``var NAME = new TYPE(...)`` (diamond ``<>`` dropped), or ''."""
+    m = _JAVA_VAR_NEW.match(text)
+    return m.group(2).replace("<>", "") if m else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -865,6 +877,10 @@ class NotebookProgram:
                 new.append(Decl(chunk.key, _apply(chunk.text, [(a - chunk.start, b - chunk.start, t) for a, b, t in made_static]), count, _line_of(cell, chunk.start)))
                 edits.extend(made_static)
             elif chunk.kind == "field":
+                var_type = _java_var_type(chunk.text)
+                if var_type:  # a field needs its type: the constructor's
+                    m = _JAVA_VAR_NEW.match(chunk.text)
+                    edits.append((chunk.start + m.start(1), chunk.start + m.end(1), var_type))
                 edits.extend(_java_static(chunk))
                 edits.extend(_java_field_init(chunk))
             elif chunk is last:

@@ -63,11 +63,15 @@ __dk_read_source() {
     fi
 }
 __dk_read_source
-# the cell's stdin: the runner's pipe (answers to its questions, a %stdin file, or end of file)
-if [[ ${DK_STDIN_FD:-} =~ ^[0-9]+$ ]]; then
-    exec 0<&"$DK_STDIN_FD" {DK_STDIN_FD}<&-
+# the cell's stdin: a terminal the runner watches when the frontend can answer (so `read -p`
+# shows its prompt and `read -s` asks for a password), else its pipe (a %stdin file, or EOF)
+__dk_stdin=${DK_STDIN_FD:-} __dk_other=${DK_STDIN_TTY:-}
+if [[ $__dk_header == *'"stdin":true'* && $__dk_header != *'"stdin_file"'* ]]; then
+    __dk_stdin=${DK_STDIN_TTY:-} __dk_other=${DK_STDIN_FD:-}
 fi
-unset DK_STDIN_FD
+[[ $__dk_stdin =~ ^[0-9]+$ ]] && exec 0<&"$__dk_stdin" && exec {__dk_stdin}<&-
+[[ $__dk_other =~ ^[0-9]+$ ]] && exec {__dk_other}<&-
+unset DK_STDIN_FD DK_STDIN_TTY __dk_stdin __dk_other
 
 __dk_env() {
     # the header's environment (%env, DockerKernel.env): applied after the restore, so it wins

@@ -122,10 +122,14 @@ def read_cell():
     stdin = sys.stdin.buffer
     header = json.loads(stdin.readline())
     source = read_exactly(stdin, int(header["size"])).decode("utf-8", "replace")
-    fd = os.environ.pop("DK_STDIN_FD", "")
-    if fd.isdigit():
-        os.dup2(int(fd), 0)
-        os.close(int(fd))
+    pipe, tty = os.environ.pop("DK_STDIN_FD", ""), os.environ.pop("DK_STDIN_TTY", "")
+    # a terminal the runner watches when the frontend can answer, else its pipe (a %stdin file or EOF)
+    use, other = (tty, pipe) if header.get("stdin") and not header.get("stdin_file") else (pipe, tty)
+    if use.isdigit():
+        os.dup2(int(use), 0)
+        os.close(int(use))
+    if other.isdigit():
+        os.close(int(other))
     return header, source
 
 
@@ -424,7 +428,15 @@ def main():
     main_module = types.ModuleType("__main__")
     main_module.__dict__["__builtins__"] = builtins
     sys.modules["__main__"] = main_module
-    import dkshell  # IPython: ~0.3 s, paid here while the container waits in the pool
+    try:
+        import dkshell  # IPython: ~0.3 s, paid here while the container waits in the pool
+    except ImportError as exc:  # an image of the user's (%image) without IPython
+        header, _ = read_cell()
+        dkdisplay.NONCE = header["nonce"]
+        dkdisplay.send_frame("error", {"ename": "ImageMissing", "evalue": "Python cells run in IPython, which this "
+                                       "image lacks (%s): add python3-ipython to it" % exc, "traceback": []})
+        announce_exit(done_fd, 1)
+        os._exit(1)
 
     shell = dkshell.make_shell(main_module)
     builtins.input = _input

@@ -85,9 +85,13 @@ module DockerKernelBoot
       header = JSON.parse(line)
       source = ($stdin.read(header["size"].to_i) || "").force_encoding(Encoding::UTF_8)
       source = source.scrub("\uFFFD") unless source.valid_encoding?
-      # the cell's stdin: the runner's pipe (answers to its questions, a %stdin file, or EOF)
-      if (fd = ENV.delete("DK_STDIN_FD")) && fd.match?(/\A\d+\z/)
-        $stdin.reopen(IO.for_fd(fd.to_i, autoclose: true))
+      # the cell's stdin: a terminal the runner watches when the frontend can answer, else its
+      # pipe (a %stdin file, or end of file)
+      pipe, tty = ENV.delete("DK_STDIN_FD"), ENV.delete("DK_STDIN_TTY")
+      use, other = header["stdin"] && !header["stdin_file"] ? [tty, pipe] : [pipe, tty]
+      IO.for_fd(other.to_i).close if other&.match?(/\A\d+\z/)
+      if use&.match?(/\A\d+\z/)
+        $stdin.reopen(IO.for_fd(use.to_i, autoclose: true))
         $stdin.set_encoding(Encoding::UTF_8)
       end
       [header, source]

@@ -221,6 +221,19 @@ READ_SYSCALLS = {"x86_64": {0, 17, 19}, "aarch64": {63, 65, 67}}.get(os.uname().
 STDIN_POLL_SECONDS = 0.005
 
 
+def new_terminal():
+    """(master fd, slave fd) of a pseudo-terminal for a program's stdin."""
+    import termios
+
+    master, slave = os.openpty()
+    attrs = termios.tcgetattr(slave)
+    # no signals or flow control from typed bytes: the answer is data, never ^C or ^S
+    attrs[3] &= ~(termios.ISIG | termios.IEXTEN)
+    attrs[0] &= ~(termios.IXON | termios.ICRNL)
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
+    return master, slave
+
+
 class StdinWatcher:
     """Turns a program's read of its stdin into an ``input`` frame, and the answer into its line.
 
@@ -234,28 +247,16 @@ class StdinWatcher:
     types the answer and a newline. One question is open at a time.
     """
 
-    def __init__(self, nonce, pipe=None):
-        """A new terminal for a program the runner starts; or ``pipe`` (read fd, write fd), the
-        stdin a warm interpreter switches to after it has read its cell (``$DK_STDIN_FD``)."""
-        import termios
+    def __init__(self, nonce, terminal=None):
+        """Watch ``terminal`` (master fd, slave fd), made by ``new_terminal`` when the warm
+        interpreter started (``$DK_STDIN_TTY``), or a new one for a program the runner starts."""
         import threading
 
         self.nonce = nonce
         self.asking = False
         self.lock = _thread.allocate_lock()
-        if pipe is not None:
-            self.read_side, self.write_side = pipe
-            self.target = "pipe:[%d]" % os.fstat(self.read_side).st_ino
-            self.tty = False
-            return
-        self.write_side, self.read_side = os.openpty()
-        attrs = termios.tcgetattr(self.read_side)
-        # no signals or flow control from typed bytes: the answer is data, never ^C or ^S
-        attrs[3] &= ~(termios.ISIG | termios.IEXTEN)
-        attrs[0] &= ~(termios.IXON | termios.ICRNL)
-        termios.tcsetattr(self.read_side, termios.TCSANOW, attrs)
+        self.write_side, self.read_side = terminal or new_terminal()
         self.target = os.ttyname(self.read_side)
-        self.tty = True
         # the terminal echoes what is typed to its master side: read and drop it, or a long
         # session would fill the echo buffer and block the answers
         threading.Thread(target=self._drain, daemon=True).start()
@@ -311,18 +312,10 @@ class StdinWatcher:
                 continue
         return None
 
-    def close(self):
-        """End of file for the program (pipe mode)."""
-        if self.write_side >= 0:
-            _close_quietly(self.write_side)
-            self.write_side = -1
-
     def password_mode(self):
         """Has the program turned echo off (getpass, `read -s`, Console.readPassword)?"""
         import termios
 
-        if not self.tty:
-            return False
         try:
             return not termios.tcgetattr(self.read_side)[3] & termios.ECHO
         except termios.error:
@@ -350,9 +343,6 @@ class StdinWatcher:
             if not self.asking:
                 return False
             self.asking = False
-        if value is None and not self.tty:
-            self.close()  # end of file on a pipe
-            return True
         data = b"\x04" if value is None else value.replace("\n", " ").encode("utf-8", "replace") + b"\n"
         try:
             write_all(self.write_side, data)
@@ -506,7 +496,7 @@ def main():  # noqa: C901
     os.set_inheritable(answer_r, True)
     input_env = {"DK_INPUT_FD": str(answer_r)}
 
-    child = done_r = warm_stdin = None
+    child = done_r = warm_stdin = warm_tty = None
     if warm_argv:
         # the interpreter loads now, while the container waits in the pool; it may announce
         # its exit status on fd DK_DONE_FD just before exiting (see wait_for_end)
@@ -514,10 +504,15 @@ def main():  # noqa: C901
         os.set_inheritable(done_w, True)
         # the program's stdin once the interpreter has read its cell from fd 0 (the boot code
         # moves it onto fd 0): answers, a %stdin file or end of file, decided by the header
+        # two candidates, the boot code takes the one the header names: a terminal the runner
+        # watches when the frontend can answer ($DK_STDIN_TTY), else a pipe ($DK_STDIN_FD)
         warm_stdin = os.pipe()
         os.set_inheritable(warm_stdin[0], True)
+        warm_tty = new_terminal()
+        os.set_inheritable(warm_tty[1], True)
         child = spawn_with_stdin_pipe(warm_argv, {**os.environ, **input_env, "DK_DONE_FD": str(done_w),
-                                                  "DK_STDIN_FD": str(warm_stdin[0])})
+                                                  "DK_STDIN_FD": str(warm_stdin[0]),
+                                                  "DK_STDIN_TTY": str(warm_tty[1])})
         os.close(done_w)
     import json
     import threading
@@ -554,8 +549,11 @@ def main():  # noqa: C901
     # reads the user's answers on its stdin when the frontend can answer, else a %stdin file
     watcher = None
     if header.get("stdin") and not stdin_file:
-        watcher = StdinWatcher(header["nonce"], warm_stdin)
+        watcher = StdinWatcher(header["nonce"], warm_tty)
+        if warm_stdin is not None:
+            _close_quietly(warm_stdin[1])
     elif warm_stdin is not None:
+        _close_quietly(warm_tty[0])
         if stdin_file:
             threading.Thread(target=feed_file, args=(stdin_file, warm_stdin[1]), daemon=True).start()
         else:

@@ -350,8 +350,8 @@ def run(shell, source, count):
     if result.success:
         return 0
     error = result.error_in_exec
-    if isinstance(error, SystemExit) and isinstance(error.code, int) and 0 < error.code < 256:
-        return error.code  # what the process of a script would have exited with (provenance)
+    if isinstance(error, SystemExit) and isinstance(error.code, int) and error.code & 0xFF:
+        return error.code & 0xFF  # what the process of a script would have exited with (provenance)
     return 1
 
 
