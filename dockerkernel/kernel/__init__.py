@@ -120,7 +120,8 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         text = source.decode("utf-8", "surrogateescape")
         request = build_request(lang, text, self.settings, count)
         self._built = None
-        if lang.wrapper and text.strip():  # C, C++, Go, Rust, Java: the notebook is one program
+        # C, C++, Go, Rust, Java: the notebook is one program (with %state off each cell is alone)
+        if lang.wrapper and text.strip() and self.settings.keep_state:
             notebook = self.notebook_programs.setdefault(lang.name, NotebookProgram(lang.name, lang.source_file))
             built = notebook.build(text, count)
             self._built = (notebook, built)

@@ -258,3 +258,13 @@ def test_polyglot_languages_accumulate_separately(kernel_factory):
     result = ok(handle.run("%%cpp\ntwice(2)"))
     assert shown(result) == ["6"]
     error(handle.run('%%cpp\ncout << cv << endl;'))
+
+
+def test_state_off_compiles_each_cell_alone(kernel_factory):
+    handle = kernel_factory("docker-c")
+    ok(handle.run("%state off"))
+    ok(handle.run("int alone = 5;"))
+    error(handle.run('printf("%d\\n", alone);'))  # nothing kept: `alone` is unknown
+    ok(handle.run("%state on"))
+    ok(handle.run("int kept = 6;"))
+    ok(handle.run('printf("%d\\n", kept);'), "6\n")
