@@ -379,6 +379,7 @@ def restore_process(shell):
         state = json.loads(blob)
         if isinstance(state, dict):
             dkshell.restore(shell, state, notice)
+            restore_random(state.get("random"))
     except Exception as exc:  # a broken file must not break the cell
         notice("the previous cells' working directory and history could not be restored (%s: %s)"
                % (type(exc).__name__, exc))
@@ -388,7 +389,39 @@ def save_process(shell, baseline):
     """Carry this process's state to the next cell's (JSON; cheap, so also under %state off)."""
     import dkshell
 
-    replace_file(PROCESS_FILE, json.dumps(dkshell.snapshot(shell, baseline), default=str).encode())
+    state = dkshell.snapshot(shell, baseline)
+    state["random"] = random_states()
+    replace_file(PROCESS_FILE, json.dumps(state, default=str).encode())
+
+
+def random_states():
+    """The global random generators' states (``random``, NumPy's legacy ``np.random``), so a
+    seed set in one cell goes on in the next one as in one process."""
+    states = {}
+    if "random" in sys.modules:
+        version, internal, gauss = sys.modules["random"].getstate()
+        states["random"] = [version, list(internal), gauss]
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and hasattr(numpy, "random"):
+        name, keys, pos, has_gauss, cached = numpy.random.get_state()
+        states["numpy"] = [name, [int(k) for k in keys], int(pos), int(has_gauss), float(cached)]
+    return states
+
+
+def restore_random(states):
+    """Put the generators back (see ``random_states``)."""
+    if not isinstance(states, dict):
+        return
+    if states.get("random"):
+        import random
+
+        version, internal, gauss = states["random"]
+        random.setstate((version, tuple(internal), gauss))
+    if states.get("numpy"):
+        import numpy
+
+        name, keys, pos, has_gauss, cached = states["numpy"]
+        numpy.random.set_state((name, numpy.array(keys, dtype=numpy.uint32), pos, has_gauss, cached))
 
 
 def take_done_fd():

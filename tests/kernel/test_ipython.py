@@ -381,3 +381,12 @@ def test_polyglot_python_cells_are_ipython(fresh):
     ok(handle.run("%%bash\necho still bash"), "still bash\n")  # %%bash stays a language switch here
     ok(handle.run("%env POLY_ENV=everywhere"))  # the kernel's %env: cells of every language see it
     ok(handle.run("%%bash\necho $POLY_ENV"), "everywhere\n")
+
+
+def test_a_seed_set_in_one_cell_goes_on_in_the_next(fresh):
+    """random's and NumPy's global generators carry their state, as in one process."""
+    py = fresh()
+    ok(py.run("import random\nimport numpy as np\nnp.random.seed(0)\nrandom.seed(1)"))
+    ok(py.run("first = (int(np.random.randint(100)), random.random())"))
+    ok(py.run("np.random.seed(0)\nrandom.seed(1)\nprint(first == (int(np.random.randint(100)), random.random()))"),
+       "True\n")
