@@ -43,12 +43,13 @@ def test_the_same_source_runs_the_kept_build(polyglot, language, source):
 
 
 def test_warnings_are_shown_again_and_failures_are_not_kept(polyglot):
-    warns = "int unused = 1;\nputs(\"ran\");"
+    # whole programs: a cell of statements joins the notebook program, whose text changes
+    warns = "#include <stdio.h>\nint main(void) { int unused = 1; puts(\"ran\"); return 0; }"
     for _ in range(2):
         result = polyglot.run(f"%%c\n{warns}")
         assert result.status == "ok" and result.stream() == "ran\n"
         assert "unused" in result.stream("stderr"), result.stream("stderr")
-    broken = "int x = ;"
+    broken = "int main(void) { int x = ; return 0; }"
     for _ in range(2):
         result = polyglot.run(f"%%c\n{broken}")
         assert result.reply["content"]["ename"] == "CompileError"
