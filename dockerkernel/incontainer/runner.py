@@ -510,6 +510,9 @@ def main():  # noqa: C901
         os.set_inheritable(warm_stdin[0], True)
         warm_tty = new_terminal()
         os.set_inheritable(warm_tty[1], True)
+        # the cell's directory exists before the interpreter starts (no `mkdir` process of its own
+        # in a waiting pool container)
+        os.makedirs(CELL_DIR, exist_ok=True)
         child = spawn_with_stdin_pipe(warm_argv, {**os.environ, **input_env, "DK_DONE_FD": str(done_w),
                                                   "DK_STDIN_FD": str(warm_stdin[0]),
                                                   "DK_STDIN_TTY": str(warm_tty[1])})

@@ -406,40 +406,6 @@ def test_jupyterlab_in_chromium(stack, host_client):
         assert container_creates(host_client, since, time.time(), label=f"{LABEL_KERNEL}={kid}") == []
 
 
-def test_jupyterlab_answers_a_c_program_reading_stdin(stack):
-    """interactive.ipynb in Chromium: run all; the C cell without %stdin shows its prompt, then an
-    input box; what is typed there is the program's next line."""
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).is_file(), "apt-get install chromium (dind/ci-e2e.sh does)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2600})
-            page.set_default_timeout(60_000)
-            page.goto(f"{stack.url}/lab/tree/examples/interactive.ipynb?token={stack.token}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell")
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
-                ".some(e => /Polyglot \\(Docker\\) \\| Idle/.test(e.textContent))", timeout=120_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.locator("li[data-command='runmenu:run-all']").click()
-            box = page.locator(".jp-Stdin-input").first
-            box.wait_for(timeout=180_000)
-            cell = page.locator(".jp-NotebookPanel .jp-CodeCell").last
-            # the program's prompt is on the screen before the box
-            cell.locator(".jp-OutputArea-output", has_text="your name?").wait_for(timeout=20_000)
-            box.fill("Ada")
-            box.press("Enter")
-            cell.locator(".jp-OutputArea-output", has_text="hello, Ada").wait_for(timeout=60_000)
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "jupyterlab-stdin.png"))
-            text = cell.locator(".jp-OutputArea").inner_text()
-            assert text.index("your name?") < text.index("Ada"), text
-        finally:
-            browser.close()
-
-
 # ---------------------------------------------------------------------------------------
 # tear-down (last)
 # ---------------------------------------------------------------------------------------

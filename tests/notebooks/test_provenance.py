@@ -11,7 +11,7 @@ pytestmark = pytest.mark.docker
 
 NOTEBOOK = nbformat.v4.new_notebook(cells=[
     nbformat.v4.new_code_cell("print('hi')"),
-    nbformat.v4.new_code_cell("%timeout 7\nimport sys\nsys.exit(0)"),
+    nbformat.v4.new_code_cell("%timeout 7\nimport sys\nprint(sys.version_info[0])"),
 ])
 NOTEBOOK.metadata["kernelspec"] = {"name": "docker-python", "display_name": "Python 3 (Docker)", "language": "python"}
 
