@@ -82,13 +82,14 @@ def module_kernels(request, docker_client):
         key = (name, *extra)
         if key not in started:
             started[key] = KernelHandle(name, list(extra) or None)
+            pids.append(started[key].pid())
         return started[key]
 
+    pids: list[int] = []
     yield start
-    pids = []
     for handle in started.values():
         try:
-            pids.append(handle.pid())
+            pids.append(handle.pid())  # a restarted kernel has a new process
             handle.shutdown()
         except Exception:  # noqa: BLE001
             pass

@@ -11,60 +11,20 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import KernelHandle, leftovers_of_kernels, wait_until
+from tests.support import assert_error, assert_ok
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
-_STARTED_PIDS: set[int] = set()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_after_module():
-    yield
-    assert wait_until(lambda: not leftovers_of_kernels(_STARTED_PIDS), timeout=30), leftovers_of_kernels(_STARTED_PIDS)
-
-
-def start(name: str, *extra: str) -> KernelHandle:
-    handle = KernelHandle(name, list(extra) or None)
-    _STARTED_PIDS.add(handle.pid())
-    return handle
-
-
 @pytest.fixture(scope="module")
-def sh(images):
-    handle = start("docker-bash")
-    yield handle
-    handle.shutdown()
+def sh(module_kernels):
+    """The module's docker-bash kernel (the shared fixture checks nothing is left after it)."""
+    return module_kernels("docker-bash")
 
 
 @pytest.fixture
-def fresh(images):
-    """A kernel of its own (an empty state), shut down after the test."""
-    started: list[KernelHandle] = []
-
-    def make(name: str = "docker-bash") -> KernelHandle:
-        handle = start(name)
-        started.append(handle)
-        return handle
-
-    yield make
-    for handle in started:
-        handle.shutdown()
-
-
-def assert_ok(result, stdout: str | None = None) -> None:
-    assert result.status == "ok", (result.reply["content"], result.stream(), result.stream("stderr"))
-    assert not result.of_type("error"), result.of_type("error")
-    if stdout is not None:
-        assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
-
-
-def assert_error(result, ename: str) -> dict:
-    content = result.reply["content"]
-    assert result.status == "error", (content, result.stream(), result.stream("stderr"))
-    assert content["ename"] == ename, content
-    assert [m["content"]["ename"] for m in result.of_type("error")] == [ename]
-    return content
+def fresh(kernel_factory):
+    """Kernels of their own (an empty state), shut down after the test, leaving nothing."""
+    return lambda name="docker-bash": kernel_factory(name)
 
 
 def test_issue_table_row(fresh):
@@ -197,7 +157,6 @@ def test_restart_clears_state(fresh):
     assert_ok(sh.run("gone_after_restart=1; cd /tmp"))
     assert_ok(sh.run("echo $gone_after_restart"), "1\n")
     sh.km.restart_kernel(now=False)
-    _STARTED_PIDS.add(sh.pid())
     sh.kc.stop_channels()
     sh.kc = sh.km.client()
     sh.kc.start_channels()
