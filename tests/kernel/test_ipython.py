@@ -13,46 +13,15 @@ import time
 
 import pytest
 
-from tests.support import KernelHandle, leftovers_of_kernels, wait_until
-
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_STARTED_PIDS: set[int] = set()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def nothing_left_after_module():
-    yield
-    assert wait_until(lambda: not leftovers_of_kernels(_STARTED_PIDS), timeout=30), leftovers_of_kernels(_STARTED_PIDS)
-
-
-def start(name: str = "docker-python", *extra: str) -> KernelHandle:
-    handle = KernelHandle(name, list(extra) or None)
-    _STARTED_PIDS.add(handle.pid())
-    return handle
-
-
-@pytest.fixture(scope="module")
-def py(images):
-    handle = start()
-    yield handle
-    handle.shutdown()
 
 
 @pytest.fixture
-def fresh(images):
-    """A kernel of one test (its state starts empty)."""
-    started: list[KernelHandle] = []
-
-    def make(name: str = "docker-python", *extra: str) -> KernelHandle:
-        handle = start(name, *extra)
-        started.append(handle)
-        return handle
-
-    yield make
-    for handle in started:
-        handle.shutdown()
+def fresh(kernel_factory):
+    """Kernels of one test (their state starts empty); nothing of them may be left after it."""
+    return kernel_factory
 
 
 def ok(result, stdout: str | None = None):
