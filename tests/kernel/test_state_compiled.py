@@ -12,28 +12,12 @@ import re
 
 import pytest
 
-from tests.support import KernelHandle, leftovers_of_kernels, wait_until
-
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
-_KERNELS: dict[str, KernelHandle] = {}
-_PIDS: set[int] = set()
-
-
-def kernel(lang: str) -> KernelHandle:
-    if lang not in _KERNELS:
-        _KERNELS[lang] = KernelHandle(f"docker-{lang}")
-        _PIDS.add(_KERNELS[lang].pid())
-    return _KERNELS[lang]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def shared_kernels():
-    yield
-    for handle in _KERNELS.values():
-        handle.shutdown()
-    _KERNELS.clear()
-    assert wait_until(lambda: not leftovers_of_kernels(_PIDS), timeout=30), leftovers_of_kernels(_PIDS)
+@pytest.fixture(scope="module")
+def kernel(module_kernels):
+    """One kernel per language for the module, started on first use (nothing may be left after)."""
+    return lambda lang: module_kernels(f"docker-{lang}")
 
 
 def ok(result, stdout=None):
@@ -66,7 +50,7 @@ ISSUE_ROWS = {
 
 
 @pytest.mark.parametrize("lang", list(ISSUE_ROWS))
-def test_issue_row(lang):
+def test_issue_row(kernel, lang):
     before, cell, value = ISSUE_ROWS[lang]
     handle = kernel(lang)
     for code in before:
@@ -115,7 +99,7 @@ ROUND_TRIPS = {
 
 
 @pytest.mark.parametrize("lang", list(ROUND_TRIPS))
-def test_values_round_trip(lang):
+def test_values_round_trip(kernel, lang):
     handle = kernel(lang)
     for code, expected in ROUND_TRIPS[lang]:
         result = ok(handle.run(code))
@@ -136,7 +120,7 @@ NOT_CARRIED = {
 
 
 @pytest.mark.parametrize("lang", list(NOT_CARRIED))
-def test_what_does_not_carry_is_named(lang):
+def test_what_does_not_carry_is_named(kernel, lang):
     handle = kernel(lang)
     declare, use = NOT_CARRIED[lang]
     result = ok(handle.run(declare))
@@ -166,7 +150,7 @@ TRAILING = {
 
 
 @pytest.mark.parametrize(("lang", "index"), [(lang, i) for lang, cases in TRAILING.items() for i in range(len(cases))])
-def test_trailing_expression_is_an_execute_result(lang, index):
+def test_trailing_expression_is_an_execute_result(kernel, lang, index):
     code, expected = TRAILING[lang][index]
     result = ok(kernel(lang).run(code))
     assert shown(result) == expected, result.messages
@@ -186,7 +170,7 @@ REDEFINE = {
 
 
 @pytest.mark.parametrize("lang", list(REDEFINE))
-def test_redefinition_replaces_and_failed_compile_adds_nothing(lang):
+def test_redefinition_replaces_and_failed_compile_adds_nothing(kernel, lang):
     first, second, use, stdout = REDEFINE[lang]
     handle = kernel(lang)
     ok(handle.run(first))
@@ -216,7 +200,7 @@ WHOLE = {
 
 
 @pytest.mark.parametrize("lang", list(WHOLE))
-def test_whole_program_runs_alone(lang):
+def test_whole_program_runs_alone(kernel, lang):
     ok(kernel(lang).run(WHOLE[lang]), "alone\n")
 
 
@@ -230,7 +214,7 @@ ERROR_ON_LINE_2 = {
 
 
 @pytest.mark.parametrize("lang", list(ERROR_ON_LINE_2))
-def test_error_names_its_cell_and_line_after_kept_code(lang):
+def test_error_names_its_cell_and_line_after_kept_code(kernel, lang):
     handle = kernel(lang)
     content = error(handle.run(ERROR_ON_LINE_2[lang]))
     label = f"Cell In[{content['execution_count']}]"
