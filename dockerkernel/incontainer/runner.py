@@ -383,10 +383,7 @@ def relay_answers(stdin, answer_w, watcher=None):
     except OSError:
         pass
     finally:
-        try:
-            os.close(answer_w)
-        except OSError:
-            pass
+        _close_quietly(answer_w)
 
 
 # Builds of unchanged programs are kept in the kernel's workspace, keyed by what the kernel
@@ -467,10 +464,7 @@ def feed_file(path, fd):
     except OSError as exc:
         write_all(2, ("dockerkernel: %%stdin: cannot read %s: %s\n" % (path, exc.strerror)).encode())
     finally:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+        _close_quietly(fd)
 
 
 def open_stdin_file(path):

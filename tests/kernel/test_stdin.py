@@ -71,6 +71,7 @@ class Conversation:
 
     def __init__(self, handle: KernelHandle, answers: list[str | None], interrupt: bool = False):
         self.handle, self.answers, self.interrupt = handle, list(answers), interrupt
+        self.screen = ""  # stdout and stderr as a terminal shows them (bash's `read -p` prompts on stderr)
         self.stdout = ""
         self.errors: list[dict] = []
         self.asked: list[dict] = []  # {"prompt", "password", "visible"}: stdout shown when asked
@@ -89,8 +90,10 @@ class Conversation:
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             kind = msg["msg_type"]
-            if kind == "stream":  # what the screen shows (bash's `read -p` prompts on stderr)
-                self.stdout += msg["content"]["text"]
+            if kind == "stream":
+                self.screen += msg["content"]["text"]
+                if msg["content"]["name"] == "stdout":
+                    self.stdout += msg["content"]["text"]
             elif kind == "error":
                 self.errors.append(msg["content"])
             elif kind == "status" and msg["content"]["execution_state"] == "idle":
@@ -110,14 +113,14 @@ class Conversation:
                 continue
             # a person reads the screen before typing: give the prompt a moment to arrive (iopub
             # and stdin are separate sockets, so the request may overtake the stream message)
-            wait_until(lambda: self._drain_iopub(msg_id, 0.02) or self.stdout.endswith("? "), timeout=3, interval=0.01)
-            self.asked.append({**request["content"], "visible": self.stdout})
+            wait_until(lambda: self._drain_iopub(msg_id, 0.02) or self.screen.endswith("? "), timeout=3, interval=0.01)
+            self.asked.append({**request["content"], "visible": self.screen})
             if self.interrupt:
                 self.handle.km.interrupt_kernel()
                 continue
             answer = self.answers.pop(0) if self.answers else None
             kc.input("\x04" if answer is None else answer)
-        raise AssertionError(f"the cell did not end within {timeout} s; asked {self.asked}, stdout {self.stdout!r}")
+        raise AssertionError(f"the cell did not end within {timeout} s; asked {self.asked}, screen {self.screen!r}")
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -126,8 +129,8 @@ def test_each_read_asks_after_its_prompt_is_visible(kernel_of, language):
     reply = talk.run(TWO_READS[language])
     assert reply["status"] == "ok", (reply, talk.errors, talk.stdout)
     # (the state notices, "dockerkernel: sc ... is not carried", are not the program's screen)
-    screen = "".join(line for line in talk.stdout.splitlines(True) if not line.startswith("dockerkernel:"))
-    assert screen == "a? b? 42\n", talk.stdout
+    screen = "".join(line for line in talk.screen.splitlines(True) if not line.startswith("dockerkernel:"))
+    assert screen == "a? b? 42\n", talk.screen
     assert len(talk.asked) == 2, talk.asked  # one question per read, never a spurious third
     assert talk.asked[0]["visible"].endswith("a? "), talk.asked
     assert talk.asked[1]["visible"].endswith("b? "), talk.asked
@@ -185,7 +188,7 @@ def test_echo_off_asks_for_a_password(kernel_of):
     reply = talk.run('read -s -p "token? " t\necho\necho "${#t} characters"')
     assert reply["status"] == "ok", (reply, talk.errors)
     assert talk.asked and talk.asked[0]["password"] is True, talk.asked
-    assert talk.stdout.endswith("6 characters\n")
+    assert talk.screen.endswith("6 characters\n")
 
 
 def test_python_input_is_fed_by_percent_stdin(kernel_of):
