@@ -13,7 +13,7 @@
 // named once on stderr. A cell killed by a limit (SIGKILL) never reaches the save.
 //
 // sendFrame is the only frame encoder besides dockerkernel/wire.py (Node cannot import that);
-// tests/unit/test_wire.py runs it on wire.FRAME_VECTORS and compares the bytes.
+// tests/sandbox/test_bootjs_frames.py runs it on wire.FRAME_VECTORS and compares the bytes.
 "use strict";
 const fs = require("fs");
 const Module = require("module");

@@ -82,8 +82,50 @@ def main():
         text = "\n".join(lines)
         with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
-    sys.stdout.buffer.write(done.stdout)
+    output = done.stdout
+    if notebook and language == "rust":
+        output = drop_generated_warnings(output.decode("utf-8", "surrogateescape"), text.split("\n"), base)
+        output = output.encode("utf-8", "surrogateescape")
+    sys.stdout.buffer.write(output)
     sys.exit(done.returncode)
+
+
+GENERATED = ("DkSave(", "dk_forget(")  # lines the notebook program adds after the cell's own code
+WARNING_COUNT = re.compile(r"(\d+) warnings? emitted")
+
+
+def drop_generated_warnings(output, lines, base):
+    """rustc's warnings about lines the notebook program added, removed from its output.
+
+    The saves after the cell's code are unreachable when the cell panics (``panic!("boom")``):
+    rustc's "unreachable statement" about them is noise to the user, and a statement-level
+    ``#[allow(unreachable_code)]`` does not silence it (rustc 1.63). Diagnostics are blocks
+    separated by a blank line; the summary's warning count is lowered to match.
+    """
+    blocks = output.split("\n\n")
+    kept, dropped = [], 0
+    for block in blocks:
+        where = re.search(r"^\s*--> (?:\S*/)?%s:(\d+):" % re.escape(base), block, re.MULTILINE)
+        if block.startswith("warning") and where and 0 < int(where.group(1)) <= len(lines):
+            if any(mark in lines[int(where.group(1)) - 1] for mark in GENERATED):
+                dropped += 1
+                continue
+        kept.append(block)
+    if not dropped:
+        return output
+    out = []
+    for block in kept:
+        found = WARNING_COUNT.search(block)
+        if found and block.lstrip().startswith(("warning:", "error:")) and "\n" not in block.strip():
+            left = int(found.group(1)) - dropped
+            if left <= 0:
+                block = re.sub(r"(; )?%s" % WARNING_COUNT.pattern, "", block)
+                if block.strip() in ("warning:", ""):
+                    continue
+            else:
+                block = WARNING_COUNT.sub("%d warning%s emitted" % (left, "" if left == 1 else "s"), block)
+        out.append(block)
+    return "\n\n".join(out)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ class StreamCoalescer:
     Stdout output releases held stderr at once (order is kept).
     """
 
+    PARTIAL_WAITS = 2  # times an unfinished stderr line is held for one more ``hold`` period
+
     def __init__(self, send, interval: float = 0.05, hold: float | None = None, keep=None):
         """``send(name, text)`` publishes one stream message; ``interval`` and ``hold`` in seconds;
         ``keep(text) -> bool`` says whether pending stderr is a traceback to hold until the end."""
@@ -34,6 +36,7 @@ class StreamCoalescer:
         self._decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in STREAMS}
         self._pending: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._timer: asyncio.TimerHandle | None = None
+        self._partial_waits = 0
         self.messages = 0
 
     def add(self, name: str, data: bytes) -> None:
@@ -60,14 +63,23 @@ class StreamCoalescer:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._keep is not None and self._pending["stderr"] and self._keep("".join(self._pending["stderr"])):
-            return  # a traceback: the error reply takes it (take_held), or stdout releases it
+        pending = "".join(self._pending["stderr"])
+        if self._keep is not None and pending:
+            if self._keep(pending):
+                return  # a traceback: the error reply takes it (take_held), or stdout releases it
+            if not pending.endswith("\n") and self._partial_waits < self.PARTIAL_WAITS:
+                # Rust and Go write a panic's first line in pieces ("thread '", "main", …): a
+                # loaded machine can fire the timer between them, before keep() can know
+                self._partial_waits += 1
+                self._timer = asyncio.get_running_loop().call_later(self._delay["stderr"], self._on_timer)
+                return
         self.flush()
 
     def _flush_one(self, name: str) -> None:
         parts = self._pending[name]
         if parts:
             self._pending[name] = []
+            self._partial_waits = 0
             self.messages += 1
             self._send(name, "".join(parts))
 

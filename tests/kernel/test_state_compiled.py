@@ -252,3 +252,25 @@ def test_state_off_compiles_each_cell_alone(kernel_factory):
     ok(handle.run("%state on"))
     ok(handle.run("int kept = 6;"))
     ok(handle.run('printf("%d\\n", kept);'), "6\n")
+
+
+PANIC_AFTER_STATE = {
+    "rust": ("let kept = vec![1, 2];", 'panic!("boom");', "Panic", "thread 'main' panicked at 'boom'"),
+    "go": ("kept := []int{1, 2}", 'panic("boom")', "Panic", "panic: boom"),
+    "java": ("var kept = new java.util.ArrayList<Integer>();", 'throw new IllegalStateException("boom");',
+             "java.lang.IllegalStateException", 'Exception in thread "main" java.lang.IllegalStateException: boom'),
+}
+
+
+@pytest.mark.parametrize("lang", list(PANIC_AFTER_STATE))
+def test_a_panic_with_carried_variables_is_one_error_and_no_warning(kernel, lang):
+    """The saves after a diverging cell are unreachable: the compiler's warning about them is not shown."""
+    first, dying, ename, start = PANIC_AFTER_STATE[lang]
+    handle = kernel(lang)
+    ok(handle.run(first))
+    result = handle.run(dying)
+    content = error(result, ename)
+    assert content["traceback"][0].startswith(start), content
+    assert result.stream("stderr") == "", result.stream("stderr")
+    # the variable is still there for the next cell
+    ok(handle.run("kept.size()" if lang == "java" else "kept.len()" if lang == "rust" else "len(kept)"))

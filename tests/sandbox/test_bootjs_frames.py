@@ -21,9 +21,12 @@ def test_boot_js_send_frame_matches_the_python_codec(docker_client, images):
         f"header.nonce = {json.dumps(token)}; sendFrame({json.dumps(kind)}, {json.dumps(payload or {})});\n"
         for (token, kind, payload), _ in wire.FRAME_VECTORS
     )
+    # the closing newline: the daemon's log copier emits whole lines; a last line without one can
+    # miss the logs read right after the container's exit on a loaded machine (seen in CI)
     script = 'const fs = require("fs");\nconst header = {};\n' + send_frame.group(0) + "\n" + calls
+    script += 'fs.writeSync(1, "\\n");\n'
     out = docker_client.containers.run(
         images["javascript"], ["node", "-e", script], remove=True, network_disabled=True, user="1000:1000",
         stdout=True, stderr=True,
     )
-    assert out == b"".join(data for _, data in wire.FRAME_VECTORS)
+    assert out == b"".join(data for _, data in wire.FRAME_VECTORS) + b"\n"

@@ -168,3 +168,38 @@ def test_a_pending_traceback_outlives_the_hold():
 
     assert asyncio.run(main()) == "panic: boom\n"
     assert sent == [("stderr", "log line\n")]
+
+
+def test_a_traceback_line_written_in_pieces_is_held_whole():
+    """Rust writes ``thread 'main' panicked at …`` in several writes; a timer between them must not publish it."""
+    sent: list = []
+
+    async def main():
+        coalescer = StreamCoalescer(
+            lambda name, text: sent.append((name, text)), 0.01, hold=0.02,
+            keep=lambda text: "panicked at" in text,
+        )
+        coalescer.add("stderr", b"thread '")
+        await asyncio.sleep(0.03)  # the hold passes with only part of the line
+        coalescer.add("stderr", b"main' panicked at 'boom'\n")
+        await asyncio.sleep(0.1)
+        return coalescer.take_held()
+
+    assert asyncio.run(main()) == "thread 'main' panicked at 'boom'\n"
+    assert sent == []
+
+
+def test_an_unfinished_stderr_line_is_published_after_a_few_holds():
+    """A prompt on stderr without a newline (``eprint!("n? ")``) is not held for ever."""
+    sent: list = []
+
+    async def main():
+        coalescer = StreamCoalescer(
+            lambda name, text: sent.append((name, text)), 0.01, hold=0.02, keep=lambda text: "panicked at" in text
+        )
+        coalescer.add("stderr", b"n? ")
+        await asyncio.sleep(0.2)
+        return coalescer.take_held()
+
+    assert asyncio.run(main()) == ""
+    assert sent == [("stderr", "n? ")]

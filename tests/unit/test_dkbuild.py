@@ -1,0 +1,62 @@
+"""dkbuild's filter of rustc warnings about the lines a notebook program adds (a pure function)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import dockerkernel
+
+_SPEC = importlib.util.spec_from_file_location("dkbuild", Path(dockerkernel.__file__).parent / "incontainer" / "dkbuild.py")
+dkbuild = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(dkbuild)
+
+SOURCE = """fn main() { let v = 1; let w = 2;
+panic!("boom");
+(&DkSave("v", &v)).dk_save(); //dk:alt@3:dk_forget("v", "x");
+}
+"""
+
+# rustc 1.63 (the rust image) on SOURCE, captured once (the runner passes the file's full path)
+RUSTC = """warning: unreachable statement
+ --> /tmp/dk/cell.rs:3:1
+  |
+2 | panic!("boom");
+  | -------------- any code following this expression is unreachable
+3 | (&DkSave("v", &v)).dk_save(); //dk:alt@3:dk_forget("v", "x");
+  | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ unreachable statement
+  |
+  = note: `#[warn(unreachable_code)]` on by default
+
+warning: unused variable: `w`
+ --> cell.rs:1:28
+  |
+1 | fn main() { let v = 1; let w = 2;
+  |                            ^ help: if this is intentional, prefix it with an underscore: `_w`
+
+warning: 2 warnings emitted
+
+"""
+
+
+def test_a_warning_about_a_generated_save_is_dropped_and_the_count_lowered():
+    out = dkbuild.drop_generated_warnings(RUSTC, SOURCE.split("\n"), "cell.rs")
+    assert "unreachable" not in out
+    assert "unused variable: `w`" in out  # the user's own warning stays
+    assert "warning: 1 warning emitted" in out
+
+
+def test_the_summary_goes_when_no_warning_is_left():
+    only = RUSTC.split("\n\nwarning: unused")[0] + "\n\nwarning: 1 warning emitted\n\n"
+    assert dkbuild.drop_generated_warnings(only, SOURCE.split("\n"), "cell.rs").strip() == ""
+
+
+def test_an_error_summary_loses_only_its_warning_count():
+    failed = RUSTC.split("\n\nwarning: unused")[0] + "\n\nerror: aborting due to previous error; 1 warning emitted\n\n"
+    out = dkbuild.drop_generated_warnings(failed, SOURCE.split("\n"), "cell.rs")
+    assert out.strip() == "error: aborting due to previous error"
+
+
+def test_output_without_generated_lines_is_unchanged():
+    plain = "warning: unused variable: `w`\n --> cell.rs:1:28\n\nwarning: 1 warning emitted\n\n"
+    assert dkbuild.drop_generated_warnings(plain, SOURCE.split("\n"), "cell.rs") == plain
