@@ -64,6 +64,18 @@ def main():
         with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
     base = os.path.basename(source)
+    done, text = compile_with_alternatives(argv, source, text, notebook)
+    output = done.stdout
+    if notebook and language == "rust":
+        output = drop_generated_warnings(output.decode("utf-8", "surrogateescape"), text.split("\n"), base)
+        output = output.encode("utf-8", "surrogateescape")
+    sys.stdout.buffer.write(output)
+    sys.exit(done.returncode)
+
+
+def compile_with_alternatives(argv, source, text, notebook):
+    """Run the compiler; for a notebook program, again with each ``//dk:alt`` line it refused replaced."""
+    base = os.path.basename(source)
     for _attempt in range(4):
         done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)
@@ -82,12 +94,7 @@ def main():
         text = "\n".join(lines)
         with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
-    output = done.stdout
-    if notebook and language == "rust":
-        output = drop_generated_warnings(output.decode("utf-8", "surrogateescape"), text.split("\n"), base)
-        output = output.encode("utf-8", "surrogateescape")
-    sys.stdout.buffer.write(output)
-    sys.exit(done.returncode)
+    return done, text
 
 
 GENERATED = ("DkSave(", "dk_forget(")  # lines the notebook program adds after the cell's own code

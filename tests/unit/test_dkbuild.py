@@ -7,7 +7,8 @@ from pathlib import Path
 
 import dockerkernel
 
-_SPEC = importlib.util.spec_from_file_location("dkbuild", Path(dockerkernel.__file__).parent / "incontainer" / "dkbuild.py")
+_PATH = Path(dockerkernel.__file__).parent / "incontainer" / "dkbuild.py"
+_SPEC = importlib.util.spec_from_file_location("dkbuild", _PATH)
 dkbuild = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(dkbuild)
 
