@@ -5,7 +5,8 @@ The stack runs as compose project ``dockerkernel-e2e`` (env DOCKERKERNEL_E2E_PRO
 By default it is built from nothing: the stack images from debian:bookworm-slim, the language
 images inside the nested daemon. DOCKERKERNEL_PRELOAD=1 loads the host daemon's language
 images into the nested daemon instead (faster; the build-inside path is then not exercised).
-DOCKERKERNEL_E2E_LANGUAGES picks the languages built inside (default: python javascript bash).
+DOCKERKERNEL_E2E_LANGUAGES picks the languages built inside (default: python javascript bash ruby c java;
+the last three for the stdin rows of the browser test).
 Logs and screenshots go to $CI_ARTIFACTS/e2e (default test-artifacts/e2e).
 """
 
@@ -25,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = os.environ.get("DOCKERKERNEL_E2E_PROJECT", "dockerkernel-e2e")
-LANGUAGES = os.environ.get("DOCKERKERNEL_E2E_LANGUAGES", "python javascript bash")
+LANGUAGES = os.environ.get("DOCKERKERNEL_E2E_LANGUAGES", "python javascript bash ruby c java")
 ARTIFACTS = Path(os.environ.get("CI_ARTIFACTS") or ROOT / "test-artifacts") / "e2e"
 LABEL_PROJECT = "com.docker.compose.project"
 

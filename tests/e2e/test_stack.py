@@ -406,6 +406,81 @@ def test_jupyterlab_in_chromium(stack, host_client):
         assert container_creates(host_client, since, time.time(), label=f"{LABEL_KERNEL}={kid}") == []
 
 
+# The rows of issue 14's table, as a JupyterLab user meets them: a program that reads stdin asks
+# through JupyterLab's input box, its prompt shown first; output is not held back by buffering.
+STDIN_ROWS = [
+    ('%%ruby\nprint "Name? "\nname = gets.chomp\nputs "hi #{name}"', "Name?", "ada", "hi ada"),
+    ('%%c\nint n; printf("n? "); scanf("%d", &n); printf("%d\\n", n * 2);', "n?", "21", "42"),
+    ("%%java\nvar sc = new java.util.Scanner(System.in); System.out.print(\"n? \"); int n = sc.nextInt();\n"
+     "System.out.println(n * 2);", "n?", "21", "42"),
+]
+UNBUFFERED = '%%ruby\nputs "first"; $stderr.puts "second"; sleep 1; puts "third"'
+
+
+def put_notebook(stack, path: str, sources: list[str], kernel: str, display: str) -> None:
+    """Write a notebook into the stack's notebook directory through the Jupyter contents API."""
+    cells = [{"cell_type": "code", "id": f"cell{i}", "metadata": {}, "source": src, "outputs": [],
+              "execution_count": None} for i, src in enumerate(sources)]
+    nb = {"nbformat": 4, "nbformat_minor": 5, "cells": cells,
+          "metadata": {"kernelspec": {"name": kernel, "display_name": display, "language": kernel[7:]}}}
+    request = urllib.request.Request(
+        f"{stack.url}/api/contents/{path}", method="PUT", data=json.dumps({"type": "notebook", "content": nb}).encode(),
+        headers={"Authorization": f"token {stack.token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status in (200, 201)
+
+
+def test_jupyterlab_answers_programs_reading_stdin(stack):
+    """Ruby ``gets``, C ``scanf``, Java ``Scanner`` under Run All: the prompt, then the input box in that
+    cell; the typed answer is the program's input. Then Ruby's stdout and stderr arrive as written."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file(), "apt-get install chromium (dind/ci-e2e.sh does)"
+    put_notebook(stack, "work/stdin-rows.ipynb", [row[0] for row in STDIN_ROWS] + [UNBUFFERED],
+                 "docker-polyglot", "Polyglot (Docker)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            page.set_default_timeout(60_000)
+            # a workspace of its own: the one restored from the earlier test made JupyterLab ask
+            # for a kernel in a dialog, and Run All waited behind it
+            page.goto(f"{stack.url}/lab/workspaces/stdin-{uuid.uuid4().hex[:8]}/tree/work/stdin-rows.ipynb"
+                      f"?reset&token={stack.token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+                ".some(e => /Polyglot \\(Docker\\) \\| Idle/.test(e.textContent))", timeout=120_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.locator("li[data-command='runmenu:run-all']").click()
+            cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+            for index, (_, prompt, answer, expected) in enumerate(STDIN_ROWS):
+                cell = cells.nth(index)
+                box = cell.locator(".jp-Stdin-input")
+                box.wait_for(timeout=180_000)
+                # the program's prompt is already on the screen when the box appears
+                assert prompt in cell.locator(".jp-OutputArea").inner_text()
+                box.fill(answer)
+                box.press("Enter")
+                cell.locator(".jp-OutputArea-output", has_text=expected).first.wait_for(timeout=60_000)
+                text = cell.locator(".jp-OutputArea").inner_text()
+                assert text.index(prompt) < text.index(answer) < text.rindex(expected), text
+            cell = cells.nth(len(STDIN_ROWS))
+            cell.locator(".jp-OutputArea-output", has_text="second").wait_for(timeout=120_000)
+            # "first" and "second" are on the screen while the program still sleeps before "third"
+            assert "third" not in cell.locator(".jp-OutputArea").inner_text()
+            cell.locator(".jp-OutputArea-output", has_text="third").wait_for(timeout=30_000)
+            outputs = cell.locator(".jp-OutputArea-output")
+            shown = [(outputs.nth(i).get_attribute("data-mime-type"), outputs.nth(i).inner_text().strip())
+                     for i in range(outputs.count())]
+            assert shown == [("application/vnd.jupyter.stdout", "first"), ("application/vnd.jupyter.stderr", "second"),
+                             ("application/vnd.jupyter.stdout", "third")], shown
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-stdin.png"))
+        finally:
+            browser.close()
+
+
 # ---------------------------------------------------------------------------------------
 # tear-down (last)
 # ---------------------------------------------------------------------------------------
