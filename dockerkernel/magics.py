@@ -449,7 +449,10 @@ def state_text(on: bool, reports: dict[str, dict]) -> str:
     for lang, report in sorted(reports.items()):
         carried = report.get("carried") or {}
         kinds = ", ".join(f"{v} {k}" for k, v in carried.items() if k not in ("count", "bytes"))
-        lines.append(f"{lang}: {carried.get('count', 0)} carried ({kinds}), {carried.get('bytes', 0)} bytes")
+        size = f", {carried['bytes']} bytes" if "bytes" in carried else ""
+        lines.append(f"{lang}: {carried.get('count', 0)} carried ({kinds}){size}")
+        if report.get("names"):
+            lines.append("  variables: " + ", ".join(report["names"]))
         for name, why in sorted((report.get("not_carried") or {}).items()):
             lines.append(f"  not carried: {name}: {why}")
     if not reports:

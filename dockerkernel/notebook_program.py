@@ -533,6 +533,8 @@ class Built:
     variables: list = field(default_factory=list)
     # (first program line, number of lines, label, first line in that cell) of kept code
     kept_lines: list[tuple[int, int, str, int]] = field(default_factory=list)
+    # names of the variables the cell's top-level statements declare (every language): %state
+    declared: list[str] = field(default_factory=list)
 
     def relabel(self, diagnostics: str, cell_label: str) -> str:
         """Point diagnostics about kept code (Java, Rust: after the cell) at their own cell."""
@@ -574,6 +576,36 @@ def _code_end(chunk: Chunk, lang: str) -> int:
     return chunk.start + len(clean.rstrip())
 
 
+_NOT_CARRIED = re.compile(r"^dockerkernel: ([A-Za-z_$][\w$]*)(?: \([^\n]*?\))? is not (?:carried to the next cell|kept after this cell): (.*)$",
+                          re.MULTILINE)
+
+
+class NotCarriedNotices:
+    """The ``dockerkernel: NAME (TYPE) is not carried to the next cell: WHY`` lines a compiled
+    notebook program writes on stderr (its runtimes: notebook_runtime.py, dkrt.rs, dkprelude.hpp),
+    collected from the cell's stderr as it passes; ``found`` maps NAME to WHY.
+
+    Only the first ``LIMIT`` bytes of stderr are read (the notices come when the program ends,
+    so a program that floods stderr may have them cut: then they are simply not listed).
+    """
+
+    LIMIT = 1 << 20
+
+    def __init__(self):
+        self._data = bytearray()
+
+    def add(self, data: bytes) -> None:
+        """Stderr bytes of the cell, in order."""
+        room = self.LIMIT - len(self._data)
+        if room > 0:
+            self._data += data[:room]
+
+    @property
+    def found(self) -> dict[str, str]:
+        text = self._data.decode("utf-8", "replace")
+        return {m.group(1): m.group(2).strip() for m in _NOT_CARRIED.finditer(text)}
+
+
 class NotebookProgram:
     """The program a notebook's cells of one compiled language add up to (see module doc)."""
 
@@ -584,6 +616,8 @@ class NotebookProgram:
         self.decls: dict[str, Decl] = {}
         self.c_variables: dict[str, CVar] = {}
         self.rust_variables: list[str] = []
+        self.variables: dict[str, None] = {}  # carried variables in declaration order, for %state
+        self.not_carried: dict[str, str] = {}  # name -> why, until a later cell declares it again
 
     # -- public ---------------------------------------------------------------------------
     def build(self, cell: str, count: int) -> Built:
@@ -604,6 +638,10 @@ class NotebookProgram:
                 self.decls[decl.key] = decl
         if not succeeded:
             return
+        for name in built.declared:
+            self.variables.pop(name, None)
+            self.variables[name] = None
+            self.not_carried.pop(name, None)
         if self.language == "c":
             for var in built.variables:
                 self.c_variables.pop(var.name, None)
@@ -618,6 +656,28 @@ class NotebookProgram:
         self.decls.clear()
         self.c_variables.clear()
         self.rust_variables.clear()
+        self.variables.clear()
+        self.not_carried.clear()
+
+    def state_report(self, not_carried: dict[str, str]) -> dict:
+        """What the program carries into the next cell, in the shape of the interpreted languages'
+        ``state`` frame (see ``magics.state_text``): ``{"carried": {"count", "variables",
+        "definitions", "includes"}, "not_carried": {name: why}}``.
+
+        ``not_carried`` are the names the program's runtime said it could not save this cell
+        (its ``dockerkernel: NAME … is not carried …`` notices): they are dropped from the kept
+        variables, as the runtime starts them at zero or null, and listed until a later cell
+        declares them again. Byte counts stay in the
+        workspace (the host never reads it), so there is no ``bytes`` entry.
+        """
+        for name, why in not_carried.items():
+            self.variables.pop(name, None)
+            self.not_carried[name] = why
+        definitions = sum(1 for d in self.decls.values() if d.kind == "decl")
+        includes = len(self.decls) - definitions
+        carried = {"count": len(self.variables) + len(self.decls), "variables": len(self.variables),
+                   "definitions": definitions, "includes" if self.language in ("c", "cpp") else "imports": includes}
+        return {"carried": carried, "not_carried": dict(self.not_carried), "names": list(self.variables)}
 
     # -- shared ---------------------------------------------------------------------------
     def _chunks(self, cell: str, classify) -> list[Chunk]:
@@ -710,7 +770,8 @@ class NotebookProgram:
         out.append(" ".join(notes + saves) + "\nreturn 0;\n}\n")
         # saves of names declared twice in one cell (shadowing) would repeat: keep the last
         program = "".join(out)
-        return Built(program, name, decls=new, variables=variables)
+        declared = [v.name for v in variables] if lang == "c" else [n for c in chunks if c.kind == "statement" for n in c.names]
+        return Built(program, name, decls=new, variables=variables, declared=declared)
 
     def _c_carry(self, spec: str, d: CDeclarator, new: list[Decl]) -> tuple[CVar | None, str]:
         """How a C variable carries: its global declaration, or why it does not."""
@@ -792,7 +853,8 @@ class NotebookProgram:
         out.append(f"func main() {{\n//line {name}:1\n{body}\n")
         out.append("dkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
         out.append(notebook_runtime.GO)
-        return Built("".join(out), name, decls=new)
+        declared = [n for c in chunks if c.kind == "statement" for n in c.names]
+        return Built("".join(out), name, decls=new, declared=declared)
 
     # -- Rust -----------------------------------------------------------------------------
     def _build_rust(self, cell: str, count: int) -> Built:
@@ -836,7 +898,7 @@ class NotebookProgram:
             out += d.text + "\n"
             line += d.text.count("\n") + 2
         out += f"// {NOTEBOOK_MARK}\n" + notebook_runtime.RUST_USE
-        return Built(out, name, decls=new, variables=names, kept_lines=kept_lines)
+        return Built(out, name, decls=new, variables=names, kept_lines=kept_lines, declared=list(names))
 
     # -- Java -----------------------------------------------------------------------------
     def _build_java(self, cell: str, count: int) -> Built:
@@ -901,7 +963,8 @@ class NotebookProgram:
             out += d.text + "\n"
             line += d.text.count("\n") + 1
         out += notebook_runtime.JAVA + f"}}\n// {NOTEBOOK_MARK}\n"
-        return Built(out, "Main.java", decls=new, kept_lines=kept_lines)
+        declared = [n for c in chunks if c.kind == "field" for n in c.names]
+        return Built(out, "Main.java", decls=new, kept_lines=kept_lines, declared=declared)
 
 
 def _java_static(chunk: Chunk) -> list[tuple[int, int, str]]:

@@ -33,7 +33,7 @@ from ..cells import CellOutcome, CellRequest, Limits, Notice, Output, build_requ
 from ..completeness import is_complete
 from ..errors import DockerKernelError, MagicError
 from ..languages import LANGUAGES, Language, get_language
-from ..notebook_program import NotebookProgram
+from ..notebook_program import NotCarriedNotices, NotebookProgram
 from ..protocol import Frame
 from ..sandbox import Sandbox, process_start_time, sweep, wrap_docker_error
 from . import introspection, replies
@@ -293,11 +293,14 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         answered = threading.Event()  # set when the cell ends: stop waiting for the frontend
         on_input = self._input_relay(coalescer, answered)
         state_report: dict = {}
+        notices = NotCarriedNotices() if built else None
 
         def on_event(event):
             if isinstance(event, Frame) and event.kind == "state":
                 state_report.update(event.payload)  # what the boot code carried: provenance, %state
                 return
+            if notices is not None and isinstance(event, Output) and event.stream == "stderr":
+                notices.add(event.data)
             if silent:
                 return
             if isinstance(event, Output):
@@ -314,13 +317,21 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         finally:
             answered.set()
             held = coalescer.take_held()
+        self._record(request, outcome, started, state_report, notices)
+        return self._reply_for(outcome, request, held, built[1] if built else None)
+
+    def _record(self, request: CellRequest, outcome: CellOutcome, started: float, state_report: dict,
+                notices: NotCarriedNotices | None) -> None:
+        """After a cell: its provenance, what it carried (``%state``) and its notebook program's commit."""
         self._provenance = replies.provenance(request, outcome, started)
+        built = self._built
+        if built:  # a cell that compiled joins the program; its values count only if it ran to the end
+            built[0].commit(built[1], compiled=outcome.reason != "compile", succeeded=outcome.reason == "ok")
+            if outcome.reason == "ok" and not built[1].whole_program:
+                state_report = built[0].state_report(notices.found if notices else {})
         self.settings.record_state(request.language, outcome.reason, request.execution_count, state_report)
         if state_report:
             self._provenance["state"] = state_report
-        if built:  # a cell that compiled joins the program; its values count only if it ran to the end
-            built[0].commit(built[1], compiled=outcome.reason != "compile", succeeded=outcome.reason == "ok")
-        return self._reply_for(outcome, request, held, built[1] if built else None)
 
     def _reply_for(self, outcome: CellOutcome, request: CellRequest, held_stderr: str = "", kept=None) -> dict:
         """Publish what the outcome means (``replies.verdict``) and return the execute reply."""

@@ -274,3 +274,33 @@ def test_a_panic_with_carried_variables_is_one_error_and_no_warning(kernel, lang
     assert result.stream("stderr") == "", result.stream("stderr")
     # the variable is still there for the next cell
     ok(handle.run("kept.size()" if lang == "java" else "kept.len()" if lang == "rust" else "len(kept)"))
+
+
+NOT_CARRIED = {
+    "c": ("int x = 5;\nint *p = &x;", "p", "pointer"),
+    "cpp": ("int x = 5;\nauto f = [](){ return 1; };", "f", "only numbers, strings"),
+    "go": ("x := 5\nch := make(chan int)", "ch", "chan"),
+    "rust": ("let x = 5;\nlet f = |y: i32| y + 1;", "f", "closure"),
+    "java": ("int x = 5;\nThread t = new Thread();", "t", "not Serializable"),
+}
+
+
+@pytest.mark.parametrize("lang", list(NOT_CARRIED))
+def test_state_lists_what_a_compiled_notebook_carries(kernel_factory, lang):
+    """``%state`` and the reply's provenance name the carried variables and what did not carry (and why)."""
+    code, name, why = NOT_CARRIED[lang]
+    handle = kernel_factory(f"docker-{lang}")
+    result = handle.run(code)
+    assert result.status == "ok", result.reply["content"]
+    state = result.reply["metadata"]["dockerkernel"]["state"]
+    assert state["names"] == ["x"], state
+    assert state["carried"]["variables"] == 1, state
+    assert why in state["not_carried"][name], state
+    shown = handle.run("%state").stream()
+    assert f"{lang}: 1 carried" in shown and "variables: x" in shown, shown
+    assert f"not carried: {name}:" in shown, shown
+    # declared again (as something that carries), it is no longer listed as not carried
+    again = {"c": "int p = 1;", "cpp": "int f = 1;", "go": "ch := 1", "rust": "let f = 1;", "java": "int t = 1;"}[lang]
+    assert handle.run(again).status == "ok"
+    shown = handle.run("%state").stream()
+    assert "not carried" not in shown and f"{lang}: 2 carried" in shown, shown

@@ -275,3 +275,41 @@ def test_dkbuild_reports_a_real_error_unchanged(tmp_path):
                           check=False, capture_output=True, text=True)
     assert done.returncode == 1 and "cell.rs:2:1" in done.stdout
     assert "x(); //dk:alt@3" in source.read_text()  # line 3 was not blamed: left alone
+
+
+# ---- %state for compiled notebooks --------------------------------------------------------------------------
+
+
+def test_not_carried_notices_of_every_runtime_are_read():
+    from dockerkernel.notebook_program import NotCarriedNotices
+
+    notices = NotCarriedNotices()
+    notices.add(b"log line\ndockerkernel: ch (chan int) is not carried to the next cell: gob can't handle chan int\n")
+    notices.add(b"dockerkernel: p is not carried to the next cell: a pointer's target is not saved\n")
+    notices.add(b"dockerkernel: sc (declared with var) is not kept after this cell: declare it with its type to keep it\n")
+    assert notices.found == {
+        "ch": "gob can't handle chan int",
+        "p": "a pointer's target is not saved",
+        "sc": "declare it with its type to keep it",
+    }
+
+
+def test_state_report_counts_variables_and_definitions_and_forgets_what_did_not_carry():
+    program = NotebookProgram("go", "main.go")
+    first = program.build('import "strings"\nfunc up(s string) string { return strings.ToUpper(s) }', 1)
+    program.commit(first, compiled=True, succeeded=True)
+    second = program.build("x := 5\nch := make(chan int)", 2)
+    assert second.declared == ["x", "ch"]
+    program.commit(second, compiled=True, succeeded=True)
+    report = program.state_report({"ch": "gob can't handle chan int"})
+    assert report["names"] == ["x"]
+    assert report["carried"] == {"count": 3, "variables": 1, "definitions": 1, "imports": 1}
+    assert report["not_carried"] == {"ch": "gob can't handle chan int"}
+    third = program.build("ch := 1", 3)
+    program.commit(third, compiled=True, succeeded=True)
+    assert program.state_report({})["not_carried"] == {}
+    failed = program.build("y := 2\npanic(1)", 4)
+    program.commit(failed, compiled=True, succeeded=False)  # a cell that did not end well carries nothing
+    assert program.state_report({})["names"] == ["x", "ch"]
+    program.reset()
+    assert program.state_report({})["carried"]["count"] == 0
