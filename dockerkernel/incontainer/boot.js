@@ -63,6 +63,28 @@ try {
   pooledSession = null; // no inspector in this build of Node: connected later, or never
 }
 
+// Built-ins by path (`console.log`, `Math`): what a carried `const print = console.log` is made
+// again from. Made here, while a pooled container waits for its cell, from the fresh context:
+// globals and the data properties of each (getters are not called: some have side effects,
+// so `process.stdout` is no path).
+const builtinPaths = new Map([[globalThis, "globalThis"]]);
+{
+  const add = (v, path) => {
+    if (v !== null && (typeof v === "object" || typeof v === "function") && !builtinPaths.has(v)) builtinPaths.set(v, path);
+  };
+  const dataValue = (object, key) => {
+    const d = Object.getOwnPropertyDescriptor(object, key);
+    return d && "value" in d ? d.value : undefined;
+  };
+  const names = Object.getOwnPropertyNames(globalThis).filter((n) => IDENTIFIER.test(n));
+  for (const name of names) add(dataValue(globalThis, name), name);
+  for (const name of names) {
+    const top = dataValue(globalThis, name);
+    if (top === null || top === globalThis || (typeof top !== "object" && typeof top !== "function")) continue;
+    for (const key of Object.getOwnPropertyNames(top)) if (IDENTIFIER.test(key)) add(dataValue(top, key), `${name}.${key}`);
+  }
+}
+
 const input = readAllStdin();
 const newline = input.indexOf(10);
 if (newline < 0) process.exit(0); // the kernel went away before sending a cell
@@ -387,6 +409,7 @@ function restoreState(declaredHere) {
         restoredFunctions.add(made);
         return made;
       }
+      if (entry.how === "made") return reviveFunction(entry.fn);
       if (entry.how === "module") return cellRequire(entry.spec);
       if (entry.how === "member") return cellRequire(entry.spec)[entry.key];
       if (!prototypesSet) {
@@ -396,6 +419,9 @@ function restoreState(declaredHere) {
         walkObjects(values, (object, index) => {
           const cls = classes.has(index) ? (0, eval)(String(classes.get(index))) : null;
           if (typeof cls === "function") Object.setPrototypeOf(object, cls.prototype);
+        });
+        reviveMarkedFunctions(values, (key, err) => {
+          process.stderr.write(`dockerkernel: a function kept in ${key} could not be made again (${err.message})\n`);
         });
       }
       return values[name];
@@ -454,6 +480,228 @@ function closesOverLocals(fn) {
   }
 }
 
+// -- functions that are not plain top-level definitions ---------------------------------------
+// A closure carries its closed-over variables (read through the inspector's [[Scopes]], values
+// that the serializer takes), a bound function its target, `this` and arguments, a built-in
+// (`const print = console.log`) its path; each is made again before the next cell runs. Two
+// closures that shared a variable get a copy each (the inspector shows values, not the scope).
+class NotCarried extends Error {}
+
+const MAX_FUNCTION_DEPTH = 4; // closures over closures over ... (each level is one more walk)
+function pathOf(value) {
+  return builtinPaths.get(value);
+}
+
+function materialize(remote) {
+  // the inspector's RemoteObject as the value it names (this process's own heap)
+  if (remote.objectId) {
+    post("Runtime.callFunctionOn", { objectId: remote.objectId, functionDeclaration: "function () { globalThis.__dk_value = this; }" });
+    const value = globalThis.__dk_value;
+    delete globalThis.__dk_value;
+    return value;
+  }
+  if (remote.unserializableValue !== undefined) return (0, eval)(remote.unserializableValue.replace(/n$/, "n"));
+  return remote.value;
+}
+
+function inspectFunction(fn) {
+  // { bound: { target, thisArg, args } } or { scopes: [{ description, vars: {name: value} }, ...] }
+  // (outermost first)
+  session();
+  globalThis.__dk_probe = fn;
+  try {
+    const { result } = post("Runtime.evaluate", { expression: "globalThis.__dk_probe" });
+    const own = post("Runtime.getProperties", { objectId: result.objectId, ownProperties: true });
+    const internal = new Map((own.internalProperties || []).map((p) => [p.name, p.value]));
+    if (internal.has("[[TargetFunction]]")) {
+      return { bound: { target: materialize(internal.get("[[TargetFunction]]")),
+        thisArg: materialize(internal.get("[[BoundThis]]") || { value: undefined }),
+        args: [...(materialize(internal.get("[[BoundArgs]]") || { value: [] }) || [])] } };
+    }
+    const scopes = [];
+    if (internal.has("[[Scopes]]")) {
+      const chain = post("Runtime.getProperties", { objectId: internal.get("[[Scopes]]").objectId, ownProperties: true });
+      for (const p of chain.result) {
+        if (!p.value || /^(Global|Script)\b/.test(String(p.value.description))) continue;
+        const scope = materialize(p.value); // { description, object: {name: value} }
+        scopes.unshift({ description: String(p.value.description), vars: { ...((scope && scope.object) || {}) } });
+      }
+    }
+    return { scopes };
+  } finally {
+    delete globalThis.__dk_probe;
+    post("Runtime.releaseObjectGroup", { objectGroup: "" });
+  }
+}
+
+function functionExpression(text) {
+  // the source as an expression: itself, or a method shorthand (`sayHello() {...}`) taken out of
+  // an object literal
+  try {
+    new vm.Script(`(${text}\n)`);
+    return `(${text}\n)`;
+  } catch (err) {
+    try {
+      new vm.Script(`({${text}\n})`);
+      return `((o) => o[Object.keys(o)[0]])({${text}\n})`;
+    } catch (failure) {
+      throw new NotCarried("function whose source is not an expression");
+    }
+  }
+}
+
+function plainValue(value, what) {
+  // a value the serializer keeps as it is: no function, no instance of a class it would lose
+  let foreign = null;
+  walkObjects({ value }, (object) => {
+    const proto = Object.getPrototypeOf(object);
+    if (!foreign && !PLAIN_PROTOTYPES.has(proto)) foreign = (proto && proto.constructor && proto.constructor.name) || "object";
+  }, true);
+  if (foreign) throw new NotCarried(`${what} is a ${foreign} instance, or holds one`);
+  try {
+    v8.serialize(value);
+  } catch (err) {
+    throw new NotCarried(`${what} cannot be cloned (${err.message})`);
+  }
+  return { how: "value", value };
+}
+
+function describeValue(value, depth, what) {
+  return typeof value === "function" ? describeFunction(value, depth + 1, what) : plainValue(value, what);
+}
+
+function describeFunction(fn, depth = 0, what = "it") {
+  // how to make fn again in a new context; throws NotCarried (with the reason) when it cannot be
+  if (depth > MAX_FUNCTION_DEPTH) throw new NotCarried("functions nested too deeply in closures");
+  const path = pathOf(fn);
+  if (path) return { how: "path", path };
+  const inspected = inspectFunction(fn);
+  if (inspected.bound) {
+    const { target, thisArg, args } = inspected.bound;
+    let boundThis;
+    if (thisArg === target) boundThis = { how: "target" };
+    else if (thisArg === undefined || thisArg === null || pathOf(thisArg)) boundThis = thisArg == null ? { how: "value", value: thisArg } : { how: "path", path: pathOf(thisArg) };
+    else boundThis = describeValue(thisArg, depth, "its bound this");
+    return { how: "bound", target: describeFunction(target, depth + 1, "its target"), thisArg: boundThis,
+      args: args.map((a, i) => describeValue(a, depth, `its bound argument ${i + 1}`)) };
+  }
+  const text = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}$/.test(text)) throw new NotCarried("built-in function (no source to carry)");
+  const expression = functionExpression(text);
+  if (restoredFunctions.has(fn) || !inspected.scopes.length) return { how: "source", expression };
+  closures.push({ owner: describing, scopes: inspected.scopes });
+  const scopes = inspected.scopes.map(({ vars }) => Object.entries(vars).map(([name, value]) => {
+    if (!IDENTIFIER.test(name) || name === "arguments" || name.startsWith("__dk_")) throw new NotCarried(`closes over ${name}`);
+    return [name, value === fn ? { how: "self" } : describeValue(value, depth, `its closed-over ${name}`)];
+  }));
+  return { how: "closure", expression, scopes };
+}
+
+function reviveValue(desc) {
+  return desc.how === "value" ? desc.value : reviveFunction(desc);
+}
+
+function reviveFunction(desc) {
+  switch (desc.how) {
+    case "path":
+      if (!/^[\p{ID_Start}$_][\p{ID_Continue}$]*(\.[\p{ID_Start}$_][\p{ID_Continue}$]*)?$/u.test(desc.path)) throw new Error("bad path");
+      return (0, eval)(desc.path);
+    case "source": {
+      const made = vm.runInThisContext(desc.expression, { filename: "an earlier cell" });
+      restoredFunctions.add(made); // made at global scope: no closure to look for next time
+      return made;
+    }
+    case "bound": {
+      const target = reviveFunction(desc.target);
+      return target.bind(desc.thisArg.how === "target" ? target : reviveValue(desc.thisArg), ...desc.args.map(reviveValue));
+    }
+    case "closure": {
+      // one arrow per scope, outermost first, each declaring that scope's variables again
+      let open = "";
+      let close = "";
+      const self = [];
+      desc.scopes.forEach((vars, i) => {
+        const lets = vars.map(([name, value], j) => {
+          if (value.how === "self") self.push(name);
+          return `let ${name} = ${value.how === "self" ? "undefined" : `globalThis.__dk_s[${i}][${j}]`};`;
+        });
+        open += `(() => { ${lets.join(" ")} return `;
+        close = "; })()" + close;
+      });
+      const made = `(() => { const __dk_f = ${desc.expression}; ${self.map((n) => `${n} = __dk_f;`).join(" ")} return __dk_f; })()`;
+      // the values come through a global, not a parameter: a parameter the arrows used would
+      // be one more closed-over variable of the function made
+      globalThis.__dk_s = desc.scopes.map((vars) => vars.map(([, value]) => (value.how === "self" ? undefined : reviveValue(value))));
+      try {
+        return vm.runInThisContext(`${open}${made}${close}`, { filename: "an earlier cell" });
+      } finally {
+        delete globalThis.__dk_s;
+      }
+    }
+    default:
+      throw new Error(`unknown kind ${desc.how}`);
+  }
+}
+
+// Closures described in this save: two whose scopes look the same (same kind, names and values)
+// may share their variables, which a copy each would silently split: neither is carried.
+let describing = ""; // the top-level name whose value is being described
+let closures = [];
+function sharedClosures() {
+  const same = (a, b) => a.description === b.description && Object.keys(a.vars).length === Object.keys(b.vars).length &&
+    Object.keys(a.vars).every((k) => Object.prototype.hasOwnProperty.call(b.vars, k) && Object.is(a.vars[k], b.vars[k]));
+  const owners = new Map(); // owner -> the other owner it may share with
+  for (let i = 0; i < closures.length; i += 1) {
+    for (let j = i + 1; j < closures.length; j += 1) {
+      const [a, b] = [closures[i], closures[j]];
+      if (a.scopes.some((x) => Object.keys(x.vars).length && b.scopes.some((y) => same(x, y)))) {
+        if (!owners.has(a.owner)) owners.set(a.owner, b.owner);
+        if (!owners.has(b.owner)) owners.set(b.owner, a.owner);
+      }
+    }
+  }
+  return owners;
+}
+
+const FUNCTION_MARK = "__dk_function";
+function markFunctions(value, what) {
+  // a function kept in a plain object or array (`{ sayHello() {...} }`) is replaced by a mark
+  // with its description (the process ends after the save: nobody sees the change)
+  describing = what;
+  walkObjects({ value }, (object) => {
+    const proto = Object.getPrototypeOf(object);
+    if ((proto !== Object.prototype && proto !== Array.prototype && proto !== null) || Object.isFrozen(object)) return;
+    for (const key of Object.keys(object)) {
+      const d = Object.getOwnPropertyDescriptor(object, key);
+      if (!d || !("value" in d) || typeof d.value !== "function") continue;
+      let desc;
+      try {
+        desc = describeFunction(d.value, 1, `${what}.${key}`);
+      } catch (err) {
+        if (err instanceof NotCarried) throw new NotCarried(`${what}.${key}: ${err.message}`);
+        throw err;
+      }
+      object[key] = { [FUNCTION_MARK]: desc };
+    }
+  }, true);
+}
+
+function reviveMarkedFunctions(root, failed) {
+  walkObjects(root, (object) => {
+    for (const key of Object.keys(object)) {
+      const v = object[key];
+      if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype && Object.prototype.hasOwnProperty.call(v, FUNCTION_MARK)) {
+        try {
+          object[key] = reviveFunction(v[FUNCTION_MARK]);
+        } catch (err) {
+          object[key] = undefined;
+          failed(key, err);
+        }
+      }
+    }
+  });
+}
+
 const PLAIN_PROTOTYPES = new Set([
   Object.prototype, Array.prototype, null, Map.prototype, Set.prototype, Date.prototype, RegExp.prototype,
   ArrayBuffer.prototype, DataView.prototype, Boolean.prototype, Number.prototype, String.prototype, BigInt.prototype,
@@ -505,6 +753,7 @@ function walkObjects(root, visit, includeRoot = false) {
 
 function saveState(declaredHere) {
   const started = process.hrtime.bigint();
+  closures = [];
   const kinds = new Map(previous.entries.map((e) => [e.name, e.decl]));
   for (const [name, kind] of declaredHere) kinds.set(name, kind);
   let lexical = [];
@@ -557,18 +806,24 @@ function saveState(declaredHere) {
       Object.assign(entry, { how: "member", spec, key });
     } else if (typeof value === "function") {
       const text = Function.prototype.toString.call(value);
-      if (/\{\s*\[native code\]\s*\}$/.test(text)) {
-        skipped[name] = "built-in or bound function (no source to carry)";
-        continue;
-      }
+      let plain = false;
       try {
-        new vm.Script(`(${text}\n)`); // a method shorthand is no expression on its own
+        new vm.Script(`(${text}\n)`);
+        plain = !/\{\s*\[native code\]\s*\}$/.test(text) && (restoredFunctions.has(value) || !closesOverLocals(value)) && !pathOf(value);
       } catch (err) {
-        skipped[name] = "function whose source is not an expression (a method?)";
-        continue;
+        plain = false; // a method shorthand: described below
       }
-      if (!restoredFunctions.has(value) && closesOverLocals(value)) {
-        skipped[name] = "function closing over local variables (define it at the top level)";
+      if (!plain) {
+        // a closure, a bound function, a built-in by its path, a method: made again from its description
+        try {
+          describing = name;
+          Object.assign(entry, { how: "made", fn: describeFunction(value, 0, name) });
+        } catch (err) {
+          if (!(err instanceof NotCarried)) throw err;
+          skipped[name] = err.message;
+          continue;
+        }
+        entries.push(entry);
         continue;
       }
       Object.assign(entry, { how: "source", source: text });
@@ -579,6 +834,8 @@ function saveState(declaredHere) {
         Object.assign(entry, { cell: Number(header.execution_count) || 0, line: analysis.lines.get(name) });
       }
       sources.set(value, name);
+    } else if (value !== null && typeof value === "object" && pathOf(value)) {
+      Object.assign(entry, { how: "made", fn: { how: "path", path: pathOf(value) } }); // `const terminal = console`
     } else {
       entry.how = "value";
       pending.push([entry, value]);
@@ -596,6 +853,14 @@ function saveState(declaredHere) {
   };
   const drop = new Set();
   for (const [entry, value] of pending) {
+    try {
+      markFunctions(value, entry.name);
+    } catch (err) {
+      if (!(err instanceof NotCarried)) throw err;
+      skipped[entry.name] = err.message;
+      drop.add(entry.name);
+      continue;
+    }
     let foreign = null;
     walkObjects({ value }, (object) => {
       const cls = classOf(object);
@@ -607,6 +872,11 @@ function saveState(declaredHere) {
       continue;
     }
     values[entry.name] = value;
+  }
+  for (const [owner, other] of sharedClosures()) {
+    skipped[owner] = `its functions may share closed-over variables${other === owner ? "" : ` with ${other}`} (a copy each would split them)`;
+    drop.add(owner);
+    delete values[owner];
   }
   try {
     v8.serialize(values); // all at once keeps shared references shared
@@ -641,7 +911,8 @@ function saveState(declaredHere) {
   const count = (how) => carried.filter((e) => e.how === how).length;
   sendFrame("state", {
     language: "javascript",
-    carried: { count: carried.length, bytes: blob.length, values: count("value"), definitions: count("source"), modules: count("module") + count("member") },
+    carried: { count: carried.length, bytes: blob.length, values: count("value"), definitions: count("source"), rebuilt: count("made"),
+      modules: count("module") + count("member") },
     not_carried: { ...skipped },
   });
   const took = Number(process.hrtime.bigint() - started) / 1e9;
