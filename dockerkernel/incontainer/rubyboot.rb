@@ -142,10 +142,16 @@ module DockerKernelBoot
       when :DEFN then "def:#{kids[0]}"
       when :DEFS then "defs:#{kids[1]}"
       when :CLASS, :MODULE then "#{node.type.downcase}:#{const_path(kids[0])}"
-      when :SCLASS, :ALIAS, :VALIAS then "#{node.type.downcase}:#{node.first_lineno}:#{kids.map(&:to_s).join(',')}"
+      when :ALIAS, :VALIAS then "#{node.type.downcase}:#{alias_names(kids).join(',')}"
+      when :SCLASS then "sclass:#{node.first_lineno}:#{kids.map(&:to_s).join(',')}"
       when :CDECL then "const:#{kids[0]}" # kept only when its value is a class or module (see save_state)
       when :FCALL, :VCALL then DEFINING_CALLS.include?(kids[0]) ? "call:#{kids[0]}" : nil
       end
+    end
+
+    def alias_names(kids)
+      # `alias new old`: LIT nodes holding symbols (Ruby 3.1), or the symbols themselves
+      kids.map { |k| k.is_a?(RubyVM::AbstractSyntaxTree::Node) ? k.children.first.to_s : k.to_s }
     end
 
     def const_path(node)
@@ -248,7 +254,13 @@ module DockerKernelBoot
 
         # a method, constant or alias defined again replaces the old source; class and module
         # bodies accumulate, as reopening does
-        defs.reject! { |old| old[0] == key } unless key.start_with?("class:", "module:", "call:", "sclass:")
+        defs.reject! { |old| old[0] == key || old[0] == "body-of-#{key}" } unless key.start_with?("class:", "module:", "call:", "sclass:")
+        if key.start_with?("alias:")
+          # an alias names the body the old name had then: that body comes back first, so a
+          # later redefinition of the old name (restored after it) does not change the alias
+          body = defs.reverse.find { |old| old[0] == "def:#{key.split(',').last}" }
+          defs << ["body-of-#{key}", *body.drop(1)] if body
+        end
         defs << definition
       end
       keys = defs.map(&:first)

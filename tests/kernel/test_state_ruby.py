@@ -198,3 +198,13 @@ def test_state_saved_before_a_limit_struck_is_not_restored(rb):
     assert shown(rb.run("$orphan1")) == ['"before"']
     assert_ok(rb.run("$orphan1 = 'after'"))
     assert shown(rb.run("$orphan1")) == ['"after"']
+
+
+def test_an_alias_keeps_the_body_it_named(rb):
+    """`alias new old` then `def old` again: the alias still runs the first body, in later cells too."""
+    first = rb.run('def old_al\n  "first"\nend\nalias new_al old_al\ndef old_al\n  "second"\nend\nputs old_al, new_al')
+    assert_ok(first, "second\nfirst\n")
+    assert "not carried" not in first.stream("stderr"), first.stream("stderr")
+    assert_ok(rb.run("puts old_al, new_al"), "second\nfirst\n")
+    assert_ok(rb.run('def old_al = "third"\nputs old_al, new_al'), "third\nfirst\n")
+    assert_ok(rb.run("puts old_al, new_al"), "third\nfirst\n")
