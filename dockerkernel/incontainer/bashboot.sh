@@ -205,7 +205,7 @@ fi
 builtin unset -v __dk_text
 __dk_env
 builtin trap '__dk_save' EXIT
-BASH_ARGV0=$__dk_cell
+BASH_ARGV0=bash  # $0 as in bash_kernel's shell (and `bash -c`), not the boot's file
 # the boot's own variables are not the cell's
 builtin unset -v __dk_header BASH_REMATCH
 __dk_set_options; builtin unset -f __dk_set_options; builtin source "$__dk_cell"

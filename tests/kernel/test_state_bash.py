@@ -218,3 +218,9 @@ def test_state_saved_before_a_limit_struck_is_not_restored(sh):
     assert_ok(sh.run('echo "$orphan1"; type -t : '), "before\nbuiltin\n")
     assert_ok(sh.run("orphan1=after"))
     assert_ok(sh.run('echo "$orphan1"'), "after\n")
+
+
+def test_dollar_zero_is_bash_as_in_bash_kernel(sh):
+    """`$0` in a cell and in its functions is the shell's name, not the boot's file (real notebooks print it)."""
+    assert_ok(sh.run('show0() { echo "$0 $1"; }; echo "$0"; show0 a'), "bash\nbash a\n")
+    assert_ok(sh.run("show0 b"), "bash b\n")
