@@ -1,0 +1,274 @@
+"""Package environments on the daemon: content-addressed volumes, the installer container, gc.
+
+An environment (see ``dockerkernel.packages``) is a named volume ``dockerkernel-pkgs-<key>``
+labelled ``dockerkernel.packages=<key>`` (plus the language and the requirement list). It is
+made once by a single-use **installer container** of the cell image:
+
+* the only container of a kernel with a network (the daemon's default bridge; ``none`` when
+  every requirement is a local file), never running cell code;
+* user 1000, read-only root, a tmpfs /tmp, no capabilities, no-new-privileges, the kernel's
+  memory, CPU and pids limits and its own wall-clock limit; labelled like every object of the
+  kernel (a sweep or the watchdog removes it if the kernel dies) and removed after use;
+* the environment's volume read-write at ``PACKAGES_MOUNT`` (and nothing else writable), the
+  kernel's workspace read-only at /workspace (local package files);
+* the host's CA bundle arrives on its stdin (so it works with a remote or nested daemon, and
+  never lands in the volume); its output is streamed to the caller as it comes.
+
+The last step of a successful install writes ``.dk/complete`` into the volume; a volume
+without it (an install that failed or was cut off) is never used, and is removed. Each use
+writes the time into ``.dk/last-used`` (a tiny network-less container), which ``gc`` reads.
+Cells mount the volume read-only (``engine.host_config``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import tarfile
+import time
+from collections.abc import Callable
+
+import docker
+import docker.errors
+from docker.types import LogConfig, Mount
+
+from ..cells import Limits
+from ..errors import DockerKernelError
+from ..packages import PACKAGES_MOUNT, WORKSPACE, Manager, last_error_line, volume_name
+from .engine import SANDBOX_USER, demux
+from .labels import LABEL_HOST, LABEL_ROLE, log, remove_labelled, this_host
+
+LABEL_PACKAGES = "dockerkernel.packages"  # the environment's key
+LABEL_PACKAGES_LANGUAGE = "dockerkernel.packages.language"
+LABEL_REQUIREMENTS = "dockerkernel.packages.requirements"  # JSON list, for people reading `docker volume ls`
+COMPLETE = ".dk/complete"
+LAST_USED = ".dk/last-used"
+
+
+class InstallError(DockerKernelError, RuntimeError):
+    """An install failed; the message is the installer's own last error line."""
+
+
+def _quiet_remove_volume(api, name: str) -> None:
+    try:
+        api.remove_volume(name, force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        log.warning("could not remove %s: %s", name, exc)
+
+
+def _hardened(api, limits: Limits, mounts: list, network: str) -> dict:
+    """HostConfig of the helper containers of this module (as locked down as a cell's)."""
+    return api.create_host_config(
+        mem_limit=limits.memory, memswap_limit=limits.memory, nano_cpus=int(limits.cpus * 1e9),
+        pids_limit=limits.pids, network_mode=network, read_only=True,
+        tmpfs={"/tmp": f"rw,exec,nosuid,nodev,size={max(limits.tmp_size, 256 << 20)},mode=1777"},
+        cap_drop=["ALL"], security_opt=["no-new-privileges"], init=True, log_config=LogConfig(type="none"),
+        mounts=mounts,
+    )
+
+
+def _run_small(client: docker.DockerClient, image: str, script: str, volume: str, labels: dict,
+               writable: bool) -> tuple[int, bytes]:
+    """Run ``sh -c script`` in a tiny network-less container with ``volume`` at PACKAGES_MOUNT."""
+    api = client.api
+    limits = Limits(memory=64 << 20, cpus=0.5, pids=16, tmp_size=1 << 20)
+    host = _hardened(api, limits, [Mount(PACKAGES_MOUNT, volume, type="volume", read_only=not writable)], "none")
+    created = api.create_container(image, ["sh", "-c", script], user=SANDBOX_USER, labels=labels,
+                                   network_disabled=True, host_config=host)
+    try:
+        attach = api.attach_socket(created["Id"], params={"stdout": 1, "stderr": 1, "stream": 1})
+        api.start(created["Id"])
+        output = _read_all(attach, lambda stream, data: None, time.monotonic() + 30)
+        status = api.wait(created["Id"], timeout=30).get("StatusCode", 1)
+        return status, output
+    finally:
+        try:
+            api.remove_container(created["Id"], force=True)
+        except docker.errors.APIError:
+            pass
+
+
+def _read_all(attach, on_output: Callable[[str, bytes], None], deadline: float) -> bytes:
+    """Read a container's attach stream to its end, passing each chunk on; returns all of it."""
+    sock = getattr(attach, "_sock", attach)
+    sock.settimeout(1.0)
+    buf = bytearray()
+    everything = bytearray()
+    try:
+        while time.monotonic() < deadline:
+            try:
+                data = sock.recv(1 << 16)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            for stream, payload in demux(buf):
+                everything += payload
+                on_output(stream, payload)
+        else:
+            raise TimeoutError
+    finally:
+        try:
+            sock.close()
+        except OSError:
+            pass
+    return bytes(everything)
+
+
+def ready_environment(client: docker.DockerClient, key: str, image: str, labels: dict) -> str | None:
+    """The volume of environment ``key`` if it exists and is complete (stamped as used now), else None.
+
+    A volume that exists but is incomplete (a failed or cut-off install with no installer
+    running for it any more) is removed.
+    """
+    api = client.api
+    name = volume_name(key)
+    try:
+        api.inspect_volume(name)
+    except docker.errors.NotFound:
+        return None
+    script = f"test -f {PACKAGES_MOUNT}/{COMPLETE} && date +%s > {PACKAGES_MOUNT}/{LAST_USED}"
+    status, _ = _run_small(client, image, script, name, {**labels, LABEL_ROLE: "packages-stamp"}, writable=True)
+    if status == 0:
+        return name
+    running = api.containers(filters={"label": [f"{LABEL_PACKAGES}={key}"], "status": "running"})
+    if not running:
+        _quiet_remove_volume(api, name)
+    return None
+
+
+def install_environment(
+    client: docker.DockerClient, *, key: str, manager: Manager, requirements: list[str], argv: list[str],
+    image: str, labels: dict, limits: Limits, timeout: float, env: dict, ca_bundle: bytes, network: str,
+    workspace: str | None, on_output: Callable[[str, bytes], None],
+) -> str:
+    """Make environment ``key`` in a single-use installer container; returns the volume name.
+
+    ``argv`` is the manager's install command (``Manager.install_argv``); ``env`` the index
+    settings; ``ca_bundle`` the CA certificates to trust (PEM, may be empty); ``workspace`` the
+    kernel's workspace volume, mounted read-only at /workspace (None: not mounted). Output goes
+    to ``on_output(stream, bytes)`` while it comes. Raises ``InstallError`` (the installer
+    failed or ran past ``timeout`` seconds: the volume is removed) and docker's errors.
+    """
+    api = client.api
+    name = volume_name(key)
+    volume_labels = {
+        LABEL_PACKAGES: key, LABEL_PACKAGES_LANGUAGE: manager.language, LABEL_HOST: this_host(),
+        LABEL_REQUIREMENTS: json.dumps(requirements)[:4000],
+    }
+    api.create_volume(name, driver="local", labels=volume_labels)
+    mounts = [Mount(PACKAGES_MOUNT, name, type="volume")]
+    if workspace:
+        mounts.append(Mount(WORKSPACE, workspace, type="volume", read_only=True))
+    environment = {"HOME": "/tmp", "npm_config_cache": "/tmp/npm-cache", "PIP_CERT": "", **env}
+    if ca_bundle:
+        environment.update({"PIP_CERT": "/tmp/dk-ca.crt", "SSL_CERT_FILE": "/tmp/dk-ca.crt",
+                            "npm_config_cafile": "/tmp/dk-ca.crt", "NODE_EXTRA_CA_CERTS": "/tmp/dk-ca.crt"})
+    else:
+        environment.pop("PIP_CERT")
+    script = (f'cat > /tmp/dk-ca.crt && "$@" && echo "$(date +%s)" > '
+              f'{PACKAGES_MOUNT}/{COMPLETE} && cp {PACKAGES_MOUNT}/{COMPLETE} {PACKAGES_MOUNT}/{LAST_USED}')
+    created = None
+    ok = False
+    try:
+        _own_volume_root(client, image, name, manager.subdir, labels)
+        created = api.create_container(
+            image, ["sh", "-c", script, "installer", *argv], user=SANDBOX_USER, working_dir=WORKSPACE if workspace
+            else "/tmp", environment=environment, labels={**labels, LABEL_ROLE: "installer", LABEL_PACKAGES: key},
+            stdin_open=True, network_disabled=network == "none",
+            host_config=_hardened(api, limits, mounts, network),
+        )
+        attach = api.attach_socket(created["Id"], params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+        api.start(created["Id"])
+        sock = getattr(attach, "_sock", attach)
+        sock.sendall(ca_bundle)
+        sock.shutdown(socket.SHUT_WR)  # end of the CA bundle: the install starts
+        try:
+            output = _read_all(attach, on_output, time.monotonic() + timeout)
+        except TimeoutError:
+            raise InstallError(f"the install took longer than {timeout:g} s (DockerKernel.install_timeout)") from None
+        status = api.wait(created["Id"], timeout=30).get("StatusCode", 1)
+        state = api.inspect_container(created["Id"])["State"]
+        if state.get("OOMKilled"):
+            raise InstallError(f"the installer ran out of memory ({limits.memory >> 20} MiB; %memory sets it)")
+        if status != 0:
+            raise InstallError(last_error_line(output.decode("utf-8", "replace")))
+        ok = True
+        return name
+    finally:
+        if created is not None:
+            try:
+                api.remove_container(created["Id"], force=True)
+            except docker.errors.APIError as exc:
+                log.warning("could not remove the installer %s: %s", created["Id"][:12], exc)
+        if not ok:
+            _quiet_remove_volume(api, name)
+
+
+def _own_volume_root(client: docker.DockerClient, image: str, volume: str, subdir: str, labels: dict) -> None:
+    """A new volume's root belongs to root: make the manager's directory and ``.dk`` in it, owned
+    by the sandbox user (put_archive into a created, never started container; the volume root
+    itself stays root's, so nothing else can be written there)."""
+    api = client.api
+    created = api.create_container(image, ["true"], labels={**labels, LABEL_ROLE: "packages-stamp"},
+                                   network_disabled=True,
+                                   host_config=api.create_host_config(
+                                       read_only=True, network_mode="none",
+                                       mounts=[Mount(PACKAGES_MOUNT, volume, type="volume")]))
+    try:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            for entry in (subdir, ".dk"):
+                info = tarfile.TarInfo(entry)
+                info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, 1000, 1000
+                info.mtime = int(time.time())
+                tar.addfile(info)
+        api.put_archive(created["Id"], PACKAGES_MOUNT, buf.getvalue())
+    finally:
+        api.remove_container(created["Id"], force=True)
+
+
+def list_packages(client: docker.DockerClient, image: str, volume: str, argv: list[str], labels: dict) -> str:
+    """What the manager lists in an environment (mounted read-only, no network)."""
+    script = " ".join(f"'{a}'" for a in argv) + " 2>&1"
+    status, output = _run_small(client, image, script, volume, {**labels, LABEL_ROLE: "packages-list"},
+                                writable=False)
+    return output.decode("utf-8", "replace")
+
+
+def last_used(client: docker.DockerClient, image: str, volume: str) -> float | None:
+    """When environment ``volume`` was last used (epoch seconds), None if it never completed."""
+    try:
+        status, output = _run_small(client, image, f"cat {PACKAGES_MOUNT}/{LAST_USED}", volume,
+                                    {LABEL_ROLE: "packages-gc", LABEL_HOST: this_host()}, writable=False)
+        return float(output.decode().strip()) if status == 0 else None
+    except (ValueError, docker.errors.APIError):
+        return None
+
+
+def prune_environments(client: docker.DockerClient, older_than_days: float, image: str,
+                       now: float | None = None) -> list[str]:
+    """Remove package environments not used for ``older_than_days`` (and incomplete ones);
+    environments a container still mounts are kept. Returns the removed volume names."""
+    api = client.api
+    now = time.time() if now is None else now
+    removed = []
+    for info in api.volumes(filters={"label": LABEL_PACKAGES}).get("Volumes") or []:
+        name = info["Name"]
+        if api.containers(all=True, filters={"volume": name}):
+            continue  # a cell, a pool container or an installer has it
+        used = last_used(client, image, name)
+        if used is None or now - used > older_than_days * 86400:
+            try:
+                api.remove_volume(name)
+                removed.append(name)
+            except docker.errors.APIError as exc:
+                log.warning("could not remove %s: %s", name, exc)
+    remove_labelled(client, f"{LABEL_ROLE}=packages-gc")
+    return removed
