@@ -72,13 +72,14 @@ class Manager:
             argv += ["--local"]
         return [*argv, *requirements]
 
-    def list_argv(self) -> list[str]:
-        """The command that lists the installed packages (run with the environment read-only)."""
+    def list_script(self) -> str:
+        """The shell command that lists the installed packages (run with the environment read-only)."""
         if self.name == "pip":
-            return ["python3", "-m", "pip", "list", "--path", self.target, "--disable-pip-version-check"]
+            return f"python3 -m pip list --path {self.target} --disable-pip-version-check"
         if self.name == "npm":
-            return ["npm", "ls", "--prefix", self.target, "--depth", "0"]
-        return ["gem", "list", "--local"]
+            return f"npm ls --prefix {self.target} --depth 0"
+        # only the gems of the environment (Ruby's own default gems are always there)
+        return f"GEM_HOME={self.target} GEM_PATH={self.target} gem list --local | grep -v 'default: '"
 
 
 MANAGERS = {
@@ -174,6 +175,19 @@ def updated_requirements(current: list[str], command: PackageCommand) -> list[st
 def is_local_file(spec: str, manager: Manager) -> bool:
     """Is this requirement a file (in /workspace) rather than a name for the index?"""
     return spec.startswith((".", "/")) or spec.endswith(manager.local_suffixes)
+
+
+def needs_source_build(spec: str, manager: Manager) -> bool:
+    """Would installing ``spec`` run the package's own build code? pip: a local or remote sdist,
+    a VCS or URL requirement (``--only-binary`` does not stop pip from building those); npm and
+    gem: no (npm's scripts are off by default; see SECURITY.md for gems)."""
+    if manager.name != "pip":
+        return False
+    text = spec.strip()
+    location = text.split(" @ ", 1)[1].strip() if " @ " in text else text
+    if is_local_file(location, manager) or "://" in location or location.startswith(("git+", "hg+", "svn+", "bzr+")):
+        return not location.split("#", 1)[0].split("?", 1)[0].endswith(".whl")
+    return False
 
 
 def workspace_path(spec: str) -> str:

@@ -144,13 +144,18 @@ class PackagesMixin(PackagesConfig):
                 self._send_stream("stdout", LIST_EMPTY.format(name=name))
                 return
             text = await self.sandbox._call(store.list_packages, self.sandbox.client, image, volume,
-                                            manager.list_argv(), self.sandbox.labels)
+                                            manager.list_script(), self.sandbox.labels)
             self._send_stream("stdout", text)
             return
         extra = [await self._read_workspace_text(path) for path in command.requirement_files]
         listed = [line for text in extra for line in _requirement_lines(text)]
         command = packages.PackageCommand(manager, command.verb, (*command.packages, *listed), (), command.local)
         wanted = packages.updated_requirements(current, command)
+        built = [spec for spec in command.packages if packages.needs_source_build(spec, manager)]
+        if built and command.verb == "install" and not self.allow_source_builds:
+            raise store.InstallError(
+                f"{' '.join(built)}: not a wheel; building it would run its own code in the installer "
+                "(refused: only wheels are installed unless the administrator sets DockerKernel.allow_source_builds)")
         if wanted == current:
             self._send_stream("stdout", f"%{name}: nothing to change\n")
             return
@@ -196,12 +201,18 @@ class PackagesMixin(PackagesConfig):
                 loop.call_soon_threadsafe(self._send_stream, stream, text)
 
         limits = self.settings.limits
-        return await sandbox._call(
-            store.install_environment, sandbox.client, key=key, manager=manager, requirements=wanted, argv=argv,
-            image=image, labels=sandbox.labels, limits=limits, timeout=self.install_timeout, env=index,
-            ca_bundle=self._ca_bundle(), network="none" if local_only else self.install_network,
-            workspace=sandbox.volume if local else None, on_output=on_output,
-        )
+        try:
+            return await sandbox._call(
+                store.install_environment, sandbox.client, key=key, manager=manager, requirements=wanted, argv=argv,
+                image=image, labels=sandbox.labels, limits=limits, timeout=self.install_timeout, env=index,
+                ca_bundle=self._ca_bundle(), network="none" if local_only else self.install_network,
+                workspace=sandbox.volume if local else None, on_output=on_output,
+            )
+        except store.InstallError as exc:
+            if "No matching distribution" in str(exc) and manager.name == "pip" and not self.allow_source_builds:
+                raise store.InstallError(str(exc), "only wheels are installed (--only-binary :all:); a package with "
+                                         "no wheel for this image needs DockerKernel.allow_source_builds") from None
+            raise
 
     async def _workspace_file(self, path: str, image: str | None = None) -> bytes:
         """A file of /workspace, read through the workspace's holder container. Raises ``InstallError``."""

@@ -76,7 +76,8 @@ def _run_small(client: docker.DockerClient, image: str, script: str, volume: str
     api = client.api
     limits = Limits(memory=64 << 20, cpus=0.5, pids=16, tmp_size=1 << 20)
     host = _hardened(api, limits, [Mount(PACKAGES_MOUNT, volume, type="volume", read_only=not writable)], "none")
-    created = api.create_container(image, ["sh", "-c", script], user=SANDBOX_USER, labels=labels,
+    created = api.create_container(image, ["sh", "-c", script + " 2>&1"], user=SANDBOX_USER, labels=labels,
+                                   environment={"HOME": "/tmp"},
                                    network_disabled=True, host_config=host)
     try:
         attach = api.attach_socket(created["Id"], params={"stdout": 1, "stderr": 1, "stream": 1})
@@ -234,9 +235,8 @@ def _own_volume_root(client: docker.DockerClient, image: str, volume: str, subdi
         api.remove_container(created["Id"], force=True)
 
 
-def list_packages(client: docker.DockerClient, image: str, volume: str, argv: list[str], labels: dict) -> str:
-    """What the manager lists in an environment (mounted read-only, no network)."""
-    script = " ".join(f"'{a}'" for a in argv) + " 2>&1"
+def list_packages(client: docker.DockerClient, image: str, volume: str, script: str, labels: dict) -> str:
+    """What the manager's ``script`` lists in an environment (mounted read-only, no network)."""
     status, output = _run_small(client, image, script, volume, {**labels, LABEL_ROLE: "packages-list"},
                                 writable=False)
     return output.decode("utf-8", "replace")
