@@ -253,14 +253,18 @@ def last_used(client: docker.DockerClient, image: str, volume: str) -> float | N
 
 
 def prune_environments(client: docker.DockerClient, older_than_days: float, image: str,
-                       now: float | None = None) -> list[str]:
+                       now: float | None = None, only: set[str] | None = None) -> list[str]:
     """Remove package environments not used for ``older_than_days`` (and incomplete ones);
-    environments a container still mounts are kept. Returns the removed volume names."""
+    environments a container still mounts are kept. ``image``: any image with ``sh`` and ``cat``
+    (reads the last-used stamp); ``now``: epoch seconds; ``only``: consider only these volume
+    names. Returns the removed volume names."""
     api = client.api
     now = time.time() if now is None else now
     removed = []
     for info in api.volumes(filters={"label": LABEL_PACKAGES}).get("Volumes") or []:
         name = info["Name"]
+        if only is not None and name not in only:
+            continue
         if api.containers(all=True, filters={"volume": name}):
             continue  # a cell, a pool container or an installer has it
         used = last_used(client, image, name)

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from dockerkernel.sandbox.packages import LABEL_PACKAGES, LABEL_REQUIREMENTS
+from dockerkernel import images
+from dockerkernel.sandbox.packages import LABEL_PACKAGES, LABEL_REQUIREMENTS, prune_environments
 from tests.support import assert_error, assert_ok, unique_id, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "ruby")]
@@ -185,3 +186,18 @@ def test_gem_install_from_a_local_gem(kernels):
     assert "1 gem installed" in result.stream(), result.stream()
     assert_ok(kernel.run(f'require "{gem}"\nputs Dkhello.hi'), "hello from a gem\n")
     assert gem in kernel.run("%gem list").stream()
+
+
+def test_gc_prunes_environments_unused_for_days(unique_requirement, kernels, docker_client):
+    kernel = kernels("docker-python")
+    assert_ok(kernel.run(f"%pip install '{unique_requirement}'", timeout=INSTALL_TIMEOUT))
+    marker = unique_requirement.split("!=")[1]
+    (volume,) = [v["Name"] for v in docker_client.api.volumes(filters={"label": LABEL_PACKAGES}).get("Volumes") or []
+                 if marker in (v.get("Labels") or {}).get(LABEL_REQUIREMENTS, "")]
+    image = images.image_name("base")
+    assert prune_environments(docker_client, 1, image, now=time.time() + 3 * 86400, only={volume}) == []  # in use
+    kernel.shutdown()
+    assert wait_until(lambda: not docker_client.api.containers(all=True, filters={"volume": volume}))
+    assert prune_environments(docker_client, 7, image, now=time.time() + 3 * 86400, only={volume}) == []  # recent
+    assert prune_environments(docker_client, 1, image, now=time.time() + 3 * 86400, only={volume}) == [volume]
+    assert not [v for v in docker_client.api.volumes().get("Volumes") or [] if v["Name"] == volume]
