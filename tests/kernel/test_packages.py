@@ -8,14 +8,19 @@ the shared cache cannot hide the installer; the volumes such lists make are remo
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
+import nbformat
 import pytest
 
 from dockerkernel import images
 from dockerkernel.sandbox.packages import LABEL_PACKAGES, LABEL_REQUIREMENTS, prune_environments
-from tests.support import assert_error, assert_ok, unique_id, wait_until
+from tests.support import ROOT, assert_error, assert_ok, unique_id, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "ruby")]
 
@@ -201,3 +206,23 @@ def test_gc_prunes_environments_unused_for_days(unique_requirement, kernels, doc
     assert prune_environments(docker_client, 7, image, now=time.time() + 3 * 86400, only={volume}) == []  # recent
     assert prune_environments(docker_client, 1, image, now=time.time() + 3 * 86400, only={volume}) == [volume]
     assert not [v for v in docker_client.api.volumes().get("Volumes") or [] if v["Name"] == volume]
+
+
+def test_example_notebook_runs_under_nbconvert(tmp_path):
+    """examples/packages.ipynb (it begins with %pip install) runs under `jupyter nbconvert --execute`."""
+    path = Path(ROOT) / "examples" / "packages.ipynb"
+    assert nbformat.read(path, as_version=4).cells[0].source.startswith("%pip install")
+    jupyter = str(Path(sys.executable).with_name("jupyter"))
+    proc = subprocess.run(
+        [jupyter, "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.timeout=600",
+         "--output-dir", str(tmp_path), str(path)],
+        capture_output=True, text=True, timeout=900, env=os.environ.copy(),
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    executed = nbformat.read(tmp_path / path.name, as_version=4)
+    text = "".join(output.get("text", "") for cell in executed.cells if cell.cell_type == "code"
+                   for output in cell.outputs)
+    assert "dockerkernel    1" in text and "no network in cells: URLError" in text, text
+    assert "packages are read-only: Read-only file system" in text, text
+    assert not [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs
+                if o.output_type == "error"]
