@@ -122,26 +122,30 @@ def _read_all(attach, on_output: Callable[[str, bytes], None], deadline: float) 
     return bytes(everything)
 
 
-def ready_environment(client: docker.DockerClient, key: str, image: str, labels: dict) -> str | None:
+def ready_environment(client: docker.DockerClient, key: str, image: str, labels: dict,
+                      wait: float = 600.0) -> str | None:
     """The volume of environment ``key`` if it exists and is complete (stamped as used now), else None.
 
-    A volume that exists but is incomplete (a failed or cut-off install with no installer
-    running for it any more) is removed.
+    Another kernel's installer still making it is waited for (up to ``wait`` seconds); a
+    volume left incomplete (a failed or cut-off install) is removed.
     """
     api = client.api
     name = volume_name(key)
-    try:
-        api.inspect_volume(name)
-    except docker.errors.NotFound:
-        return None
-    script = f"test -f {PACKAGES_MOUNT}/{COMPLETE} && date +%s > {PACKAGES_MOUNT}/{LAST_USED}"
-    status, _ = _run_small(client, image, script, name, {**labels, LABEL_ROLE: "packages-stamp"}, writable=True)
-    if status == 0:
-        return name
-    running = api.containers(filters={"label": [f"{LABEL_PACKAGES}={key}"], "status": "running"})
-    if not running:
-        _quiet_remove_volume(api, name)
-    return None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            api.inspect_volume(name)
+        except docker.errors.NotFound:
+            return None
+        script = f"test -f {PACKAGES_MOUNT}/{COMPLETE} && date +%s > {PACKAGES_MOUNT}/{LAST_USED}"
+        status, _ = _run_small(client, image, script, name, {**labels, LABEL_ROLE: "packages-stamp"}, writable=True)
+        if status == 0:
+            return name
+        installing = api.containers(all=True, filters={"label": [f"{LABEL_PACKAGES}={key}"]})
+        if not installing or time.monotonic() > deadline:
+            _quiet_remove_volume(api, name)
+            return None
+        time.sleep(1.0)  # the same list is being installed by another kernel: use its result
 
 
 def install_environment(
@@ -178,28 +182,25 @@ def install_environment(
     created = None
     ok = False
     try:
-        _own_volume_root(client, image, name, manager.subdir, labels)
-        created = api.create_container(
-            image, ["sh", "-c", script, "installer", *argv], user=SANDBOX_USER, working_dir=WORKSPACE if workspace
-            else "/tmp", environment=environment, labels={**labels, LABEL_ROLE: "installer", LABEL_PACKAGES: key},
-            stdin_open=True, network_disabled=network == "none",
-            host_config=_hardened(api, limits, mounts, network),
-        )
-        attach = api.attach_socket(created["Id"], params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-        api.start(created["Id"])
-        sock = getattr(attach, "_sock", attach)
-        sock.sendall(ca_bundle)
-        sock.shutdown(socket.SHUT_WR)  # end of the CA bundle: the install starts
         try:
-            output = _read_all(attach, on_output, time.monotonic() + timeout)
-        except TimeoutError:
-            raise InstallError(f"the install took longer than {timeout:g} s (DockerKernel.install_timeout)") from None
-        status = api.wait(created["Id"], timeout=30).get("StatusCode", 1)
-        state = api.inspect_container(created["Id"])["State"]
-        if state.get("OOMKilled"):
-            raise InstallError(f"the installer ran out of memory ({limits.memory >> 20} MiB; %memory sets it)")
-        if status != 0:
-            raise InstallError(last_error_line(output.decode("utf-8", "replace")))
+            # the name is the lock: one installer per environment on the daemon at a time
+            created = api.create_container(
+                image, ["sh", "-c", script, "installer", *argv], user=SANDBOX_USER,
+                name=f"dockerkernel-install-{key[:24]}", working_dir=WORKSPACE if workspace else "/tmp",
+                environment=environment,
+                labels={**labels, LABEL_ROLE: "installer", LABEL_PACKAGES: key}, stdin_open=True,
+                network_disabled=network == "none", host_config=_hardened(api, limits, mounts, network),
+            )
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+            ok = True  # the volume is the other installer's
+            ready = ready_environment(client, key, image, labels, wait=timeout)
+            if ready is None:
+                raise InstallError("another kernel's install of the same packages failed; try again") from None
+            return ready
+        _own_volume_root(client, image, name, manager.subdir, labels)
+        _run_installer(api, created["Id"], ca_bundle, on_output, timeout, limits)
         ok = True
         return name
     finally:
@@ -210,6 +211,25 @@ def install_environment(
                 log.warning("could not remove the installer %s: %s", created["Id"][:12], exc)
         if not ok:
             _quiet_remove_volume(api, name)
+
+
+def _run_installer(api, container_id: str, ca_bundle: bytes, on_output, timeout: float, limits: Limits) -> None:
+    """Start the created installer, feed it the CA bundle, stream its output; raise ``InstallError``
+    unless it succeeds within ``timeout`` seconds."""
+    attach = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+    api.start(container_id)
+    sock = getattr(attach, "_sock", attach)
+    sock.sendall(ca_bundle)
+    sock.shutdown(socket.SHUT_WR)  # end of the CA bundle: the install starts
+    try:
+        output = _read_all(attach, on_output, time.monotonic() + timeout)
+    except TimeoutError:
+        raise InstallError(f"the install took longer than {timeout:g} s (DockerKernel.install_timeout)") from None
+    status = api.wait(container_id, timeout=30).get("StatusCode", 1)
+    if api.inspect_container(container_id)["State"].get("OOMKilled"):
+        raise InstallError(f"the installer ran out of memory ({limits.memory >> 20} MiB; %memory sets it)")
+    if status != 0:
+        raise InstallError(last_error_line(output.decode("utf-8", "replace")))
 
 
 def _own_volume_root(client: docker.DockerClient, image: str, volume: str, subdir: str, labels: dict) -> None:

@@ -226,3 +226,33 @@ def test_example_notebook_runs_under_nbconvert(tmp_path):
     assert "packages are read-only: Read-only file system" in text, text
     assert not [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs
                 if o.output_type == "error"]
+
+
+def test_two_kernels_installing_the_same_list_share_one_installer(unique_requirement, kernels, docker_client):
+    first, second = kernels("docker-python"), kernels("docker-python")
+    for kernel in (first, second):
+        assert_ok(kernel.run("print('ready')"), "ready\n")
+    results = {}
+
+    def install(kernel, label):
+        results[label] = kernel.run(f"%pip install '{unique_requirement}'", timeout=INSTALL_TIMEOUT)
+
+    with InstallerWatch(docker_client) as watch:
+        threads = [threading.Thread(target=install, args=(k, n)) for n, k in (("a", first), ("b", second))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(INSTALL_TIMEOUT)
+    for result in results.values():
+        assert_ok(result)
+    assert len(watch.created) == 1, watch.created
+    for kernel in (first, second):
+        assert_ok(kernel.run("import tabulate; print('ok')"), "ok\n")
+
+
+def test_requirements_file(kernels):
+    kernel = kernels("docker-python")
+    assert_ok(kernel.run("%%writefile requirements.txt\n# for this notebook\ntabulate  # tables\n"))
+    assert_ok(kernel.run("%pip install -r requirements.txt", timeout=INSTALL_TIMEOUT))
+    assert_ok(kernel.run("import tabulate; print('ok')"), "ok\n")
+    assert_error(kernel.run("%pip install -r missing.txt"), "InstallError")
