@@ -235,6 +235,7 @@ class DockerKernel(InputRelay, PackagesMixin, Kernel, KernelConfig):
         """Apply the cell's magics, then run what is left of it (if anything)."""
         lang = self.lang
         self.settings.cell_stdin = ""  # %stdin is for one cell
+        await self.install_configured_requirements()  # a notebook's recorded packages, before its first cell
         found, body = self._split_magics(code, lang)
         for magic in found:
             switched = magics.cell_language(magic.name) if magic.cell else None
@@ -379,8 +380,9 @@ class DockerKernel(InputRelay, PackagesMixin, Kernel, KernelConfig):
     def finish_metadata(self, parent, metadata, reply_content):
         """Attach how the cell ran (image, limits, exit status, wall time) to the reply."""
         metadata = super().finish_metadata(parent, metadata, reply_content)
-        if self._provenance:
-            metadata["dockerkernel"] = self._provenance
+        installed = self.installed_requirements()  # the packages travel with the notebook
+        if self._provenance or installed:
+            metadata["dockerkernel"] = {**self._provenance, **({"requirements": installed} if installed else {})}
         return metadata
 
     # -- completion, is_complete -----------------------------------------------------------

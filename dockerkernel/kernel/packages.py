@@ -20,7 +20,9 @@ import codecs
 import functools
 import hashlib
 import io
+import json
 import os
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -51,6 +53,11 @@ class PackagesConfig(Configurable):
     pip_trusted_hosts = List(Unicode(), config=True, help="Hosts %pip trusts without TLS ([] = the host's).")
     npm_registry = Unicode("", config=True, help="Registry for %npm ('' = `npm config get registry` on the host).")
     gem_source = Unicode("", config=True, help="Gem source for %gem ('' = RubyGems' default, rubygems.org).")
+    requirements = Unicode(
+        "", config=True,
+        help='Packages to install before the first cell, as JSON {"python": ["tabulate"], ...} (what a notebook '
+        "records in metadata.dockerkernel.requirements; dockerkernel execute passes it).",
+    )
     install_ca_bundle = Unicode(
         "", config=True,
         help="CA bundle the installer trusts ('' = pip's cert setting, PIP_CERT, REQUESTS_CA_BUNDLE, SSL_CERT_FILE, "
@@ -93,9 +100,26 @@ class PackagesMixin(PackagesConfig):
         """The environment volume the cells of ``language_name`` mount ('' = none)."""
         return self._package_state()[1].get(language_name, "")
 
-    def requirements(self) -> dict[str, list[str]]:
+    def installed_requirements(self) -> dict[str, list[str]]:
         """language → the requirement list installed by this kernel's %pip/%npm/%gem (a copy)."""
         return {lang: list(reqs) for lang, reqs in self._package_state()[0].items() if reqs}
+
+    async def install_configured_requirements(self) -> None:
+        """Before the first cell: install ``DockerKernel.requirements`` (a notebook's recorded
+        ``metadata.dockerkernel.requirements``, passed by ``dockerkernel execute``); once."""
+        if getattr(self, "_configured_done", False) or not self.requirements.strip():
+            return
+        self._configured_done = True
+        try:
+            wanted = json.loads(self.requirements)
+        except ValueError:
+            wanted = None
+        if not isinstance(wanted, dict):
+            raise MagicError(f"DockerKernel.requirements is not a JSON object of lists: {self.requirements!r}")
+        for language, specs in wanted.items():
+            manager = packages.MANAGERS.get(language)
+            if manager and specs and (self.polyglot or language == self.lang.name):
+                await self._package_magic(manager.name, "install " + " ".join(shlex.quote(str(s)) for s in specs))
 
     def index_settings(self, manager: packages.Manager) -> tuple[dict[str, str], list[str]]:
         """The installer's index environment for ``manager`` and notes about what was left out."""

@@ -256,3 +256,28 @@ def test_requirements_file(kernels):
     assert_ok(kernel.run("%pip install -r requirements.txt", timeout=INSTALL_TIMEOUT))
     assert_ok(kernel.run("import tabulate; print('ok')"), "ok\n")
     assert_error(kernel.run("%pip install -r missing.txt"), "InstallError")
+
+
+def test_requirements_travel_with_the_notebook(tmp_path):
+    """`dockerkernel execute` records the packages in the notebook and installs them on the next run."""
+    from dockerkernel.cli import main as cli_main
+
+    kernelspec = nbformat.read(Path(ROOT) / "examples" / "packages.ipynb", as_version=4).metadata
+    nb = nbformat.v4.new_notebook(metadata=kernelspec)
+    nb.cells = [nbformat.v4.new_code_cell("%pip install tabulate"),
+                nbformat.v4.new_code_cell("import tabulate\nprint('imported')")]
+    path = tmp_path / "travel.ipynb"
+    nbformat.write(nb, path)
+    assert cli_main(["execute", str(path)]) == 0
+    executed = nbformat.read(path, as_version=4)
+    assert executed.metadata.dockerkernel.requirements == {"python": ["tabulate"]}
+    assert executed.cells[1].metadata.dockerkernel.requirements == {"python": ["tabulate"]}
+    # without its %pip cell, on a fresh kernel: installed from the recorded list before the first cell
+    del executed.cells[0]
+    for cell in executed.cells:
+        cell.outputs = []
+    nbformat.write(executed, path)
+    assert cli_main(["execute", str(path)]) == 0
+    again = nbformat.read(path, as_version=4)
+    text = "".join(output.get("text", "") for output in again.cells[0].outputs)
+    assert "imported" in text and "(from the cache)" in text, text
