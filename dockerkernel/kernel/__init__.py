@@ -221,6 +221,7 @@ class DockerKernel(InputRelay, PackagesMixin, Kernel, KernelConfig):
             reply["payload"] = [{"source": "ask_exit", "keepkernel": False}]
             return reply
         try:
+            await self.install_configured_requirements()  # a notebook's recorded packages, before its first cell
             return await self._execute(code, silent, allow_stdin)
         except MagicError as exc:
             return self._error("UsageError", str(exc))
@@ -235,7 +236,6 @@ class DockerKernel(InputRelay, PackagesMixin, Kernel, KernelConfig):
         """Apply the cell's magics, then run what is left of it (if anything)."""
         lang = self.lang
         self.settings.cell_stdin = ""  # %stdin is for one cell
-        await self.install_configured_requirements()  # a notebook's recorded packages, before its first cell
         found, body = self._split_magics(code, lang)
         for magic in found:
             switched = magics.cell_language(magic.name) if magic.cell else None
