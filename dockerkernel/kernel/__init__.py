@@ -144,6 +144,7 @@ class DockerKernel(InputRelay, PackagesMixin, Kernel, KernelConfig):
 
     async def _setup(self) -> None:
         loop = self._shell_loop = asyncio.get_running_loop()
+        self.prefetch_index_settings()
         try:
             await loop.run_in_executor(None, lambda: sweep(self.sandbox.client))
             self.sandbox.warm_up(self._request(b"", 0))

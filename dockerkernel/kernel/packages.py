@@ -26,6 +26,7 @@ import shlex
 import subprocess
 import sys
 import tarfile
+import threading
 
 from traitlets import Bool, CFloat, List, Unicode
 from traitlets.config import Configurable
@@ -121,6 +122,12 @@ class PackagesMixin(PackagesConfig):
             if manager and specs and (self.polyglot or language == self.lang.name):
                 await self._package_magic(manager.name, "install " + " ".join(shlex.quote(str(s)) for s in specs))
 
+    def prefetch_index_settings(self) -> None:
+        """Read the host's pip configuration in the background at start-up (``pip config list``
+        takes about a second; a cache hit needs it for the environment's key)."""
+        if self.polyglot or self.lang.name == "python":
+            threading.Thread(target=_host_pip_config, daemon=True, name="dockerkernel-pip-config").start()
+
     def index_settings(self, manager: packages.Manager) -> tuple[dict[str, str], list[str]]:
         """The installer's index environment for ``manager`` and notes about what was left out."""
         if manager.name == "pip":
@@ -204,8 +211,9 @@ class PackagesMixin(PackagesConfig):
         flags = {"source_builds": self.allow_source_builds, "local_only": local_only}
         key = packages.environment_key(manager.language, image_id, wanted, file_digests=digests, flags=flags,
                                        index=index)
-        volume = await sandbox._call(store.ready_environment, sandbox.client, key, image, sandbox.labels)
+        volume = await sandbox._call(store.ready_environment, sandbox.client, key, self.install_timeout)
         if volume:
+            sandbox._in_background(store.stamp_used, sandbox.client, image, volume, sandbox.labels)
             self._send_stream("stdout", f"%{manager.name}: {' '.join(wanted)} (from the cache)\n")
             return volume
         if not getattr(self, "_notes_shown", False):  # once per kernel

@@ -14,9 +14,10 @@ made once by a single-use **installer container** of the cell image:
 * the host's CA bundle arrives on its stdin (so it works with a remote or nested daemon, and
   never lands in the volume); its output is streamed to the caller as it comes.
 
-The last step of a successful install writes ``.dk/complete`` into the volume; a volume
-without it (an install that failed or was cut off) is never used, and is removed. Each use
-writes the time into ``.dk/last-used`` (a tiny network-less container), which ``gc`` reads.
+A successful install is marked by a second, empty volume ``<name>.ok`` (asking the daemon
+whether it exists is the whole cost of a cache hit); a volume without it (an install that
+failed or was cut off) is never used, and is removed. Each use writes the time into
+``.dk/last-used`` (a tiny network-less container, off the critical path), which ``gc`` reads.
 Cells mount the volume read-only (``engine.host_config``).
 """
 
@@ -42,8 +43,9 @@ from .labels import LABEL_HOST, LABEL_ROLE, log, remove_labelled, this_host
 LABEL_PACKAGES = "dockerkernel.packages"  # the environment's key
 LABEL_PACKAGES_LANGUAGE = "dockerkernel.packages.language"
 LABEL_REQUIREMENTS = "dockerkernel.packages.requirements"  # JSON list, for people reading `docker volume ls`
-COMPLETE = ".dk/complete"
+LABEL_COMPLETE = "dockerkernel.packages.complete"  # on the marker volume of a finished environment
 LAST_USED = ".dk/last-used"
+COMPLETE_SUFFIX = ".ok"
 
 
 class InstallError(DockerKernelError, RuntimeError):
@@ -122,30 +124,53 @@ def _read_all(attach, on_output: Callable[[str, bytes], None], deadline: float) 
     return bytes(everything)
 
 
-def ready_environment(client: docker.DockerClient, key: str, image: str, labels: dict,
-                      wait: float = 600.0) -> str | None:
-    """The volume of environment ``key`` if it exists and is complete (stamped as used now), else None.
+def complete_marker(name: str) -> str:
+    """The volume whose existence says that environment volume ``name`` is complete."""
+    return name + COMPLETE_SUFFIX
+
+
+def _exists(api, name: str) -> bool:
+    try:
+        api.inspect_volume(name)
+        return True
+    except docker.errors.NotFound:
+        return False
+
+
+def ready_environment(client: docker.DockerClient, key: str, wait: float = 600.0) -> str | None:
+    """The volume of environment ``key`` if it exists and is complete, else None (blocking).
 
     Another kernel's installer still making it is waited for (up to ``wait`` seconds); a
-    volume left incomplete (a failed or cut-off install) is removed.
+    volume left incomplete (a failed or cut-off install) is removed. The caller stamps the
+    use (``stamp_used``), preferably in the background.
     """
     api = client.api
     name = volume_name(key)
     deadline = time.monotonic() + wait
+    seen_installer = False
     while True:
-        try:
-            api.inspect_volume(name)
-        except docker.errors.NotFound:
-            return None
-        script = f"test -f {PACKAGES_MOUNT}/{COMPLETE} && date +%s > {PACKAGES_MOUNT}/{LAST_USED}"
-        status, _ = _run_small(client, image, script, name, {**labels, LABEL_ROLE: "packages-stamp"}, writable=True)
-        if status == 0:
+        if _exists(api, complete_marker(name)) and _exists(api, name):
             return name
+        if not _exists(api, name):
+            return None
         installing = api.containers(all=True, filters={"label": [f"{LABEL_PACKAGES}={key}"]})
+        if not installing and not seen_installer:
+            # another kernel may be between creating the volume and its installer: look again
+            time.sleep(2.0)
+            installing = api.containers(all=True, filters={"label": [f"{LABEL_PACKAGES}={key}"]})
+        seen_installer = seen_installer or bool(installing)
+        if not installing and _exists(api, complete_marker(name)):
+            continue
         if not installing or time.monotonic() > deadline:
             _quiet_remove_volume(api, name)
             return None
         time.sleep(1.0)  # the same list is being installed by another kernel: use its result
+
+
+def stamp_used(client: docker.DockerClient, image: str, name: str, labels: dict) -> None:
+    """Write the time into the environment's last-used file (for ``gc``), in a tiny container."""
+    script = f"date +%s > {PACKAGES_MOUNT}/{LAST_USED}"
+    _run_small(client, image, script, name, {**labels, LABEL_ROLE: "packages-stamp"}, writable=True)
 
 
 def install_environment(
@@ -177,8 +202,7 @@ def install_environment(
                             "npm_config_cafile": "/tmp/dk-ca.crt", "NODE_EXTRA_CA_CERTS": "/tmp/dk-ca.crt"})
     else:
         environment.pop("PIP_CERT")
-    script = (f'cat > /tmp/dk-ca.crt && "$@" && echo "$(date +%s)" > '
-              f'{PACKAGES_MOUNT}/{COMPLETE} && cp {PACKAGES_MOUNT}/{COMPLETE} {PACKAGES_MOUNT}/{LAST_USED}')
+    script = f'cat > /tmp/dk-ca.crt && "$@" && date +%s > {PACKAGES_MOUNT}/{LAST_USED}'
     created = None
     ok = False
     try:
@@ -195,12 +219,13 @@ def install_environment(
             if exc.status_code != 409:
                 raise
             ok = True  # the volume is the other installer's
-            ready = ready_environment(client, key, image, labels, wait=timeout)
+            ready = ready_environment(client, key, wait=timeout)
             if ready is None:
                 raise InstallError("another kernel's install of the same packages failed; try again") from None
             return ready
         _own_volume_root(client, image, name, manager.subdir, labels)
         _run_installer(api, created["Id"], ca_bundle, on_output, timeout, limits)
+        api.create_volume(complete_marker(name), driver="local", labels={LABEL_COMPLETE: key, LABEL_HOST: this_host()})
         ok = True
         return name
     finally:
@@ -287,12 +312,17 @@ def prune_environments(client: docker.DockerClient, older_than_days: float, imag
             continue
         if api.containers(all=True, filters={"volume": name}):
             continue  # a cell, a pool container or an installer has it
-        used = last_used(client, image, name)
+        used = last_used(client, image, name) if _exists(api, complete_marker(name)) else None
         if used is None or now - used > older_than_days * 86400:
             try:
                 api.remove_volume(name)
                 removed.append(name)
+                _quiet_remove_volume(api, complete_marker(name))
             except docker.errors.APIError as exc:
                 log.warning("could not remove %s: %s", name, exc)
     remove_labelled(client, f"{LABEL_ROLE}=packages-gc")
+    for info in api.volumes(filters={"label": LABEL_COMPLETE}).get("Volumes") or []:
+        marked = info["Name"][: -len(COMPLETE_SUFFIX)]
+        if (only is None or marked in only) and not _exists(api, marked):
+            _quiet_remove_volume(api, info["Name"])  # its environment is gone
     return removed

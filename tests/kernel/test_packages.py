@@ -15,11 +15,12 @@ import threading
 import time
 from pathlib import Path
 
+import docker.errors
 import nbformat
 import pytest
 
 from dockerkernel import images
-from dockerkernel.sandbox.packages import LABEL_PACKAGES, LABEL_REQUIREMENTS, prune_environments
+from dockerkernel.sandbox.packages import LABEL_PACKAGES, LABEL_REQUIREMENTS, complete_marker, prune_environments
 from tests.support import ROOT, assert_error, assert_ok, unique_id, wait_until
 
 pytestmark = [pytest.mark.docker, pytest.mark.images("python", "javascript", "ruby")]
@@ -64,7 +65,11 @@ def unique_requirement(docker_client):
         if marker in (info.get("Labels") or {}).get(LABEL_REQUIREMENTS, ""):
             name = info["Name"]
             assert wait_until(lambda: not docker_client.api.containers(all=True, filters={"volume": name}))  # noqa: B023
-            docker_client.api.remove_volume(name, force=True)
+            for volume in (name, complete_marker(name)):
+                try:
+                    docker_client.api.remove_volume(volume, force=True)
+                except docker.errors.NotFound:
+                    pass
 
 
 def test_install_then_import_and_the_cache_serves_the_next_kernel(unique_requirement, kernels, docker_client):
@@ -205,7 +210,7 @@ def test_gc_prunes_environments_unused_for_days(unique_requirement, kernels, doc
     assert wait_until(lambda: not docker_client.api.containers(all=True, filters={"volume": volume}))
     assert prune_environments(docker_client, 7, image, now=time.time() + 3 * 86400, only={volume}) == []  # recent
     assert prune_environments(docker_client, 1, image, now=time.time() + 3 * 86400, only={volume}) == [volume]
-    assert not [v for v in docker_client.api.volumes().get("Volumes") or [] if v["Name"] == volume]
+    assert not [v for v in docker_client.api.volumes().get("Volumes") or [] if v["Name"].startswith(volume)]
 
 
 def test_example_notebook_runs_under_nbconvert(tmp_path):
