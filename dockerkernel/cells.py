@@ -58,10 +58,11 @@ class Limits:
     runtime: str = ""  # OCI runtime: "" = the daemon's default (runc); "runsc" for gVisor
     max_frame: int = 16 * MiB  # bytes of one rich-output frame
     display_budget: int = 64 * MiB  # bytes of rich output per cell
+    packages: str = ""  # the kernel's package environment (a volume, mounted read-only; '' = none)
 
     def container_key(self) -> tuple:
         """The fields a running container is built with (timeout/output are enforced by us)."""
-        return (self.memory, self.cpus, self.pids, self.tmp_size, self.network, self.runtime)
+        return (self.memory, self.cpus, self.pids, self.tmp_size, self.network, self.runtime, self.packages)
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,15 @@ def cmd_gc(args) -> int:
     """Remove containers and volumes left by kernels that are gone."""
     from .sandbox import connect, sweep
 
-    removed = sweep(connect(), everything=args.all)
+    client = connect()
+    removed = sweep(client, everything=args.all)
     print(f"removed {removed['containers']} container(s) and {removed['volumes']} volume(s)")
+    if args.packages_older_than is not None:
+        from .images import image_name
+        from .sandbox.packages import prune_environments
+
+        pruned = prune_environments(client, args.packages_older_than, image_name("base"))
+        print(f"removed {len(pruned)} package environment(s) unused for {args.packages_older_than:g} days")
     return 0
 
 
@@ -183,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     gc = sub.add_parser("gc", help="remove containers and volumes of kernels that are gone")
     gc.add_argument(
         "--all", action="store_true", help="remove all of this host's dockerkernel objects, even of live kernels"
+    )
+    gc.add_argument(
+        "--packages-older-than", type=float, metavar="DAYS", default=None,
+        help="also remove %%pip/%%npm/%%gem package environments (the shared cache) not used for DAYS days "
+        "(0: all that no container uses)",
     )
     gc.set_defaults(func=cmd_gc)
 

@@ -37,7 +37,7 @@ CELL_MAGICS = {
 # only these from the top of a cell and leaves every other magic in the source. %lsmagic is
 # answered by both: the kernel lists its own, then the cell lists IPython's.
 KERNEL_MAGICS = ("timeout", "memory", "cpus", "pids", "output", "network", "image", "state", "lang", "cflags",
-                 "limits", "help", "stdin")
+                 "limits", "help", "stdin", "pip", "pip3", "npm", "gem")
 BOTH_SIDES = ("lsmagic",)
 
 _MAGIC_RE = re.compile(r"^(%%?)([A-Za-z_][\w-]*)\s*(.*?)\s*$")
@@ -464,6 +464,24 @@ def state_text(on: bool, reports: dict[str, dict]) -> str:
 def _matplotlib(settings: SessionSettings, args: str) -> None:
     """%matplotlib inline — accepted for compatibility (figures are always inline)"""
     _python_only(settings, "matplotlib")
+
+
+@line_magic("pip")
+def _pip(settings: SessionSettings, args: str) -> None:
+    """%pip install|uninstall|list PACKAGE... — packages for the following cells (installed in a separate container; cells keep no network)"""  # noqa: E501  one help line
+    raise MagicError("%pip is run by the kernel")  # the kernel's PackagesMixin handles %pip, %npm, %gem
+
+
+@line_magic("npm")
+def _npm(settings: SessionSettings, args: str) -> None:
+    """%npm install|uninstall|list PACKAGE... — JavaScript packages for the following cells (NODE_PATH)"""
+    raise MagicError("%npm is run by the kernel")
+
+
+@line_magic("gem")
+def _gem(settings: SessionSettings, args: str) -> None:
+    """%gem install|uninstall|list GEM... — Ruby gems for the following cells (--local FILE.gem from /workspace)"""
+    raise MagicError("%gem is run by the kernel")
 
 
 def help_text(in_container: bool = False) -> str:

@@ -11,10 +11,15 @@ the hook that does, for each way notebooks are run unattended:
   or ``NotebookClient(nb, on_cell_executed=record)``.
 
 The cell then carries ``metadata.dockerkernel`` = ``{"image", "image_id", "runtime", "limits",
-"outcome", "exit_code", "signal", "wall_time", "warm_container", "started"}``.
+"outcome", "exit_code", "signal", "wall_time", "warm_container", "started"}``, and once
+packages are installed ``"requirements"`` (language → list); ``execute_notebook`` also keeps the
+last of these in the notebook's ``metadata.dockerkernel.requirements`` and installs them in
+the kernel before the first cell the next time (``DockerKernel.requirements``).
 """
 
 from __future__ import annotations
+
+import json
 
 
 def record(cell=None, cell_index=None, execute_reply=None, **_):
@@ -33,12 +38,19 @@ def execute_notebook(path: str, output: str | None = None, timeout: int | None =
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, on_cell_executed=record, allow_errors=False)
+    # packages installed by %pip/%npm/%gem travel in the notebook: installed before the first cell
+    recorded = (nb.metadata.get("dockerkernel") or {}).get("requirements")
+    extra = [f"--DockerKernel.requirements={json.dumps(recorded)}"] if recorded else []
+    client = NotebookClient(nb, timeout=timeout, on_cell_executed=record, allow_errors=False, extra_arguments=extra)
     failed = 0
     try:
         client.execute()
     except CellExecutionError as exc:
         failed = 1
         print(exc)
+    installed = [cell.metadata["dockerkernel"]["requirements"] for cell in nb.cells
+                 if "requirements" in (cell.get("metadata") or {}).get("dockerkernel", {})]
+    if installed:
+        nb.metadata.setdefault("dockerkernel", {})["requirements"] = installed[-1]
     nbformat.write(nb, output or path)
     return failed

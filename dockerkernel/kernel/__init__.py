@@ -34,10 +34,12 @@ from ..completeness import is_complete
 from ..errors import DockerKernelError, MagicError
 from ..languages import LANGUAGES, Language, get_language
 from ..notebook_program import NotCarriedNotices, NotebookProgram
+from ..packages import MAGIC_NAMES, shell_installs_as_magics
 from ..protocol import Frame
 from ..sandbox import Sandbox, process_start_time, sweep, wrap_docker_error
 from . import introspection, replies
 from .config import KernelConfig
+from .packages import PackagesMixin
 from .stdin import InputRelay
 from .streams import StreamCoalescer
 from .versions import LanguageVersions
@@ -50,7 +52,7 @@ EXIT_WORDS = ("exit", "quit", "exit()", "quit()")
 SIGNAL_NAMES = replies.SIGNAL_NAMES
 
 
-class DockerKernel(InputRelay, Kernel, KernelConfig):
+class DockerKernel(InputRelay, PackagesMixin, Kernel, KernelConfig):
     """A Jupyter kernel that runs every cell as a new program in a fresh, locked-down container."""
 
     implementation = "dockerkernel"
@@ -119,6 +121,8 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
         lang = lang or self.lang
         text = source.decode("utf-8", "surrogateescape")
         request = build_request(lang, text, self.settings, count)
+        if self.package_volume(lang.name):  # %pip install: the cells mount the environment
+            request = replace(request, limits=replace(request.limits, packages=self.package_volume(lang.name)))
         self._built = None
         # C, C++, Go, Rust, Java: the notebook is one program (with %state off each cell is alone)
         if lang.wrapper and text.strip() and self.settings.keep_state:
@@ -140,6 +144,7 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
 
     async def _setup(self) -> None:
         loop = self._shell_loop = asyncio.get_running_loop()
+        self.prefetch_index_settings()
         try:
             await loop.run_in_executor(None, lambda: sweep(self.sandbox.client))
             self.sandbox.warm_up(self._request(b"", 0))
@@ -217,6 +222,7 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
             reply["payload"] = [{"source": "ask_exit", "keepkernel": False}]
             return reply
         try:
+            await self.install_configured_requirements()  # a notebook's recorded packages, before its first cell
             return await self._execute(code, silent, allow_stdin)
         except MagicError as exc:
             return self._error("UsageError", str(exc))
@@ -242,25 +248,31 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
                 for line_magic in inner:  # `%%c` then `%stdin FILE`, `%timeout 5`, ...
                     if line_magic.cell:
                         raise MagicError(f"%%{line_magic.name} must be the first line of a cell")
-                    shown = self.settings.apply(line_magic)
-                    if shown:
-                        self._send_stream("stdout", shown)
+                    await self._apply_line_magic(line_magic)
             elif magic.cell:
                 await self._cell_magic(magic, body)
                 return self._ok()  # a cell magic consumed the cell
             else:
-                shown = self.settings.apply(magic)
-                if shown:
-                    self._send_stream("stdout", shown)
+                await self._apply_line_magic(magic)
         if "\x00" in body:
             return self._error("InvalidSource", "the cell contains NUL bytes, which no program source may contain")
         if not body.strip():
             return self._ok()  # nothing to run: no container at all
         return await self._run_cell(body.encode("utf-8", "surrogateescape"), silent, allow_stdin, lang)
 
+    async def _apply_line_magic(self, magic: magics.Magic) -> None:
+        """Apply one line magic and show what it says; %pip/%npm/%gem install (``PackagesMixin``)."""
+        if magic.name in MAGIC_NAMES:
+            await self._package_magic(magic.name, magic.args)
+            return
+        shown = self.settings.apply(magic)
+        if shown:
+            self._send_stream("stdout", shown)
+
     def _split_magics(self, code: str, lang: Language) -> tuple[list[magics.Magic], str]:
         """The kernel's magics at the top of a cell of ``lang``, and the rest of the cell."""
         if lang.magics_in_container:  # IPython: only the kernel's own magics are taken out
+            code = shell_installs_as_magics(code)  # `!pip install x` at the top: the kernel's %pip
             return magics.split_kernel_magics(code, lang.comment, self._switch_magics(),
                                               also=("env",) if self.polyglot else ())
         return magics.split_magics(code, lang.comment)
@@ -380,8 +392,9 @@ class DockerKernel(InputRelay, Kernel, KernelConfig):
     def finish_metadata(self, parent, metadata, reply_content):
         """Attach how the cell ran (image, limits, exit status, wall time) to the reply."""
         metadata = super().finish_metadata(parent, metadata, reply_content)
-        if self._provenance:
-            metadata["dockerkernel"] = self._provenance
+        installed = self.installed_requirements()  # the packages travel with the notebook
+        if self._provenance or installed:
+            metadata["dockerkernel"] = {**self._provenance, **({"requirements": installed} if installed else {})}
         return metadata
 
     # -- completion, is_complete -----------------------------------------------------------

@@ -17,6 +17,7 @@ from docker.types import LogConfig, Mount
 
 from ..cells import Limits
 from ..languages import Language
+from ..packages import MANAGERS, PACKAGES_MOUNT
 
 WORKSPACE = "/workspace"
 SANDBOX_USER = "1000:1000"
@@ -56,15 +57,22 @@ def host_config(api: docker.APIClient, limits: Limits, volume: str, memory: int 
         security_opt=["no-new-privileges"],
         init=True,
         log_config=LogConfig(type="none"),
-        mounts=[Mount(WORKSPACE, volume, type="volume")],
+        mounts=[Mount(WORKSPACE, volume, type="volume")] + package_mounts(limits),
         runtime=limits.runtime or None,
         ulimits=ulimits,
     )
 
 
+def package_mounts(limits: Limits) -> list[Mount]:
+    """The kernel's package environment (``%pip install``), read-only: a cell cannot change it."""
+    return [Mount(PACKAGES_MOUNT, limits.packages, type="volume", read_only=True)] if limits.packages else []
+
+
 def environment(language: Language, limits: Limits) -> dict:
-    """The cell container's environment: the language's, plus gVisor's compatibility shim."""
+    """The cell container's environment: the language's, where its packages are, gVisor's shim."""
     env = dict(language.env)
+    if limits.packages and language.name in MANAGERS:
+        env.update(MANAGERS[language.name].cell_env)
     if limits.runtime == "runsc":
         # see images/base/Dockerfile: makes ls/stat work under gVisor 20221219
         env["LD_PRELOAD"] = RUNSC_STATX_SHIM

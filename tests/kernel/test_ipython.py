@@ -227,7 +227,8 @@ def test_inline_backend_config_carries(py):
     ok(py.run('%config InlineBackend.figure_formats = ["png"]'))
 
 
-@pytest.mark.parametrize(("code", "needle"), [("%pip install requests", "not available yet"),
+# %pip at the top of a cell is the kernel's (tests/kernel/test_packages.py); below code it is the cell's
+@pytest.mark.parametrize(("code", "needle"), [("x = 1\n%pip install requests", "not available yet"),
                                               ("%debug", "not available"),
                                               ("%%debug\nx = 1", "not available")])
 def test_what_cannot_work_says_why(py, code, needle):

@@ -19,6 +19,7 @@ class Stub:
     polyglot = False
     _switch_magics = DockerKernel._switch_magics
     _split_magics = DockerKernel._split_magics
+    _apply_line_magic = DockerKernel._apply_line_magic
 
     def __init__(self, language):
         self.settings = SessionSettings(language)
