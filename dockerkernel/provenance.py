@@ -11,7 +11,9 @@ the hook that does, for each way notebooks are run unattended:
   or ``NotebookClient(nb, on_cell_executed=record)``.
 
 The cell then carries ``metadata.dockerkernel`` = ``{"image", "image_id", "runtime", "limits",
-"outcome", "exit_code", "signal", "wall_time", "warm_container", "started"}``.
+"outcome", "exit_code", "signal", "wall_time", "warm_container", "daemon", "started"}``;
+``daemon`` is ``{"name", "id"}`` of the Docker daemon that ran the cell (`docker info`; on a
+cluster, the node's cell daemon).
 """
 
 from __future__ import annotations

@@ -116,6 +116,7 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
         self._starting_cell = False
         self._interrupt_pending = False
         self._image_ids: dict[str, str] = {}
+        self._daemon: dict | None = None
         self.last_files: list[str] = []
         self.closed = False
 
@@ -144,6 +145,25 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
         if not future.cancelled() and future.exception() is not None:
             log.warning("background Docker call failed: %s", future.exception())
 
+    def daemon_identity(self, cached_only: bool = False) -> dict:
+        """``{"name", "id"}`` of the daemon that runs our cells (``docker info`` Name and ID).
+
+        On a cluster that is the node's cell daemon, so a cell's provenance names its node.
+        Asked once per sandbox (blocking: call it from a worker thread); ``{}`` when the daemon
+        does not say, or when ``cached_only`` and it was not asked yet.
+        """
+        if self._daemon is None and not cached_only:
+            try:
+                info = self.client.info()
+                self._daemon = {"name": info.get("Name", ""), "id": info.get("ID", "")}
+            except Exception:  # noqa: BLE001  (provenance never fails a cell)
+                self._daemon = {}
+        return self._daemon or {}
+
+    def _daemon_name(self) -> str:
+        """The daemon's name for error messages ("" when unknown)."""
+        return self.daemon_identity().get("name", "")
+
     def image_id(self, image: str) -> str:
         """The image's content id (for provenance), cached."""
         if image not in self._image_ids:
@@ -160,7 +180,7 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
             )
             return output.decode("utf-8", "replace")
         except Exception as exc:
-            raise wrap_docker_error(exc, image) from exc
+            raise wrap_docker_error(exc, image, self._daemon_name()) from exc
 
     def _create_started(self, language: Language, image: str, limits: Limits) -> CellContainer:
         """Create, attach (before start!) and start one cell container. Blocking."""
@@ -189,9 +209,10 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
             except Exception:
                 self._remove_quietly(container_id)
                 raise
+            self.daemon_identity()  # cached here, in a worker thread, for the cell's provenance
             return CellContainer(container_id, attach, warm, self.image_id(image))
         except Exception as exc:
-            raise wrap_docker_error(exc, image) from exc
+            raise wrap_docker_error(exc, image, self._daemon_name()) from exc
 
     def _remove_quietly(self, container_id: str) -> None:
         """Kill and remove a container; gone already is fine."""

@@ -96,7 +96,7 @@ class WorkspaceMixin:
         except DockerKernelError:
             raise
         except Exception as exc:
-            raise wrap_docker_error(exc, image) from exc
+            raise wrap_docker_error(exc, image, self._daemon_name()) from exc
     async def write_file(self, path: str, data: bytes, image: str = "") -> None:
         """Write a file into the workspace without running a cell (for %%file).
 
