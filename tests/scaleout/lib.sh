@@ -51,8 +51,10 @@ create_network() {
 # start_node N: a node container with the project's unprivileged capability set (the one CI
 # proves for one nested dockerd) running a plain dockerd on its unix socket, data-root on a
 # labelled volume (overlay2 cannot sit on overlay2), containers under its own cgroup parent.
+# Extra `docker run` arguments after N (volumes, ports) go before the image.
 start_node() {
     local n=$1 name
+    shift
     name=$(node_name "$n")
     docker volume create --label "dkscale.run=$RUN" "$name-lib" >/dev/null
     docker run -d --name "$name" --hostname "node$n" --label "dkscale.run=$RUN" \
@@ -63,7 +65,7 @@ start_node() {
         -v "$name-lib:/var/lib/docker" \
         --memory "${DKSCALE_NODE_MEMORY:-3g}" \
         -e DOCKER_HOST=unix:///var/run/docker.sock -e DOCKER_TLS_VERIFY= -e DOCKER_CERT_PATH= \
-        ${DKSCALE_NODE_ARGS:-} \
+        "$@" \
         --entrypoint dockerd "$DIND_IMAGE" \
         --host unix:///var/run/docker.sock --cgroup-parent "/$name" \
         --log-level warn >/dev/null
@@ -83,14 +85,15 @@ wait_node() {
 
 # load_image IMAGE N...: docker save once, docker load into each node's swarm daemon.
 load_image() {
-    local image=$1 tar n
+    local image=$1 tar n pid pids=()
     shift
     tar="$WORK/$(echo "$image" | tr '/:' '__').tar"
     [ -s "$tar" ] || docker save -o "$tar" "$image"
     for n in "$@"; do
         ndocker "$n" load -q <"$tar" >/dev/null &
+        pids+=($!)
     done
-    wait
+    for pid in "${pids[@]}"; do wait "$pid" || die "docker load of $image into a node failed"; done
 }
 
 # Everything this run made on the host, removed depth-first; idempotent, never fails.
@@ -114,7 +117,8 @@ teardown() {
     leftovers
 }
 
-# leftovers: prints what of this run is still on the host (nothing, after teardown).
+# leftovers: prints what of this run is still on the host (nothing, after teardown) and sets
+# LEFTOVERS to the count.
 leftovers() {
     local c v nw cg
     c=$(docker ps -aq --filter "label=dkscale.run=$RUN" | wc -l)
@@ -122,5 +126,5 @@ leftovers() {
     nw=$(docker network ls -q --filter "label=dkscale.run=$RUN" | wc -l)
     cg=$(find /sys/fs/cgroup/ -maxdepth 2 -name "$PFX-*" -type d 2>/dev/null | wc -l)
     say "host leftovers of run $RUN: containers=$c volumes=$v networks=$nw cgroup_dirs=$cg"
-    echo "$((c + v + nw + cg))" >"/tmp/$PFX.leftovers" 2>/dev/null || true
+    LEFTOVERS=$((c + v + nw + cg))
 }
