@@ -170,7 +170,7 @@ else:
     rows = [
         ("users", s["users"]),
         ("nodes used by servers", len({n for n, c in per.items() if c})),
-        ("cells run per node (celld event logs)", ", ".join(f"{n}: {c}" for n, c in sorted(per.items()))),
+        ("cell containers per node (celld events)", ", ".join(f"{n}: {c}" for n, c in sorted(per.items()))),
         ("servers ready after spawn (s)", s["spawn_s"]),
         ("node stopped mid-cell", f"{s['failed_node']} (users {', '.join(s['moved_users'])})"),
         ("failover time after the node stop (s)", s["failover_s"]),
