@@ -45,6 +45,9 @@ CELLS = [  # (source, expected stdout, expected status)
     ("seq 1 3000 | tail -n 1", "3000\n", "ok"),
 ]
 LONG_CELL = ("sleep {sleep}; echo done", "done\n", "ok")
+# the docker CLI inside a node, talking to that node's celld
+CELLD_ENV = ["-e", "DOCKER_HOST=tcp://127.0.0.1:2376", "-e", "DOCKER_TLS_VERIFY=1",
+             "-e", "DOCKER_CERT_PATH=/certs/client"]
 
 
 class Failed(Exception):
@@ -107,8 +110,7 @@ def task_nodes(prefix: str, users: list[str]) -> dict[str, str]:
 def celld_cells(prefix: str, node: int, since: int) -> dict[str, int]:
     """From node N's celld event log: server hostname -> cell containers created there."""
     out = docker(
-        "exec", "-e", "DOCKER_HOST=tcp://127.0.0.1:2376", "-e", "DOCKER_TLS_VERIFY=1",
-        "-e", "DOCKER_CERT_PATH=/certs/client", f"{prefix}-node{node}", "docker", "events",
+        "exec", *CELLD_ENV, f"{prefix}-node{node}", "docker", "events",
         "--since", str(since), "--until", str(int(time.time()) + 1), "--filter", "type=container",
         "--filter", "event=create", "--filter", "label=dockerkernel.kernel", "--format", "{{json .Actor.Attributes}}",
     )
@@ -123,10 +125,9 @@ def celld_cells(prefix: str, node: int, since: int) -> dict[str, int]:
 
 def celld_leftovers(prefix: str, node: int) -> tuple[int, int]:
     """Containers and volumes of kernels on node N's celld."""
-    tls = ["-e", "DOCKER_HOST=tcp://127.0.0.1:2376", "-e", "DOCKER_TLS_VERIFY=1", "-e", "DOCKER_CERT_PATH=/certs/client"]
     name = f"{prefix}-node{node}"
-    containers = docker("exec", *tls, name, "docker", "ps", "-aq", "--filter", "label=dockerkernel.kernel")
-    volumes = docker("exec", *tls, name, "docker", "volume", "ls", "-q", "--filter", "label=dockerkernel.kernel")
+    containers = docker("exec", *CELLD_ENV, name, "docker", "ps", "-aq", "--filter", "label=dockerkernel.kernel")
+    volumes = docker("exec", *CELLD_ENV, name, "docker", "volume", "ls", "-q", "--filter", "label=dockerkernel.kernel")
     return len(containers.split()), len(volumes.split())
 
 
@@ -143,7 +144,8 @@ class Kernel:
     async def start(self) -> None:
         response = await asyncio.to_thread(self.hub.server, "POST", self.user, "/api/kernels",
                                            json={"name": "docker-bash"})
-        check(response.status_code == 201, f"{self.user}: start kernel: HTTP {response.status_code} {response.text[:200]}")
+        check(response.status_code == 201,
+              f"{self.user}: start kernel: HTTP {response.status_code} {response.text[:200]}")
         self.id = response.json()["id"]
         url = self.hub.url.replace("http", "ws", 1) + f"/user/{self.user}/api/kernels/{self.id}/channels"
         request = HTTPRequest(url, headers={"Authorization": f"token {self.hub.token}"}, connect_timeout=30)
@@ -220,12 +222,8 @@ async def server_answers(hub: Hub, user: str) -> bool:
         return False
 
 
-async def main(args) -> dict:
-    hub = Hub(args.hub, args.token)
-    users = [f"u{i}" for i in range(1, args.users + 1)]
-    since = int(time.time()) - 5
-    summary: dict = {"users": args.users}
-
+async def spawn(hub: Hub, args, users: list[str], summary: dict) -> dict[str, str]:
+    """Step 1: every user's server ready, on at least two nodes; user -> node."""
     hub.api("POST", "/users", json={"usernames": users})
     t = time.monotonic()
     for user in users:
@@ -233,19 +231,24 @@ async def main(args) -> dict:
     await wait_ready(hub, users, args.spawn_timeout)
     summary["spawn_s"] = round(time.monotonic() - t, 1)
     placement = task_nodes(args.prefix, users)
-    check(sorted(placement) == users, f"running tasks of only {sorted(placement)}")
+    check(sorted(placement) == sorted(users), f"running tasks of only {sorted(placement)}")
     log(f"{len(users)} servers ready in {summary['spawn_s']} s: {placement}")
     check(len(set(placement.values())) >= 2, f"all servers on one node: {placement}")
+    return placement
 
-    kernels = {user: Kernel(hub, user) for user in users}
+
+async def first_cells(kernels: dict[str, Kernel], placement: dict[str, str]) -> None:
+    """Step 2: cells 1-4 for every user; their provenance names the server's own node."""
     await asyncio.gather(*(k.start() for k in kernels.values()))
     firsts = await asyncio.gather(*(run_cells(k, CELLS) for k in kernels.values()))
-    for user, results in zip(users, firsts):
+    for user, results in zip(kernels, firsts, strict=True):
         names = {r["daemon"].get("name") for r in results}
         check(names == {placement[user]}, f"{user}: provenance names {names}, server on {placement[user]}")
     log("cells 1-4 ok for every user; provenance names each server's own node")
 
-    # placement from the cellds' own event logs, before any node stops
+
+def check_placement(args, users: list[str], placement: dict[str, str], since: int, summary: dict) -> None:
+    """Step 4 (before any node stops): the cellds' own event logs agree with the placement."""
     per_node = {n: celld_cells(args.prefix, n, since) for n in range(1, args.nodes + 1)}
     for n, counts in per_node.items():
         for host, count in counts.items():
@@ -260,37 +263,41 @@ async def main(args) -> dict:
     summary["cells_per_node"] = {f"node{n}": sum(c.values()) for n, c in per_node.items()}
     log(f"celld event logs agree with placement: {summary['cells_per_node']}")
 
-    # node failure while cell 5 runs everywhere
+
+async def recover(hub: Hub, user: str, victim: str, t_stop: float, limit: float) -> float:
+    """A user of the stopped node: seconds until the server answers again; cells 1-4 rerun elsewhere."""
+    while not await server_answers(hub, user):
+        check(time.monotonic() - t_stop < limit, f"{user}: no server {limit:.0f} s after the node stop")
+        await asyncio.sleep(1)
+    took = time.monotonic() - t_stop
+    kernel = Kernel(hub, user)
+    await kernel.start()
+    results = await run_cells(kernel, CELLS)
+    kernel.close()
+    nodes = {r["daemon"].get("name") for r in results}
+    check(victim not in nodes, f"{user}: cells ran on the stopped node {nodes}")
+    return took
+
+
+async def node_failure(hub: Hub, args, kernels: dict[str, Kernel], placement: dict[str, str], summary: dict) -> str:
+    """Step 3: stop the busiest worker during cell 5; the others finish, its users come back."""
+    users = list(kernels)
     workers = sorted({n for n in placement.values() if n != "node1"}, key=lambda n: -list(placement.values()).count(n))
     check(bool(workers), "no server on a worker node to fail")
     victim = workers[0]
     hit = [u for u in users if placement[u] == victim]
     safe = [u for u in users if placement[u] != victim]
-    long_cell = (LONG_CELL[0].format(sleep=args.sleep), LONG_CELL[1], LONG_CELL[2])
-    running = {u: asyncio.ensure_future(kernels[u].execute(long_cell[0], timeout=args.sleep + 60)) for u in users}
+    code = LONG_CELL[0].format(sleep=args.sleep)
+    running = {u: asyncio.ensure_future(kernels[u].execute(code, timeout=args.sleep + 60)) for u in users}
     await asyncio.sleep(3)
     t_stop = time.monotonic()
     docker("stop", "-t", "0", f"{args.prefix}-{victim}")
     log(f"stopped {victim} (servers of {hit}) while cell 5 runs")
-
-    async def recover(user: str) -> float:
-        while not await server_answers(hub, user):
-            check(time.monotonic() - t_stop < args.failover_limit + 60, f"{user}: no server {args.failover_limit + 60} s "
-                  "after the node stop")
-            await asyncio.sleep(1)
-        took = time.monotonic() - t_stop
-        kernel = Kernel(hub, user)
-        await kernel.start()
-        results = await run_cells(kernel, CELLS)
-        kernel.close()
-        node = {r["daemon"].get("name") for r in results}
-        check(victim not in node, f"{user}: cells ran on the stopped node {node}")
-        return took
-
-    recovery = asyncio.gather(*(recover(u) for u in hit))
+    recovery = asyncio.gather(*(recover(hub, u, victim, t_stop, args.failover_limit + 60) for u in hit))
     for user in safe:
         got = await running[user]
-        check(got["status"] == "ok" and got["stdout"] == "done\n", f"{user} (on {placement[user]}): cell 5 got {got}")
+        check(got["status"] == "ok" and got["stdout"] == LONG_CELL[1],
+              f"{user} (on {placement[user]}): cell 5 got {got}")
     log(f"users on surviving nodes finished cell 5 unharmed: {safe}")
     times = await recovery
     for user in hit:
@@ -303,9 +310,11 @@ async def main(args) -> dict:
     after = task_nodes(args.prefix, users)
     summary["placement_after"] = after
     log(f"{hit} back in {summary['failover_s']} s on {[after.get(u) for u in hit]}; cells 1-4 ok again")
+    return victim
 
-    for kernel in kernels.values():
-        kernel.close()
+
+async def stop_all(hub: Hub, args, users: list[str], victim: str, summary: dict) -> None:
+    """Step 5: every server stopped; nothing of a kernel on the surviving cellds, no user service."""
     for user in users:
         hub.api("DELETE", f"/users/{user}/server")
     survivors = [n for n in range(1, args.nodes + 1) if f"node{n}" != victim]
@@ -321,6 +330,22 @@ async def main(args) -> dict:
     summary["leftovers_nodes"] = total
     check(total == 0, f"after stopping every server: celld objects {left}, services {users_left}")
     log("all servers stopped: no kernel container, volume or user service left on the surviving nodes")
+
+
+async def main(args) -> dict:
+    """Steps 1-5; the summary for the table."""
+    hub = Hub(args.hub, args.token)
+    users = [f"u{i}" for i in range(1, args.users + 1)]
+    since = int(time.time()) - 5
+    summary: dict = {"users": args.users}
+    placement = await spawn(hub, args, users, summary)
+    kernels = {user: Kernel(hub, user) for user in users}
+    await first_cells(kernels, placement)
+    check_placement(args, users, placement, since, summary)
+    victim = await node_failure(hub, args, kernels, placement, summary)
+    for kernel in kernels.values():
+        kernel.close()
+    await stop_all(hub, args, users, victim, summary)
     return summary
 
 

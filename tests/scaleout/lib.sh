@@ -73,14 +73,14 @@ start_node() {
 
 wait_node() {
     local n=$1 i
-    for i in $(seq 1 120); do
+    for i in $(seq 1 240); do
         if ndocker "$n" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
             return 0
         fi
         sleep 0.5
     done
     docker logs --tail 30 "$(node_name "$n")" >&2 || true
-    die "node$n: dockerd did not answer within 60 s"
+    die "node$n: dockerd did not answer within 120 s"
 }
 
 # load_image IMAGE N...: docker save once, docker load into each node's swarm daemon.
