@@ -77,9 +77,12 @@ def cmd_images(args) -> int:
 
 def cmd_gc(args) -> int:
     """Remove containers and volumes left by kernels that are gone."""
-    from .sandbox import connect, sweep
+    from .sandbox import connect, sweep, sweep_node
 
-    removed = sweep(connect(), everything=args.all)
+    if args.node:
+        removed = sweep_node(connect(), grace=args.grace)
+    else:
+        removed = sweep(connect(), everything=args.all)
     print(f"removed {removed['containers']} container(s) and {removed['volumes']} volume(s)")
     return 0
 
@@ -192,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument(
         "--all", action="store_true", help="remove all of this host's dockerkernel objects, even of live kernels"
     )
+    gc.add_argument(
+        "--node", action="store_true",
+        help="a shared daemon (cluster node): remove objects of dead kernels of any host, never running ones",
+    )
+    gc.add_argument("--grace", type=float, default=60.0, help="--node: seconds an object must be unused (default 60)")
     gc.set_defaults(func=cmd_gc)
 
     execute = sub.add_parser("execute", help="run a notebook, recording how each cell ran in its metadata")

@@ -55,6 +55,7 @@ from .labels import (
     process_start_time,
     remove_labelled,
     sweep,
+    sweep_node,
     this_host,
 )
 from .pool import ContainerPool, PoolsMixin
@@ -64,7 +65,7 @@ from .workspace import WorkspaceMixin
 __all__ = [
     "Sandbox", "CellRequest", "CellOutcome", "Limits", "Output", "Notice", "Reason", "CellContainer",
     "EventCallback", "InputCallback", "LABEL_KERNEL", "LABEL_PID", "LABEL_PIDSTART", "LABEL_HOST", "LABEL_ROLE",
-    "WORKSPACE", "SANDBOX_USER", "MiB", "sweep", "remove_labelled", "owner_alive", "process_start_time",
+    "WORKSPACE", "SANDBOX_USER", "MiB", "sweep", "sweep_node", "remove_labelled", "owner_alive", "process_start_time",
     "this_host", "connect", "client_from_environment", "wrap_docker_error", "ContainerPool",
 ]
 
@@ -106,6 +107,8 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
         }
         self.volume = f"dockerkernel-ws-{kernel_id[:24]}"
         self._holder_id: str | None = None
+        self._holder_attach = None  # the holder's stdin: it ends when this connection drops
+        self._holder_image = ""
         self._workspace_ready = False
         self._workspace_lock = threading.Lock()  # pool fills run in parallel threads
         self._executor = concurrent.futures.ThreadPoolExecutor(docker_workers, thread_name_prefix="dockerkernel")
@@ -340,6 +343,9 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
                 self.closed = True
             remove_labelled(self.client, f"{LABEL_KERNEL}={self.kernel_id}")
             self._holder_id = None
+            if self._holder_attach is not None:
+                self._holder_attach.close()
+                self._holder_attach = None
             try:
                 self.client.api.remove_volume(self.volume, force=True)  # unlabelled by an older version
             except docker.errors.NotFound:
