@@ -15,6 +15,10 @@ import sys
 from pathlib import Path
 
 import docker
+import pytest
+
+# minutes each; the scripts bound themselves (spike ~1 min, run.sh ~5 min), so do these
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 HERE = Path(__file__).parent
 
@@ -37,6 +41,7 @@ def nothing_of_ours_on_the_host(run_prefix: str) -> None:
     assert not list(Path("/sys/fs/cgroup").glob(f"*/{run_prefix}*"))
 
 
+@pytest.mark.timeout(660)
 def test_spike_overlay_between_nested_nodes():
     out = run_script("spike.sh", 600, DKSCALE_PREFIX="dkscale-spike")
     assert "spike result: overlay works between nested nodes" in out
@@ -44,6 +49,7 @@ def test_spike_overlay_between_nested_nodes():
     nothing_of_ours_on_the_host("dkscale-spike-")
 
 
+@pytest.mark.timeout(960)
 def test_three_nodes_hub_users_and_a_node_failure():
     users = os.environ.get("DKSCALE_USERS", "6")
     out = run_script("run.sh", 900, DKSCALE_PREFIX="dkscale-test", DKSCALE_USERS=users)
