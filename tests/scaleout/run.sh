@@ -128,7 +128,7 @@ t_hub=$((SECONDS - t2 - t_swarm))
 say "Hub answers on 127.0.0.1:$hubport (${t_hub}s)"
 
 peak=$WORK/mem-peak
-( while sleep 3; do
+( while kill -0 $$ 2>/dev/null && sleep 3; do  # ends with this script, however it ends
     docker stats --no-stream --format '{{.MemUsage}}' $(docker ps -q --filter "label=dkscale.run=$RUN") 2>/dev/null \
       | "$PY" -c 'import re,sys
 units = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,13 +25,23 @@ HERE = Path(__file__).parent
 
 
 def run_script(name: str, timeout: int, **env) -> str:
-    """Run a script of this directory; its stdout (stderr goes to the test's output)."""
+    """Run a script of this directory; its stdout (stderr goes to the test's output).
+
+    On timeout the script gets SIGTERM and two minutes to remove what it made (its trap).
+    """
     environment = {**os.environ, "PYTHON": sys.executable, **env}
-    done = subprocess.run(["bash", str(HERE / name)], capture_output=True, text=True, timeout=timeout,
-                          env=environment, check=False)
-    sys.stderr.write(done.stderr[-6000:])
-    assert done.returncode == 0, f"{name} exited with {done.returncode}:\n{done.stdout}"
-    return done.stdout
+    process = subprocess.Popen(["bash", str(HERE / name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=environment)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+        sys.stderr.write(err[-6000:])
+        raise AssertionError(f"{name} took more than {timeout} s:\n{out}") from None
+    sys.stderr.write(err[-6000:])
+    assert process.returncode == 0, f"{name} exited with {process.returncode}:\n{out}"
+    return out
 
 
 def nothing_of_ours_on_the_host(run_prefix: str) -> None:
@@ -43,7 +54,7 @@ def nothing_of_ours_on_the_host(run_prefix: str) -> None:
 
 @pytest.mark.timeout(660)
 def test_spike_overlay_between_nested_nodes():
-    out = run_script("spike.sh", 600, DKSCALE_PREFIX="dkscale-spike")
+    out = run_script("spike.sh", 480, DKSCALE_PREFIX="dkscale-spike")
     assert "spike result: overlay works between nested nodes" in out
     assert "docker_gwbridge on node2           1" in out
     nothing_of_ours_on_the_host("dkscale-spike-")
@@ -52,7 +63,7 @@ def test_spike_overlay_between_nested_nodes():
 @pytest.mark.timeout(960)
 def test_three_nodes_hub_users_and_a_node_failure():
     users = os.environ.get("DKSCALE_USERS", "6")
-    out = run_script("run.sh", 900, DKSCALE_PREFIX="dkscale-test", DKSCALE_USERS=users)
+    out = run_script("run.sh", 780, DKSCALE_PREFIX="dkscale-test", DKSCALE_USERS=users)
     table = dict(re.findall(r"^  (\S.*?)\s{2,}(.*)$", out, re.M))
     assert table["users"] == users
     assert int(table["nodes used by servers"]) >= 2
