@@ -27,15 +27,15 @@ HERE = Path(__file__).parent
 def run_script(name: str, timeout: int, **env) -> str:
     """Run a script of this directory; its stdout (stderr goes to the test's output).
 
-    On timeout the script gets SIGTERM and two minutes to remove what it made (its trap).
+    On timeout the script's process group gets SIGTERM and the script two minutes to remove what it made (its trap).
     """
     environment = {**os.environ, "PYTHON": sys.executable, **env}
     process = subprocess.Popen(["bash", str(HERE / name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=environment)
+                               text=True, env=environment, start_new_session=True)
     try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)  # the script and its children; its trap tears down
         out, err = process.communicate(timeout=120)
         sys.stderr.write(err[-6000:])
         raise AssertionError(f"{name} took more than {timeout} s:\n{out}") from None
