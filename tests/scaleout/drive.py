@@ -355,7 +355,7 @@ def parse_args(argv=None):
     parser.add_argument("--token", required=True)
     parser.add_argument("--prefix", required=True, help="the node containers' name prefix")
     parser.add_argument("--nodes", type=int, default=3)
-    parser.add_argument("--users", type=int, default=6)
+    parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--sleep", type=int, default=20, help="seconds of cell 5")
     parser.add_argument("--spawn-timeout", type=float, default=240)
     parser.add_argument("--failover-limit", type=float, default=120)

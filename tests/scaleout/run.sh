@@ -2,7 +2,7 @@
 # The three-node scale-out test (issue 17): JupyterHub on Docker Swarm, a cell daemon per node,
 # USERS users running a docker-bash notebook, a node stopped mid-cell. Bounded (timeout).
 #
-#   tests/scaleout/run.sh                  # DKSCALE_USERS=6 by default (two cores); 10 on bigger hosts
+#   tests/scaleout/run.sh                  # ten users (DKSCALE_USERS); about 5.5 minutes on two cores
 #
 # Needs on the host daemon: dockerkernel/dind, dockerkernel/jupyter and dockerkernel/bash
 # (dind/up.sh or `dockerkernel images build bash` make them); builds the node image
@@ -23,7 +23,7 @@ repo=$(cd "$here/../.." && pwd)
 trap teardown EXIT
 trap 'exit 130' INT TERM
 
-USERS=${DKSCALE_USERS:-6}
+USERS=${DKSCALE_USERS:-10}
 NODE_IMAGE=${DKSCALE_NODE_IMAGE:-dockerkernel/node}
 HUB_IMAGE=${DKSCALE_HUB_IMAGE:-dockerkernel/hub}
 CELL_IMAGE=${DKSCALE_CELL_IMAGE:-dockerkernel/bash}

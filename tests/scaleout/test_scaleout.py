@@ -62,7 +62,7 @@ def test_spike_overlay_between_nested_nodes():
 
 @pytest.mark.timeout(960)
 def test_three_nodes_hub_users_and_a_node_failure():
-    users = os.environ.get("DKSCALE_USERS", "6")
+    users = os.environ.get("DKSCALE_USERS", "10")
     out = run_script("run.sh", 780, DKSCALE_PREFIX="dkscale-test", DKSCALE_USERS=users)
     table = dict(re.findall(r"^  (\S.*?)\s{2,}(.*)$", out, re.M))
     assert table["users"] == users
