@@ -99,6 +99,7 @@ class CellOutcome:
     image_id: str = ""
     warm: bool = False  # the interpreter was loaded before the cell arrived
     from_pool: bool = False  # the container was pre-started by the pool
+    daemon: dict | None = None  # {"name", "id"} of the Docker daemon (the node) that ran the cell
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from .cells import Limits, Notice, Output, build_request
 from .errors import DockerKernelError
 from .languages import LANGUAGES, Language, get_language
 from .magics import SessionSettings, parse_size
+from .node import add_image_transfer_commands, add_node_commands
 from .protocol import Frame
 from .wire import cell_label
 
@@ -51,7 +52,11 @@ def cmd_install(args) -> int:
 
 
 def cmd_images(args) -> int:
-    """Build or list the language images."""
+    """Build, list or copy (export, load, sync) the language images."""
+    if args.images_command in ("export", "load", "sync"):
+        from .node import cmd_images_transfer
+
+        return cmd_images_transfer(args)
     from . import images as imagebuild
     from .sandbox import connect
 
@@ -72,10 +77,13 @@ def cmd_images(args) -> int:
 
 def cmd_gc(args) -> int:
     """Remove containers and volumes left by kernels that are gone."""
-    from .sandbox import connect, sweep
+    from .sandbox import connect, sweep, sweep_node
 
     client = connect()
-    removed = sweep(client, everything=args.all)
+    if args.node:
+        removed = sweep_node(client, grace=args.grace)
+    else:
+        removed = sweep(client, everything=args.all)
     print(f"removed {removed['containers']} container(s) and {removed['volumes']} volume(s)")
     if args.packages_older_than is not None:
         from .images import image_name
@@ -180,12 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.add_argument("--ca-bundle", help="extra CA certificates for builds behind a TLS-inspecting proxy")
     images_sub.add_parser("list", help="show the images and whether they are up to date")
+    add_image_transfer_commands(images_sub)
     images.set_defaults(func=cmd_images)
 
     doctor = sub.add_parser("doctor", help="check the set-up and print the fix for each problem")
     doctor.add_argument("--lang", default="python", help="language whose image is tried (default python)")
     doctor.add_argument("--runtime", default="", help="OCI runtime to try (e.g. runsc)")
     doctor.set_defaults(func=cmd_doctor)
+
+    add_node_commands(sub)
 
     gc = sub.add_parser("gc", help="remove containers and volumes of kernels that are gone")
     gc.add_argument(
@@ -196,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also remove %%pip/%%npm/%%gem package environments (the shared cache) not used for DAYS days "
         "(0: all that no container uses)",
     )
+    gc.add_argument(
+        "--node", action="store_true",
+        help="a shared daemon (cluster node): remove objects of dead kernels of any host, never running ones",
+    )
+    gc.add_argument("--grace", type=float, default=60.0, help="--node: seconds an object must be unused (default 60)")
     gc.set_defaults(func=cmd_gc)
 
     execute = sub.add_parser("execute", help="run a notebook, recording how each cell ran in its metadata")

@@ -11,10 +11,12 @@ the hook that does, for each way notebooks are run unattended:
   or ``NotebookClient(nb, on_cell_executed=record)``.
 
 The cell then carries ``metadata.dockerkernel`` = ``{"image", "image_id", "runtime", "limits",
-"outcome", "exit_code", "signal", "wall_time", "warm_container", "started"}``, and once
-packages are installed ``"requirements"`` (language → list); ``execute_notebook`` also keeps the
-last of these in the notebook's ``metadata.dockerkernel.requirements`` and installs them in
-the kernel before the first cell the next time (``DockerKernel.requirements``).
+"outcome", "exit_code", "signal", "wall_time", "warm_container", "daemon", "started"}``;
+``daemon`` is ``{"name", "id"}`` of the Docker daemon that ran the cell (`docker info`; on a
+cluster, the node's cell daemon). Once packages are installed it also has ``"requirements"``
+(language → list); ``execute_notebook`` also keeps the last of these in the notebook's
+``metadata.dockerkernel.requirements`` and installs them in the kernel before the first cell
+the next time (``DockerKernel.requirements``).
 """
 
 from __future__ import annotations

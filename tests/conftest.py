@@ -16,8 +16,16 @@ import pytest
 from dockerkernel.languages import LANGUAGES
 from tests.support import KernelHandle, leftovers_of_kernels, require_images, wait_until
 
-TIERS = ("unit", "sandbox", "kernel", "notebooks", "e2e", "adversarial", "faults")
+TIERS = ("unit", "sandbox", "kernel", "notebooks", "e2e", "adversarial", "faults", "scaleout")
 TESTS = Path(__file__).resolve().parent
+
+
+def pytest_ignore_collect(collection_path, config):
+    """The scale-out tier (three nested Swarm nodes, minutes) runs only when named:
+    ``pytest tests/scaleout`` (.ci/run runs it as a bounded report after the suite)."""
+    if collection_path.name == "scaleout" and collection_path.parent == TESTS:
+        return not any("scaleout" in str(arg) for arg in config.args)
+    return None
 
 
 def pytest_collection_modifyitems(config, items):

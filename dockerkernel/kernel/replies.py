@@ -192,5 +192,6 @@ def provenance(request: CellRequest, outcome: CellOutcome, started: float) -> di
         "signal": outcome.signal,
         "wall_time": round(outcome.elapsed, 6),
         "warm_container": outcome.from_pool,
+        "daemon": outcome.daemon or {},
         "started": started,
     }

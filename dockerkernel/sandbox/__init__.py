@@ -55,6 +55,7 @@ from .labels import (
     process_start_time,
     remove_labelled,
     sweep,
+    sweep_node,
     this_host,
 )
 from .pool import ContainerPool, PoolsMixin
@@ -64,7 +65,7 @@ from .workspace import WorkspaceMixin
 __all__ = [
     "Sandbox", "CellRequest", "CellOutcome", "Limits", "Output", "Notice", "Reason", "CellContainer",
     "EventCallback", "InputCallback", "LABEL_KERNEL", "LABEL_PID", "LABEL_PIDSTART", "LABEL_HOST", "LABEL_ROLE",
-    "WORKSPACE", "SANDBOX_USER", "MiB", "sweep", "remove_labelled", "owner_alive", "process_start_time",
+    "WORKSPACE", "SANDBOX_USER", "MiB", "sweep", "sweep_node", "remove_labelled", "owner_alive", "process_start_time",
     "this_host", "connect", "client_from_environment", "wrap_docker_error", "ContainerPool",
 ]
 
@@ -106,6 +107,8 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
         }
         self.volume = f"dockerkernel-ws-{kernel_id[:24]}"
         self._holder_id: str | None = None
+        self._holder_attach = None  # the holder's stdin: it ends when this connection drops
+        self._holder_image = ""
         self._workspace_ready = False
         self._workspace_lock = threading.Lock()  # pool fills run in parallel threads
         self._executor = concurrent.futures.ThreadPoolExecutor(docker_workers, thread_name_prefix="dockerkernel")
@@ -116,6 +119,7 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
         self._starting_cell = False
         self._interrupt_pending = False
         self._image_ids: dict[str, str] = {}
+        self._daemon: dict | None = None
         self.last_files: list[str] = []
         self.closed = False
 
@@ -144,6 +148,25 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
         if not future.cancelled() and future.exception() is not None:
             log.warning("background Docker call failed: %s", future.exception())
 
+    def daemon_identity(self, cached_only: bool = False) -> dict:
+        """``{"name", "id"}`` of the daemon that runs our cells (``docker info`` Name and ID).
+
+        On a cluster that is the node's cell daemon, so a cell's provenance names its node.
+        Asked once per sandbox (blocking: call it from a worker thread); ``{}`` when the daemon
+        does not say, or when ``cached_only`` and it was not asked yet.
+        """
+        if self._daemon is None and not cached_only:
+            try:
+                info = self.client.info()
+                self._daemon = {"name": info.get("Name", ""), "id": info.get("ID", "")}
+            except Exception:  # noqa: BLE001  (provenance never fails a cell)
+                self._daemon = {}
+        return self._daemon or {}
+
+    def _daemon_name(self) -> str:
+        """The daemon's name for error messages ("" when unknown)."""
+        return self.daemon_identity().get("name", "")
+
     def image_id(self, image: str) -> str:
         """The image's content id (for provenance), cached."""
         if image not in self._image_ids:
@@ -160,7 +183,7 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
             )
             return output.decode("utf-8", "replace")
         except Exception as exc:
-            raise wrap_docker_error(exc, image) from exc
+            raise wrap_docker_error(exc, image, self._daemon_name()) from exc
 
     def _create_started(self, language: Language, image: str, limits: Limits) -> CellContainer:
         """Create, attach (before start!) and start one cell container. Blocking."""
@@ -189,9 +212,10 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
             except Exception:
                 self._remove_quietly(container_id)
                 raise
+            self.daemon_identity()  # cached here, in a worker thread, for the cell's provenance
             return CellContainer(container_id, attach, warm, self.image_id(image))
         except Exception as exc:
-            raise wrap_docker_error(exc, image) from exc
+            raise wrap_docker_error(exc, image, self._daemon_name()) from exc
 
     def _remove_quietly(self, container_id: str) -> None:
         """Kill and remove a container; gone already is fine."""
@@ -319,6 +343,9 @@ class Sandbox(WorkspaceMixin, PoolsMixin):
                 self.closed = True
             remove_labelled(self.client, f"{LABEL_KERNEL}={self.kernel_id}")
             self._holder_id = None
+            if self._holder_attach is not None:
+                self._holder_attach.close()
+                self._holder_attach = None
             try:
                 self.client.api.remove_volume(self.volume, force=True)  # unlabelled by an older version
             except docker.errors.NotFound:

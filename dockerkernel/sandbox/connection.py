@@ -265,18 +265,23 @@ def connect(timeout: float = 60) -> docker.DockerClient:
         ) from None
 
 
-def wrap_docker_error(exc: Exception, image: str = "") -> DockerKernelError:
-    """Translate a docker/requests exception into one of ours, with a fix in the hint."""
+def wrap_docker_error(exc: Exception, image: str = "", daemon: str = "") -> DockerKernelError:
+    """Translate a docker/requests exception into one of ours, with a fix in the hint.
+
+    ``daemon``: the daemon's name (``docker info`` Name, on a cluster the node) for messages
+    that depend on which daemon answered, such as ``ImageMissing``.
+    """
     if isinstance(exc, DockerKernelError):
         return exc
     if isinstance(exc, docker.errors.ImageNotFound) or (
         isinstance(exc, docker.errors.APIError) and "No such image" in str(exc)
     ):
         lang = image.split("/", 1)[-1].split(":", 1)[0] if image else ""
-        return ImageMissing(
-            f"image {image} is not on the Docker daemon",
-            f"Build it with: dockerkernel images build {lang}".rstrip(),
-        )
+        where = f"the Docker daemon of node {daemon}" if daemon else "the Docker daemon"
+        fix = f"Build it with: dockerkernel images build {lang}".rstrip()
+        if daemon:
+            fix += f", or copy it to that node: dockerkernel images sync {lang} --host tcp://{daemon}:2376"
+        return ImageMissing(f"image {image} is not on {where}", fix)
     connection_errors = (requests.exceptions.ConnectionError, ConnectionError, docker.errors.DockerException)
     if isinstance(exc, connection_errors) and not isinstance(exc, docker.errors.APIError):
         return DaemonUnavailable(

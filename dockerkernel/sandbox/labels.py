@@ -122,3 +122,52 @@ def sweep(client: docker.DockerClient, *, everything: bool = False, host: str | 
         return labels.get(LABEL_HOST) != host or (not everything and owner_alive(labels))
 
     return remove_labelled(client, LABEL_KERNEL, spare=spare)
+
+
+def _age(timestamp: str) -> float:
+    """Seconds since a Docker timestamp (RFC 3339, nanoseconds); 0 when unreadable or unset."""
+    from datetime import datetime, timezone
+
+    text = (timestamp or "").replace("Z", "+00:00")
+    if "." in text:  # Python parses at most microseconds
+        head, _, tail = text.partition(".")
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        text = f"{head}.{tail[:min(digits, 6)]}{tail[digits:]}"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return 0.0
+    if moment.year < 2000:  # "0001-01-01T00:00:00Z": never finished
+        return 0.0
+    return (datetime.now(timezone.utc) - moment).total_seconds()
+
+
+def sweep_node(client: docker.DockerClient, grace: float = 60.0, label: str = LABEL_KERNEL) -> dict:
+    """Remove what dead kernels of ANY host left on this daemon (a cluster node's shared celld).
+
+    Safe while other kernels live, because it never asks whose kernel is alive: it removes
+    only containers of ours that stopped more than ``grace`` seconds ago (a live kernel
+    removes its stopped containers at once; a dead kernel's holder and pool containers stop
+    when its attach connection drops) and volumes of ours that no container uses and that were
+    created more than ``grace`` seconds ago (a live kernel's workspace is always mounted by
+    its holder). Running containers are never touched. ``label``: a narrower label filter
+    (``dockerkernel.kernel=ID``: one kernel's). Returns ``{"containers": n, "volumes": n}``.
+    Raises docker's errors when the daemon cannot be asked.
+    """
+    removed = {"containers": 0, "volumes": 0}
+    api = client.api
+    for info in api.containers(all=True, filters={"label": [label], "status": ["exited", "dead", "created"]}):
+        try:
+            state = api.inspect_container(info["Id"])["State"]
+        except docker.errors.NotFound:
+            continue
+        if state.get("Status") == "created":  # never started: its age counts
+            stopped_for = time.time() - float(info.get("Created") or time.time())
+        else:
+            stopped_for = _age(state.get("FinishedAt", ""))
+        if stopped_for > grace and _removed(api.remove_container, info["Id"], force=True, v=True):
+            removed["containers"] += 1
+    for info in api.volumes(filters={"label": label, "dangling": True}).get("Volumes") or []:
+        if _age(info.get("CreatedAt", "")) > grace and _removed(api.remove_volume, info["Name"]):
+            removed["volumes"] += 1
+    return removed

@@ -294,6 +294,7 @@ class RunningCell:
         outcome = CellOutcome(
             reason=Reason.OK, error=progress.error, elapsed=elapsed, container_id=container.id,
             image_id=container.image_id, warm=container.warm, from_pool=container.from_pool,
+            daemon=self.sandbox.daemon_identity(cached_only=True),
         )
         if progress.reason is not None:
             # the cell must end now: kill it before anything else (interrupt within 1 s)

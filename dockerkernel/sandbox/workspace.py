@@ -59,32 +59,51 @@ class WorkspaceMixin:
             return
         api = self.client.api
         host_config = engine.host_config(api, Limits(memory=32 * MiB, cpus=0.1, pids=8), self.volume)
-        created = api.create_container(
+        # The holder lives exactly as long as this kernel's connection to the daemon: it waits
+        # for the end of its stdin, which comes when our attach connection drops (the kernel
+        # killed, its server or node lost), and then removes itself. Nothing of a dead kernel
+        # keeps running on a shared daemon; its volume is then unused (`dockerkernel gc --node`).
+        host_config["AutoRemove"] = True
+        config = api.create_container_config(
             image,
-            command=["sleep", "infinity"],
+            command=["sh", "-c", "exec cat >/dev/null"],
             user=SANDBOX_USER,
             working_dir=WORKSPACE,
             labels={**self.labels, LABEL_ROLE: "workspace"},
             network_disabled=True,
+            stdin_open=True,
             host_config=host_config,
         )
-        api.start(created["Id"])
+        config["StdinOnce"] = True  # the daemon closes its stdin when our attach connection ends
+        created = api.create_container_from_config(config)
+        try:
+            attach = api.attach_socket(created["Id"], params={"stdin": 1, "stream": 1})
+            api.start(created["Id"])
+        except Exception:
+            api.remove_container(created["Id"], force=True)
+            raise
+        self._holder_attach = attach  # keep it referenced: closing it ends the holder
+        self._holder_image = image
         self._holder_id = created["Id"]
 
     def _revive_holder(self) -> None:
-        """After a daemon restart the holder is stopped (and the in-memory workspace gone):
-        start it again so the workspace stays mounted between cells from now on."""
+        """After a daemon restart the holder is gone or stopped (and the in-memory workspace
+        with it): make a new one, attached, so the workspace stays mounted between cells."""
         with self._workspace_lock:
             if self._holder_id is None or self.closed:
                 return
             try:
-                state = self.client.api.inspect_container(self._holder_id)["State"]
-                if not state.get("Running"):
-                    self.client.api.start(self._holder_id)
-            except docker.errors.NotFound:
-                self._holder_id = None  # made anew with the next container
+                try:
+                    if self.client.api.inspect_container(self._holder_id)["State"].get("Running"):
+                        return
+                    self.client.api.remove_container(self._holder_id, force=True)
+                except docker.errors.NotFound:
+                    pass  # removed itself (AutoRemove) when it stopped
+                self._holder_id = None
+                self._ensure_holder(self._holder_image)
             except Exception as exc:
-                log.warning("could not check the workspace container: %s", exc)
+                log.warning("could not renew the workspace container: %s", exc)
+
     def _prepare_workspace(self, image: str) -> None:
         """Create the workspace volume and its holder container now (blocking)."""
         try:
@@ -96,7 +115,7 @@ class WorkspaceMixin:
         except DockerKernelError:
             raise
         except Exception as exc:
-            raise wrap_docker_error(exc, image) from exc
+            raise wrap_docker_error(exc, image, self._daemon_name()) from exc
     async def write_file(self, path: str, data: bytes, image: str = "") -> None:
         """Write a file into the workspace without running a cell (for %%file).
 
