@@ -57,7 +57,9 @@ def plain_traceback(content: dict) -> str:
 
 
 def test_timeit_line_magic(py):
-    result = ok(py.run("%timeit sum(range(100))"))
+    # %timeit sizes its loops to take ~0.2 s a run: seven runs can pass the default 30 s limit on a
+    # machine at load 20 (seen in a CI run), so this cell gets more time
+    result = ok(py.run("%timeout 120\n%timeit sum(range(100))", timeout=180))
     assert re.search(r"[\d.]+ .s ± [\d.]+ .s per loop \(mean ± std\. dev\. of 7 runs, [\d,]+ loops? each\)",
                      result.stream()), result.stream()
 
