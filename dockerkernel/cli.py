@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -40,6 +41,8 @@ def cmd_install(args) -> int:
     )
     names = [n if n == "polyglot" else get_language(n).name for n in args.languages] if args.languages else available
     prefix = args.prefix or (sys.prefix if args.sys_prefix else None)
+    if args.image or args.name:
+        return _install_image_spec(manager, args, names, prefix)
     for name in names:
         with tempfile.TemporaryDirectory() as tmp:
             source = SPEC_DIR / f"docker-{name}"
@@ -48,6 +51,27 @@ def cmd_install(args) -> int:
             (target / "kernel.json").write_text(json.dumps(kernelspec_json(name, sys.executable), indent=1))
             where = manager.install_kernel_spec(str(target), f"docker-{name}", user=args.user, prefix=prefix)
             print(f"installed docker-{name} in {where}")
+    return 0
+
+
+def _install_image_spec(manager, args, names: list[str], prefix: str | None) -> int:
+    """``install LANG --image NAME [--name KERNEL]``: a kernelspec whose cells run in NAME."""
+    if not args.image or len(names) != 1 or names[0] == "polyglot":
+        print("dockerkernel: install LANGUAGE --image NAME [--name KERNEL]: one language and an image", file=sys.stderr)
+        return 2
+    lang = names[0]
+    kernel = args.name or "docker-{}-{}".format(lang, re.sub(r"[^a-z0-9]+", "-", args.image.lower()).strip("-"))
+    spec = kernelspec_json(lang, sys.executable)
+    spec["argv"].append(f"--DockerKernel.image={args.image}")
+    spec["display_name"] = f"{spec['display_name'][:-1]}, {args.image})" if spec["display_name"].endswith(")") else (
+        f"{spec['display_name']} ({args.image})")
+    spec.setdefault("metadata", {}).setdefault("dockerkernel", {})["image"] = args.image
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / kernel
+        shutil.copytree(SPEC_DIR / f"docker-{lang}", target)
+        (target / "kernel.json").write_text(json.dumps(spec, indent=1))
+        where = manager.install_kernel_spec(str(target), kernel, user=args.user, prefix=prefix)
+    print(f"installed {kernel} in {where}")
     return 0
 
 
@@ -64,6 +88,15 @@ def cmd_images(args) -> int:
     if args.images_command == "build":
         # default: the languages that have a kernel (the table), base layer first
         languages = [get_language(n).name if n != "base" else n for n in args.languages] or list(LANGUAGES)
+        if args.requirements or args.tag:
+            if not (args.requirements and args.tag) or len(languages) != 1:
+                print("dockerkernel: --requirements FILE --tag NAME build one language's image", file=sys.stderr)
+                return 2
+            from .images.derived import build_derived
+
+            print(build_derived(client, languages[0], args.requirements, args.tag, ca_bundle=args.ca_bundle,
+                                progress=print))
+            return 0
         imagebuild.build_images(client, languages, force=args.force, ca_bundle=args.ca_bundle, progress=print)
         return 0
     rows = imagebuild.list_images(client)
@@ -179,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--sys-prefix", action="store_true", help="into this Python environment")
     where.add_argument("--prefix", help="under this prefix")
     install.add_argument("languages", nargs="*", help="only these (default: all)")
+    install.add_argument("--image", help="a kernelspec whose cells run in this image (one language; see --name)")
+    install.add_argument("--name", help="with --image: the kernelspec's name (default docker-<language>-<image>)")
     install.set_defaults(func=cmd_install)
 
     images = sub.add_parser("images", help="build or list the language images")
@@ -187,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("languages", nargs="*", help="languages (default: every kernel's language)")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     build.add_argument("--ca-bundle", help="extra CA certificates for builds behind a TLS-inspecting proxy")
+    build.add_argument("--requirements", metavar="FILE",
+                       help="python only: also build --tag, the language image with these packages installed")
+    build.add_argument("--tag", help="with --requirements: the derived image's name (e.g. course/python:2026)")
     images_sub.add_parser("list", help="show the images and whether they are up to date")
     add_image_transfer_commands(images_sub)
     images.set_defaults(func=cmd_images)

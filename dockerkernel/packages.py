@@ -231,6 +231,19 @@ def parse_pip_config(text: str) -> dict[str, str]:
     return found
 
 
+def host_pip_config() -> dict[str, str]:
+    """This Python's ``pip config list``, parsed (``parse_pip_config``); {} without pip."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                              timeout=20)
+        return parse_pip_config(done.stdout)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+
+
 def pip_index_env(config: dict[str, str], environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """The installer's ``PIP_*`` index settings from the host's pip configuration and environment.
 

@@ -62,9 +62,12 @@ def _run_build(  # noqa: C901
     buildargs: dict[str, str],
     nocache: bool,
     progress: Progress,
+    tag: str | None = None,
 ) -> str:
-    """Run one build on the daemon, streaming condensed output; return the image id."""
-    tag = image_name(lang)
+    """Run one build on the daemon, streaming condensed output; return the image id.
+
+    ``tag``: the image's name (default: the language's, ``image_name(lang)``)."""
+    tag = tag or image_name(lang)
     step = "(before the first step)"
     step_lines: collections.deque[str] = collections.deque(maxlen=40)
     image_id = None

@@ -24,7 +24,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 import tarfile
 import threading
 
@@ -69,12 +68,7 @@ class PackagesConfig(Configurable):
 @functools.lru_cache(maxsize=1)
 def _host_pip_config() -> dict[str, str]:
     """The host's ``pip config list`` (the kernel's own Python), parsed; {} without pip."""
-    try:
-        done = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                              timeout=20)
-        return packages.parse_pip_config(done.stdout)
-    except (OSError, subprocess.SubprocessError):
-        return {}
+    return packages.host_pip_config()
 
 
 @functools.lru_cache(maxsize=1)

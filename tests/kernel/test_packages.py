@@ -286,3 +286,42 @@ def test_requirements_travel_with_the_notebook(tmp_path):
     again = nbformat.read(path, as_version=4)
     text = "".join(output.get("text", "") for output in again.cells[0].outputs)
     assert "imported" in text and "(from the cache)" in text, text
+
+
+def test_a_derived_image_with_requirements_and_its_own_kernelspec(tmp_path, docker_client):
+    """`images build python --requirements FILE --tag NAME`, then `install python --image NAME --name K`:
+    a course's image whose cells import the package with no %pip, and still have no network."""
+    tag = f"dkderived-{unique_id()}/python:test"
+    (tmp_path / "requirements.txt").write_text("tabulate\n")
+    prefix = tmp_path / "prefix"
+    try:
+        built = subprocess.run([sys.executable, "-m", "dockerkernel", "images", "build", "python", "--requirements",
+                                str(tmp_path / "requirements.txt"), "--tag", tag], capture_output=True, text=True,
+                               timeout=INSTALL_TIMEOUT)
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+        labels = docker_client.images.get(tag).labels
+        assert labels.get("dockerkernel.language") == "python" and "tabulate" in labels["dockerkernel.requirements"]
+        done = subprocess.run([sys.executable, "-m", "dockerkernel", "install", "python", "--image", tag, "--name",
+                               "docker-python-course", "--prefix", str(prefix)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        spec = prefix / "share" / "jupyter" / "kernels" / "docker-python-course" / "kernel.json"
+        assert f"--DockerKernel.image={tag}" in spec.read_text()
+        env = {**os.environ, "JUPYTER_PATH": str(prefix / "share" / "jupyter")}
+        code = ("from tabulate import tabulate; print(tabulate([[1, 2]]))\n"
+                "import urllib.request\ntry:\n    urllib.request.urlopen('https://pypi.org', timeout=5)\n"
+                "except OSError as e:\n    print('no network')\n")
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nb.metadata["kernelspec"] = {"name": "docker-python-course", "display_name": "course", "language": "python"}
+        path = tmp_path / "course.ipynb"
+        nbformat.write(nb, path)
+        ran = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                              "--ExecutePreprocessor.kernel_name=docker-python-course", "--output", "out.ipynb",
+                              str(path)], capture_output=True, text=True, env=env, timeout=300)
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        text = "".join(o.get("text", "") for o in nbformat.read(tmp_path / "out.ipynb", 4).cells[0].outputs)
+        assert "-  -\n1  2\n-  -" in text and "no network" in text, text
+    finally:
+        try:
+            docker_client.images.remove(tag, force=True)
+        except docker.errors.DockerException:
+            pass

@@ -134,3 +134,13 @@ def test_cells_mount_the_environment_read_only_and_find_it():
     assert "PYTHONPATH" not in engine.environment(get_language("python"), Limits())
     assert engine.package_mounts(Limits()) == []
     assert Limits().container_key() != limits.container_key()  # a new environment: a new pool
+
+
+def test_derived_dockerfile_installs_wheels_only_and_drops_the_ca():
+    from dockerkernel.images.derived import CA_PATH, derived_dockerfile
+
+    text = derived_dockerfile("sha256:abc", {"PIP_INDEX_URL": "https://pypi.example/simple"}, with_ca=True)
+    assert text.startswith("FROM sha256:abc\n")
+    assert "--only-binary :all:" in text and 'PIP_INDEX_URL="https://pypi.example/simple"' in text
+    assert f"PIP_CERT={CA_PATH}" in text and f"&& rm -f {CA_PATH}" in text  # not left in the image
+    assert "--only-binary" not in derived_dockerfile("x", {}, with_ca=False, source_builds=True)
