@@ -40,19 +40,29 @@ def execute_notebook(path: str, output: str | None = None, timeout: int | None =
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    # packages installed by %pip/%npm/%gem travel in the notebook: installed before the first cell
-    recorded = (nb.metadata.get("dockerkernel") or {}).get("requirements")
-    extra = [f"--DockerKernel.requirements={json.dumps(recorded)}"] if recorded else []
-    client = NotebookClient(nb, timeout=timeout, on_cell_executed=record, allow_errors=False, extra_arguments=extra)
+    client = NotebookClient(nb, timeout=timeout, on_cell_executed=record, allow_errors=False,
+                            extra_arguments=requirement_arguments(nb))
     failed = 0
     try:
         client.execute()
     except CellExecutionError as exc:
         failed = 1
         print(exc)
+    keep_requirements(nb)
+    nbformat.write(nb, output or path)
+    return failed
+
+
+def requirement_arguments(nb) -> list[str]:
+    """The kernel arguments that install the packages a notebook's last run had (its
+    ``metadata.dockerkernel.requirements``, language → list) before its first cell."""
+    recorded = (nb.metadata.get("dockerkernel") or {}).get("requirements")
+    return [f"--DockerKernel.requirements={json.dumps(recorded)}"] if recorded else []
+
+
+def keep_requirements(nb) -> None:
+    """After a run: the requirements of its last cell that had packages go into the notebook's metadata."""
     installed = [cell.metadata["dockerkernel"]["requirements"] for cell in nb.cells
                  if "requirements" in (cell.get("metadata") or {}).get("dockerkernel", {})]
     if installed:
         nb.metadata.setdefault("dockerkernel", {})["requirements"] = installed[-1]
-    nbformat.write(nb, output or path)
-    return failed

@@ -263,17 +263,29 @@ def test_requirements_file(kernels):
     assert_error(kernel.run("%pip install -r missing.txt"), "InstallError")
 
 
-def test_requirements_travel_with_the_notebook(tmp_path):
-    """`dockerkernel execute` records the packages in the notebook and installs them on the next run."""
+def run_with_execute(path, output) -> None:
     from dockerkernel.cli import main as cli_main
 
+    assert cli_main(["execute", str(path), "-o", str(output)]) == 0
+
+
+def run_with_papermill(path, output) -> None:
+    import papermill
+
+    papermill.execute_notebook(str(path), str(output), engine_name="dockerkernel", progress_bar=False)
+
+
+@pytest.mark.parametrize("run", [run_with_execute, run_with_papermill], ids=["execute", "papermill"])
+def test_requirements_travel_with_the_notebook(tmp_path, run):
+    """`dockerkernel execute` and papermill's dockerkernel engine record the packages in the
+    notebook and install them on the next run."""
     kernelspec = nbformat.read(Path(ROOT) / "examples" / "packages.ipynb", as_version=4).metadata
     nb = nbformat.v4.new_notebook(metadata=kernelspec)
     nb.cells = [nbformat.v4.new_code_cell("%pip install tabulate"),
                 nbformat.v4.new_code_cell("import tabulate\nprint('imported')")]
     path = tmp_path / "travel.ipynb"
     nbformat.write(nb, path)
-    assert cli_main(["execute", str(path)]) == 0
+    run(path, path)
     executed = nbformat.read(path, as_version=4)
     assert executed.metadata.dockerkernel.requirements == {"python": ["tabulate"]}
     assert executed.cells[1].metadata.dockerkernel.requirements == {"python": ["tabulate"]}
@@ -282,7 +294,7 @@ def test_requirements_travel_with_the_notebook(tmp_path):
     for cell in executed.cells:
         cell.outputs = []
     nbformat.write(executed, path)
-    assert cli_main(["execute", str(path)]) == 0
+    run(path, path)
     again = nbformat.read(path, as_version=4)
     text = "".join(output.get("text", "") for output in again.cells[0].outputs)
     assert "imported" in text and "(from the cache)" in text, text
