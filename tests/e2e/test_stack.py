@@ -481,6 +481,34 @@ def test_jupyterlab_answers_programs_reading_stdin(stack):
             browser.close()
 
 
+def test_jupyterlab_pip_install_then_import(stack):
+    """Issue 15's "done means" in the browser: `%pip install tabulate`, then the import works; the
+    install runs in an installer container on the nested daemon (the only one with network)."""
+    from playwright.sync_api import sync_playwright
+
+    cells = ["%pip install tabulate", "from tabulate import tabulate\nprint(tabulate([[1, 2]]))"]
+    put_notebook(stack, "work/pip.ipynb", cells, "docker-python", "Python 3 (Docker)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.set_default_timeout(60_000)
+            page.goto(f"{stack.url}/lab/workspaces/pip-{uuid.uuid4().hex[:8]}/tree/work/pip.ipynb?reset&token={stack.token}")
+            page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+                ".some(e => /Python 3 \\(Docker\\) \\| Idle/.test(e.textContent))", timeout=120_000)
+            page.get_by_role("menuitem", name="Run", exact=True).click()
+            page.locator("li[data-command='runmenu:run-all']").click()
+            cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+            cells.nth(1).locator(".jp-OutputArea-output", has_text="1  2").wait_for(timeout=600_000)
+            assert "Traceback" not in cells.nth(1).locator(".jp-OutputArea").inner_text()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "jupyterlab-pip.png"))
+        finally:
+            browser.close()
+
+
 # ---------------------------------------------------------------------------------------
 # tear-down (last)
 # ---------------------------------------------------------------------------------------
