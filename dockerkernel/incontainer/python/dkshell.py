@@ -199,7 +199,36 @@ def make_shell(main_module):
     shell.register_magics(SandboxMagics)
     _cell_in_name()
     _record_config_assignments(shell)
+    _inline_figures(shell)
     return shell
+
+
+def _inline_figures(shell):
+    """A Figure shown in a cell that drew nothing (one carried from an earlier cell) is an image.
+
+    Under ipykernel, matplotlib-inline registers IPython's image formatters for Figure when its
+    backend is first loaded, and they stay for the rest of the process. Here each cell is a new
+    process that loads the backend only when it draws, so ``fig`` alone in a later cell would be
+    only its text. The first Figure to be formatted loads the backend (text/plain is formatted
+    before the image types, so the image formatters are in place in time); then IPython's own
+    printers take over.
+    """
+    plain = shell.display_formatter.formatters["text/plain"]
+
+    def first_figure(fig, printer, cycle):
+        from matplotlib.figure import Figure
+
+        plain.type_printers.pop(Figure, None)  # once: from now on IPython's own printers
+        try:
+            import matplotlib
+
+            if matplotlib.get_backend() == "module://matplotlib_inline.backend_inline":
+                import matplotlib_inline.backend_inline  # noqa: F401  (its import configures IPython)
+        except Exception:
+            pass
+        printer.text(repr(fig))
+
+    plain.for_type_by_name("matplotlib.figure", "Figure", first_figure)
 
 
 def warm(shell):

@@ -1,0 +1,72 @@
+"""What IPython keeps in its one process between cells, and a fresh container per cell must carry.
+
+Kinds found by running public notebooks (bench/notebooks): each test is a small notebook of its
+own that fails when the carried value behaves differently from a value kept in one IPython
+process. Every cell runs in a new container.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+pytestmark = [pytest.mark.docker, pytest.mark.images("python")]
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def ok(result, stdout: str | None = None):
+    """The cell succeeded (and printed exactly ``stdout``)."""
+    assert result.status == "ok", (result.reply["content"], result.messages)
+    assert not result.of_type("error"), result.of_type("error")
+    if stdout is not None:
+        assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
+    return result
+
+
+def results(result) -> list[dict]:
+    """The data of the cell's execute_result messages."""
+    return [m["content"]["data"] for m in result.of_type("execute_result")]
+
+
+def test_a_carried_figure_as_the_last_expression_is_an_image(py):
+    ok(py.run("import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(2, 1))\nax.plot([1, 3, 2]);"))
+    shown = results(ok(py.run("fig")))
+    assert len(shown) == 1, shown
+    assert shown[0]["text/plain"] == "<Figure size 200x100 with 1 Axes>", shown
+    assert base64.b64decode(shown[0]["image/png"]).startswith(PNG_MAGIC), shown[0].keys()
+
+
+def test_a_carried_figure_without_axes_is_text_only(py):
+    # IPython's png printer gives nothing for a figure with nothing drawn: only its text
+    ok(py.run("import matplotlib.pyplot as plt\nempty = plt.figure(figsize=(2, 1))"))
+    assert results(ok(py.run("empty"))) == [{"text/plain": "<Figure size 200x100 with 0 Axes>"}]
+
+
+@pytest.mark.parametrize("with_function", [False, True], ids=["pickle", "dill"])
+def test_a_numpy_view_writes_through_to_its_array_in_later_cells(kernels, with_function):
+    # a function defined in a cell makes the state go through dill instead of pickle: both keep views
+    py = kernels()
+    ok(py.run("import numpy as np\nx = np.zeros(4)\nv = x[:2]\nr = x[::-1]\nt = np.arange(6.0).reshape(2, 3).T"
+              + ("\ndef twice(a):\n    return 2 * a" if with_function else "")))
+    ok(py.run("v[0] = 9\nt[0, 1] = -1\nprint(x, r)"), "[9. 0. 0. 0.] [0. 0. 0. 9.]\n")
+    ok(py.run("v[1] = 5\nprint(x, r, t.base.ravel())"), "[9. 5. 0. 0.] [0. 0. 5. 9.] [ 0.  1.  2. -1.  4.  5.]\n")
+
+
+def test_a_numpy_view_of_a_large_array_and_of_a_dataframe_keeps_writing_through(py):
+    ok(py.run("import numpy as np, pandas as pd\nbig = np.zeros(400_000)\nhead = big[:3]\n"
+              "df = pd.DataFrame({'a': [1, 2]})\nvalues = df['a'].values"))
+    ok(py.run("head[1] = 4\nvalues[0] = 7"))
+    ok(py.run("print(big[:3], big.sum(), list(df['a']))"), "[0. 4. 0.] 4.0 [7, 2]\n")
+
+
+def test_arrays_that_fit_the_memory_limit_also_fit_while_they_are_saved(kernels):
+    # four 40 MB arrays in a 320 MiB container: saving them must not need their size twice over
+    # (the workspace is a tmpfs: what is written there counts against the cell's memory)
+    py = kernels()
+    ok(py.run("%memory 320m"))
+    ok(py.run("import numpy as np\nparts = [np.full(5_000_000, i, dtype=np.float64) for i in range(4)]"))
+    ok(py.run("print([int(p[-1]) for p in parts])\nparts[2][-1] = 42"), "[0, 1, 2, 3]\n")
+    ok(py.run("print([int(p[-1]) for p in parts], int(sum(p.sum() for p in parts)))"),
+       "[0, 1, 42, 3] 30000040\n")
