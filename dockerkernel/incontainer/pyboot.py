@@ -546,6 +546,7 @@ def main():
     os.environ.update(header.get("env") or {})
     dkdisplay.NONCE = os.environ["DK_NONCE"] = header["nonce"]
     introspection = os.environ.pop("DK_INTROSPECT", "")
+    shell.dk_stdin = bool(header.get("stdin"))
     count = header.get("execution_count") or 0
     keep_state = bool(header.get("state", True))
     baseline = dkshell.Baseline()

@@ -8,6 +8,7 @@ process. Every cell runs in a new container.
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 
@@ -70,3 +71,45 @@ def test_arrays_that_fit_the_memory_limit_also_fit_while_they_are_saved(kernels)
     ok(py.run("print([int(p[-1]) for p in parts])\nparts[2][-1] = 42"), "[0, 1, 2, 3]\n")
     ok(py.run("print([int(p[-1]) for p in parts], int(sum(p.sum() for p in parts)))"),
        "[0, 1, 42, 3] 30000040\n")
+
+
+DEFINE_FUNCS = "def func1(a, b):\n    return a / b\n\ndef func2(x):\n    return func1(x, x - 1)"
+
+
+def plain(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_a_traceback_through_a_function_of_an_earlier_cell_shows_its_lines(py):
+    ok(py.run(DEFINE_FUNCS))
+    result = py.run("func2(1)")
+    content = result.reply["content"]
+    assert content["ename"] == "ZeroDivisionError", content
+    traceback = plain("\n".join(content["traceback"]))
+    assert "----> 2     return a / b" in traceback, traceback
+    assert re.search(r"Cell In\[\d+\], line 2, in func1", traceback), traceback
+
+
+def test_debug_without_a_frontend_for_input_fails_as_ipython_does(py):
+    # nbclient and papermill answer no input: IPython shows where pdb starts, then fails for want of input
+    ok(py.run(DEFINE_FUNCS))
+    assert py.run("func2(1)").reply["content"]["ename"] == "ZeroDivisionError"
+    result = py.run("%debug")
+    content = result.reply["content"]
+    assert content["ename"] == "StdinNotImplementedError", content
+    assert content["evalue"] == "raw_input was called, but this frontend does not support input requests."
+    shown = plain(result.stream())
+    assert re.match(r"> /tmp/ipykernel_\d+/\d+\.py\(2\)func1\(\)\n", shown), shown
+    assert "----> 2     return a / b" in shown, shown
+
+
+def test_pdb_on_is_carried_to_later_cells(py):
+    ok(py.run(DEFINE_FUNCS))
+    first = py.run("%pdb on\nfunc2(1)")
+    assert first.reply["content"]["ename"] == "ZeroDivisionError"
+    assert plain(first.stream()).startswith("Automatic pdb calling has been turned ON\n> /tmp/ipykernel_")
+    later = py.run("func2(1)")
+    assert later.reply["content"]["ename"] == "ZeroDivisionError"
+    assert "----> 2     return a / b" in plain(later.stream()), later.stream()
+    ok(py.run("%pdb off"), "Automatic pdb calling has been turned OFF\n")
+    assert py.run("func2(1)").stream() == ""
