@@ -383,8 +383,9 @@ class Discard:
 
 
 def state_pickler(use_dill, arrays):
-    """The pickler class of the state: pickle's (C) or dill's; NumPy views stay views and large
-    arrays go to files of their own (``arrays``, a dkcarry.ArrayFiles, when NumPy is loaded)."""
+    """The pickler class of the state: pickle's (C) or dill's; NumPy views stay views, large
+    arrays go to files of their own (``arrays``, a dkcarry.ArrayFiles, when NumPy is loaded)
+    and finished generators are carried as finished generators."""
     if use_dill:
         import dill
 
@@ -395,13 +396,15 @@ def state_pickler(use_dill, arrays):
         base = pickle.Pickler
     ndarray = getattr(sys.modules.get("numpy"), "ndarray", None)
     if arrays is None or not isinstance(ndarray, type):
-        return base
+        ndarray = None
     import dkcarry
 
     class StatePickler(base):
         def reducer_override(self, obj):
             if type(obj) is ndarray:
                 return dkcarry.view_reduction(obj, ndarray) or arrays.reduction(obj) or NotImplemented
+            if type(obj) is types.GeneratorType:
+                return dkcarry.generator_reduction(obj) or NotImplemented
             return NotImplemented
 
     return StatePickler

@@ -113,3 +113,10 @@ def test_pdb_on_is_carried_to_later_cells(py):
     assert "----> 2     return a / b" in plain(later.stream()), later.stream()
     ok(py.run("%pdb off"), "Automatic pdb calling has been turned OFF\n")
     assert py.run("func2(1)").stream() == ""
+
+
+def test_a_generator_run_to_its_end_stays_exhausted_in_later_cells(py):
+    ok(py.run("G = (n ** 2 for n in range(4))\nprint(list(G))"), "[0, 1, 4, 9]\n")
+    assert results(ok(py.run("list(G)"))) == [{"text/plain": "[]"}]
+    (shown,) = results(ok(py.run("G")))
+    assert re.fullmatch(r"<generator object <genexpr> at 0x[0-9a-f]+>", shown["text/plain"]), shown

@@ -14,8 +14,11 @@ workspace is a tmpfs, whose pages count against the memory limit of the cell tha
 them: the array's own memory is then replaced by the file's pages (same contents), so that
 saving a cell that fits in its memory limit does not need twice its arrays' size.
 
-Imported by the state's unpickler (``rebuild_view`` and ``mapped_array`` are named in the
-state file).
+A generator that has run to its end (``G = (n for n in L)`` then ``list(G)``) comes back as
+an exhausted generator (``exhausted_generator``); a generator with items left cannot be carried.
+
+Imported by the state's unpickler (``rebuild_view``, ``mapped_array`` and
+``exhausted_generator`` are named in the state file).
 """
 
 import mmap
@@ -200,3 +203,19 @@ class ArrayFiles:
                     os.unlink(os.path.join(self.folder, name))
                 except OSError:
                     pass
+
+
+def generator_reduction(obj):
+    """(``exhausted_generator``, args) for a generator that has finished, else None."""
+    if obj.gi_frame is not None:  # not finished: its frame (where it stopped) cannot be pickled
+        return None
+    return exhausted_generator, (obj.__name__, obj.__qualname__)
+
+
+def exhausted_generator(name, qualname):
+    """A generator that yields nothing more, named as the one it stands for (its repr)."""
+    generator = (item for item in ())
+    for _ in generator:
+        pass
+    generator.__name__, generator.__qualname__ = name, qualname
+    return generator
