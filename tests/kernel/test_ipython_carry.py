@@ -120,3 +120,16 @@ def test_a_generator_run_to_its_end_stays_exhausted_in_later_cells(py):
     assert results(ok(py.run("list(G)"))) == [{"text/plain": "[]"}]
     (shown,) = results(ok(py.run("G")))
     assert re.fullmatch(r"<generator object <genexpr> at 0x[0-9a-f]+>", shown["text/plain"]), shown
+
+
+def test_debug_cell_magic_runs_the_cell_under_pdb_when_the_frontend_answers(py):
+    answers = []
+
+    def answer(message):
+        answers.append(message["content"]["prompt"])
+        py.kc.input("c")  # continue: the cell runs to its end
+
+    result = ok(py.run("%%debug\nanswer_value = 41 + 1", stdin_hook=answer))
+    assert "Enter 'c' at the ipdb>  prompt" in result.stream(), result.stream()
+    assert answers and "ipdb>" in answers[0], answers
+    ok(py.run("print(answer_value)"), "42\n")

@@ -174,9 +174,10 @@ class SandboxMagics(Magics):
             pdb.curframe, pdb.curframe_locals = frame, {}
             pdb.print_stack_entry((frame, lineno))
             raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")
-        raise UsageError("%debug is not available: pdb needs a terminal attached to a live process, and each cell "
-                         "runs as a new process in a container that ends with the cell (the failed cell's frames "
-                         "are gone). Use print() or logging, or %xmode Verbose for the variables in a traceback.")
+        raise UsageError("%debug is not available after the cell that failed: each cell runs as a new process in a "
+                         "container that ends with the cell, and the failed cell's frames ended with it. Run the "
+                         "code again under pdb (%%debug, %debug STATEMENT, or %pdb on before it), or use "
+                         "%xmode Verbose for the variables in a traceback.")
 
     @line_magic
     def qtconsole(self, line=""):
