@@ -9,8 +9,10 @@ cell with IPython's own ``InteractiveShell`` (dkshell.py), built before the cell
   pipe in ``$DK_INPUT_FD``);
 * state: the globals of the previous cells are restored from the workspace before the cell
   and saved after it (dill, so functions and classes defined in cells survive); what cannot
-  be pickled is named once on stderr. Modules come back by re-import, and the modules the
-  notebook uses are imported here *before* the cell arrives, while the container waits.
+  be pickled is named once on stderr. NumPy views stay views of their arrays, and large arrays
+  are kept in files of their own, mapped back copy-on-write (dkcarry.py). Modules come back
+  by re-import, and the modules the notebook uses are imported here *before* the cell
+  arrives, while the container waits.
   The process state (working directory, environment, ``sys.path``, IPython's history and
   settings) is carried too, as JSON;
 * ``DK_INTROSPECT`` in the header's env turns the run into a completion or inspection

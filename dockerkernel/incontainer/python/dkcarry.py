@@ -143,7 +143,7 @@ class ArrayFiles:
         if path is None:
             path = os.path.join(self.folder, "%s-%d" % (os.urandom(12).hex(), obj.nbytes))
             self._write(path, pad, obj.reshape(-1, order="A").view("u1"))
-            if self.remap and obj.base is None and obj.flags.writeable:
+            if self.remap and obj.flags.owndata and obj.flags.writeable:  # NumPy's own (malloc'd) memory only
                 self._remap(path, address, obj.nbytes)
         self.used.add(os.path.basename(path))
         reduction = mapped_array, (path, pad, obj.dtype, obj.shape, order, bool(obj.flags.writeable))
