@@ -9,8 +9,10 @@ cell with IPython's own ``InteractiveShell`` (dkshell.py), built before the cell
   pipe in ``$DK_INPUT_FD``);
 * state: the globals of the previous cells are restored from the workspace before the cell
   and saved after it (dill, so functions and classes defined in cells survive); what cannot
-  be pickled is named once on stderr. Modules come back by re-import, and the modules the
-  notebook uses are imported here *before* the cell arrives, while the container waits.
+  be pickled is named once on stderr. NumPy views stay views of their arrays, and large arrays
+  are kept in files of their own, mapped back copy-on-write (dkcarry.py). Modules come back
+  by re-import, and the modules the notebook uses are imported here *before* the cell
+  arrives, while the container waits.
   The process state (working directory, environment, ``sys.path``, IPython's history and
   settings) is carried too, as JSON;
 * ``DK_INTROSPECT`` in the header's env turns the run into a completion or inspection
@@ -39,6 +41,7 @@ STATE_FILE = os.path.join(STATE_DIR, "python-state.pkl")
 MODULES_FILE = os.path.join(STATE_DIR, "python-modules.txt")
 SKIPPED_FILE = os.path.join(STATE_DIR, "python-skipped.json")
 PROCESS_FILE = os.path.join(STATE_DIR, "python-process.json")
+ARRAYS_DIR = os.path.join(STATE_DIR, "python-arrays")  # large NumPy arrays of the state, a file each (dkcarry)
 MODULES_KEY = "__dk_modules__"
 PICKLE_TAG, DILL_TAG = b"P", b"D"  # first byte of the state file: which unpickler reads it
 MAX_STATE = 2 << 30  # a state file larger than this is not read (the memory limit would be hit)
@@ -46,12 +49,28 @@ MAX_STATE = 2 << 30  # a state file larger than this is not read (the memory lim
 NOT_STATE = {"__builtins__", "__builtin__", "__name__", "__doc__", "__package__", "__loader__", "__spec__"}
 
 
-def read_regular(path, limit):
-    """The bytes of a regular file of at most ``limit`` bytes, else None.
+def open_regular(path, limit):
+    """A binary file object for a regular file of at most ``limit`` bytes, else None.
 
     The workspace belongs to the cells: a cell may have replaced these files with a link to
     /dev/zero, a FIFO or a huge file. Never follow a link, never block, never read unbounded.
     """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_size <= limit:
+            return os.fdopen(fd, "rb")
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def read_regular(path, limit):
+    """The bytes of a regular file of at most ``limit`` bytes, else None (see open_regular)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
@@ -74,18 +93,22 @@ def read_regular(path, limit):
 
 def replace_file(path, data):
     """Write ``data`` to ``path`` atomically, replacing (not following) whatever is there."""
+    stream_file(path, lambda file: file.write(data))
+
+
+def stream_file(path, write):
+    """Replace ``path`` atomically by what ``write(file)`` writes to a new binary file.
+
+    Streamed, so that saving a large value does not also hold its pickle in memory.
+    """
     os.makedirs(STATE_DIR, exist_ok=True)
     # a random name: pids repeat in every container, and a leftover from a failed save (disk
     # full) must not block every later save
     tmp = "%s.%s.tmp" % (path, os.urandom(8).hex())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        with os.fdopen(fd, "wb") as file:
+            write(file)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -97,8 +120,12 @@ def replace_file(path, data):
 
 def prewarm():
     """Import what the notebook's earlier cells imported, before the cell arrives."""
-    head = read_regular(STATE_FILE, MAX_STATE) or b""
-    if head[:1] == DILL_TAG:
+    file = open_regular(STATE_FILE, MAX_STATE)
+    head = b""
+    if file is not None:
+        with file:
+            head = file.read(1)
+    if head == DILL_TAG:
         try:
             import dill  # noqa: F401  (the restore will need it; ~50 ms better spent now)
         except ImportError:
@@ -230,21 +257,23 @@ def share_input_with_children():
 # -- state -----------------------------------------------------------------------------------
 def restore_state(main):
     """Put the previous cells' globals back into ``main``."""
-    blob = read_regular(STATE_FILE, MAX_STATE)
-    if not blob:
+    file = open_regular(STATE_FILE, MAX_STATE)
+    if file is None:
         return
     try:
         state = {}
-        if blob[:1] == DILL_TAG:
-            import dill
+        with file:  # read as a stream: large values are not held twice (file bytes, then objects)
+            tag = file.read(1)
+            if tag == DILL_TAG:
+                import dill
 
-            unpickler = dill.Unpickler(io.BytesIO(blob[1:]))
-            unpickler._main = main  # functions get this cell's globals back, not a copy
-            state = unpickler.load()
-        elif blob[:1] == PICKLE_TAG:
-            import pickle
+                unpickler = dill.Unpickler(file)
+                unpickler._main = main  # functions get this cell's globals back, not a copy
+                state = unpickler.load()
+            elif tag == PICKLE_TAG:
+                import pickle
 
-            state = pickle.loads(blob[1:])
+                state = pickle.load(file)
         for name, module_name in (state.pop(MODULES_KEY, None) or {}).items():
             try:
                 main.__dict__[name] = importlib.import_module(module_name)
@@ -305,43 +334,82 @@ def save_state(main, never=(), quiet=None):  # noqa: C901
         announce_skipped(skipped)
         return  # nothing to carry (and nothing carried before): no file, no import
     use_dill = any(_defined_in_cells(value) for value in namespace.values())
-    if use_dill:
-        import dill
+    arrays = None
+    if "numpy" in sys.modules:
+        import dkcarry
 
-    import pickle
+        # no remapping of memory a thread of the cell may still be writing
+        arrays = dkcarry.ArrayFiles(ARRAYS_DIR, remap=threading.active_count() == 1)
+    pickler_class = state_pickler(use_dill, arrays)
 
-    def dumps(obj):
-        if not use_dill:
-            return PICKLE_TAG + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-        buf = io.BytesIO()
-        pickler = dill.Pickler(buf, recurse=False)
-        pickler._main = main  # the cell's globals are pickled as a reference, not copied
+    def dump(file, obj):
+        # protocol 5: NumPy arrays (and pandas' blocks) are written from their own memory
+        file.write(DILL_TAG if use_dill else PICKLE_TAG)
+        pickler = pickler_class(file, protocol=5)
+        if use_dill:
+            pickler._main = main  # the cell's globals are pickled as a reference, not copied
         pickler.dump(obj)
-        return DILL_TAG + buf.getvalue()
 
     try:
-        blob = dumps(namespace)  # all at once keeps shared references shared
+        stream_file(STATE_FILE, lambda file: dump(file, namespace))  # all at once keeps shared references shared
     except Exception:
         keep = {}
         for name, value in namespace.items():
             try:
-                dumps(value)
+                dump(Discard(), value)
                 keep[name] = value
             except Exception as exc:
                 if not (quiet and quiet.match(name)):
                     skipped[name] = "%s (%s)" % (type(value).__name__, type(exc).__name__)
         try:
-            blob = dumps(keep)
+            stream_file(STATE_FILE, lambda file: dump(file, keep))
         except Exception as exc:
-            blob = dumps({})
+            stream_file(STATE_FILE, lambda file: dump(file, {}))
             skipped["(all)"] = str(exc)
-    replace_file(STATE_FILE, blob)
+    if arrays is not None:
+        arrays.remove_unused()
     replace_file(MODULES_FILE, "\n".join(sorted(m for m in modules if m and not m.startswith("_"))).encode())
     announce_skipped(skipped)
     took = time.monotonic() - started
     if took > 1:
+        size = os.stat(STATE_FILE).st_size
         sys.stderr.write("dockerkernel: saving this notebook's variables for the next cell took %.1f s (%d bytes); "
-                         "`%%state off` turns this off\n" % (took, len(blob)))
+                         "`%%state off` turns this off\n" % (took, size))
+
+
+class Discard:
+    """A file that forgets what is written to it (trying whether a value pickles costs no memory)."""
+
+    def write(self, data):
+        return len(data)
+
+
+def state_pickler(use_dill, arrays):
+    """The pickler class of the state: pickle's (C) or dill's; NumPy views stay views, large
+    arrays go to files of their own (``arrays``, a dkcarry.ArrayFiles, when NumPy is loaded)
+    and finished generators are carried as finished generators."""
+    if use_dill:
+        import dill
+
+        base = dill.Pickler
+    else:
+        import pickle
+
+        base = pickle.Pickler
+    ndarray = getattr(sys.modules.get("numpy"), "ndarray", None)
+    if arrays is None or not isinstance(ndarray, type):
+        ndarray = None
+    import dkcarry
+
+    class StatePickler(base):
+        def reducer_override(self, obj):
+            if type(obj) is ndarray:
+                return dkcarry.view_reduction(obj, ndarray) or arrays.reduction(obj) or NotImplemented
+            if type(obj) is types.GeneratorType:
+                return dkcarry.generator_reduction(obj) or NotImplemented
+            return NotImplemented
+
+    return StatePickler
 
 
 def announce_skipped(skipped):
@@ -483,6 +551,7 @@ def main():
     os.environ.update(header.get("env") or {})
     dkdisplay.NONCE = os.environ["DK_NONCE"] = header["nonce"]
     introspection = os.environ.pop("DK_INTROSPECT", "")
+    shell.dk_stdin = bool(header.get("stdin"))
     count = header.get("execution_count") or 0
     keep_state = bool(header.get("state", True))
     baseline = dkshell.Baseline()

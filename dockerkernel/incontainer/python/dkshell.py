@@ -17,6 +17,8 @@ import io
 import os
 import re
 import sys
+import types
+import zlib
 
 from dkdisplay import encode_data, send_frame
 
@@ -27,10 +29,11 @@ _jedi_blocked = "jedi" not in sys.modules
 if _jedi_blocked:
     sys.modules["jedi"] = None
 from IPython.core import ultratb  # noqa: E402
+from IPython.core.compilerop import CachingCompiler  # noqa: E402
 from IPython.core.completer import provisionalcompleter, rectify_completions  # noqa: E402
 from IPython.core.displayhook import DisplayHook  # noqa: E402
 from IPython.core.displaypub import DisplayPublisher  # noqa: E402
-from IPython.core.error import UsageError  # noqa: E402
+from IPython.core.error import StdinNotImplementedError, UsageError  # noqa: E402
 from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class  # noqa: E402
 from IPython.utils.tokenutil import token_at_cursor  # noqa: E402
@@ -84,11 +87,28 @@ class FrameDisplayHook(DisplayHook):
             send_frame("result", bundle)
 
 
+class CellCompiler(CachingCompiler):
+    """Names each cell's code as ipykernel does, ``/tmp/ipykernel_<pid>/<hash>.py``.
+
+    Warnings and pdb show this name (tracebacks show ``Cell In[n]``). The directory is the
+    first cell's and carried (``code_dir``): a function defined in an earlier cell keeps the
+    name its code was compiled with, and the next process caches that cell's lines under it.
+    """
+
+    code_dir = "/tmp/ipykernel_%d" % os.getpid()
+
+    def get_code_name(self, raw_code, transformed_code, number):
+        return "%s/%d.py" % (self.code_dir, zlib.crc32(raw_code.encode("utf-8", "surrogatepass")))
+
+
 class CellShell(InteractiveShell):
     """InteractiveShell whose output, results and errors go out as frames."""
 
     displayhook_class = Type(FrameDisplayHook)
     display_pub_class = Type(FrameDisplayPublisher)
+    compiler_class = Type(CellCompiler)
+    dk_stdin = False  # can the frontend answer input requests (the cell's header says)
+    dk_last_frame = None  # (file, line, function) where the last failed cell's exception was raised
 
     def _showtraceback(self, etype, evalue, stb):
         """An exception, formatted by IPython (``stb``), becomes the cell's error frame."""
@@ -118,10 +138,9 @@ class SandboxMagics(Magics):
 
     @line_magic
     def pip(self, line=""):
-        """%pip: not available yet."""
-        raise UsageError("%pip is not available yet: cells have no network and no package installer; installing "
-                         "packages into the image comes later. The image has NumPy, pandas, Matplotlib, Pillow, "
-                         "SciPy and SymPy.")
+        """%pip below code: the kernel installs packages only from the lines at the top of a cell."""
+        raise UsageError("%pip works only at the top of a cell (the kernel runs the install in a container of its "
+                         "own, before the cell's; cells have no network): move this line to the top of its cell.")
 
     @line_magic
     def conda(self, line=""):
@@ -135,10 +154,29 @@ class SandboxMagics(Magics):
 
     @line_cell_magic
     def debug(self, line="", cell=None):
-        """%debug / %%debug: not available."""
-        raise UsageError("%debug is not available: pdb needs a terminal attached to a live process, and each cell "
-                         "runs as a new process in a container that ends with the cell (the failed cell's frames "
-                         "are gone). Use print() or logging, or %xmode Verbose for the variables in a traceback.")
+        """%debug: IPython's, but the post-mortem of an earlier cell cannot reach its frames.
+
+        ``%debug statement`` and ``%%debug`` run their code under pdb in this process, as
+        IPython does. Without arguments, IPython enters the frames of the last exception, which
+        ended with that cell's process: without a frontend that answers input (nbclient,
+        papermill) it shows where pdb would start and fails as IPython fails there, for want of
+        input; with one, it says why it cannot.
+        """
+        shell = self.shell
+        if line.strip() or cell is not None or not shell.dk_last_frame:
+            return shell.magics_manager.registry["ExecutionMagics"].debug(line, cell)
+        if not shell.dk_stdin:
+            filename, lineno, name = shell.dk_last_frame
+            frame = types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=filename, co_name=name),
+                                          f_locals={}, f_globals={}, f_lineno=lineno)
+            pdb = shell.debugger_cls()
+            pdb.curframe, pdb.curframe_locals = frame, {}
+            pdb.print_stack_entry((frame, lineno))
+            raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")
+        raise UsageError("%debug is not available after the cell that failed: each cell runs as a new process in a "
+                         "container that ends with the cell, and the failed cell's frames ended with it. Run the "
+                         "code again under pdb (%%debug, %debug STATEMENT, or %pdb on before it), or use "
+                         "%xmode Verbose for the variables in a traceback.")
 
     @line_magic
     def qtconsole(self, line=""):
@@ -199,7 +237,36 @@ def make_shell(main_module):
     shell.register_magics(SandboxMagics)
     _cell_in_name()
     _record_config_assignments(shell)
+    _inline_figures(shell)
     return shell
+
+
+def _inline_figures(shell):
+    """A Figure shown in a cell that drew nothing (one carried from an earlier cell) is an image.
+
+    Under ipykernel, matplotlib-inline registers IPython's image formatters for Figure when its
+    backend is first loaded, and they stay for the rest of the process. Here each cell is a new
+    process that loads the backend only when it draws, so ``fig`` alone in a later cell would be
+    only its text. The first Figure to be formatted loads the backend (text/plain is formatted
+    before the image types, so the image formatters are in place in time); then IPython's own
+    printers take over.
+    """
+    plain = shell.display_formatter.formatters["text/plain"]
+
+    def first_figure(fig, printer, cycle):
+        from matplotlib.figure import Figure
+
+        plain.type_printers.pop(Figure, None)  # once: from now on IPython's own printers
+        try:
+            import matplotlib
+
+            if matplotlib.get_backend() == "module://matplotlib_inline.backend_inline":
+                import matplotlib_inline.backend_inline  # noqa: F401  (its import configures IPython)
+        except Exception:
+            pass
+        printer.text(repr(fig))
+
+    plain.for_type_by_name("matplotlib.figure", "Figure", first_figure)
 
 
 def warm(shell):
@@ -271,6 +338,9 @@ def snapshot(shell, baseline):
         "dh": [str(d) for d in shell.user_ns.get("_dh", [])],
         "precision": formatter.float_precision,
         "xmode": shell.InteractiveTB.mode,
+        "pdb": bool(shell.call_pdb),
+        "code_dir": shell.compile.code_dir,
+        "last_frame": shell.dk_last_frame,
         "config": list(shell.dk_config),
         "extensions": sorted(shell.extension_manager.loaded),
     }
@@ -293,12 +363,20 @@ def restore(shell, state, notice):  # noqa: C901
             notice("the working directory %s of the previous cell does not exist in this cell's container "
                    "(only /workspace is kept between cells); the cell starts in %s" % (cwd, os.getcwd()))
     history = shell.history_manager
+    if state.get("code_dir"):
+        shell.compile.code_dir = str(state["code_dir"])
+    if isinstance(state.get("last_frame"), list) and len(state["last_frame"]) == 3:
+        shell.dk_last_frame = tuple(state["last_frame"])
     parsed, raw = state.get("in_parsed") or [""], state.get("in_raw") or [""]
     history.input_hist_parsed[:] = parsed
     history.input_hist_raw[:] = raw
     for number, source in enumerate(parsed[1:], 1):
         shell.user_ns["_i%d" % number] = source
         shell.user_ns_hidden["_i%d" % number] = source
+        if source and number < len(raw):
+            # the lines of earlier cells, under the names their code was compiled with: tracebacks
+            # (and pdb) through a function defined in an earlier cell show its source, "Cell In[n]"
+            shell.compile.cache(source + "\n", number, raw[number])  # history strips the newline
     # what store_inputs shifts into _i, _ii, _iii when this cell is stored
     history._i00, history._i, history._ii = (list(reversed(parsed[-3:])) + ["", "", ""])[:3]
     if state.get("dh"):
@@ -306,6 +384,8 @@ def restore(shell, state, notice):  # noqa: C901
     formatter = shell.display_formatter.formatters["text/plain"]
     if state.get("precision"):
         _quietly(setattr, formatter, "float_precision", state["precision"])
+    if state.get("pdb"):
+        shell.call_pdb = True
     if state.get("xmode") and state["xmode"] != shell.InteractiveTB.mode:
         _quietly(lambda: shell.InteractiveTB.set_mode(mode=state["xmode"]))
     for statement in state.get("config") or ():
@@ -350,6 +430,11 @@ def run(shell, source, count):
     if result.success:
         return 0
     error = result.error_in_exec
+    tb = getattr(error, "__traceback__", None)
+    if tb is not None:  # for %debug in a later cell (see SandboxMagics.debug)
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        shell.dk_last_frame = (tb.tb_frame.f_code.co_filename, tb.tb_lineno, tb.tb_frame.f_code.co_name)
     if isinstance(error, SystemExit) and isinstance(error.code, int) and error.code & 0xFF:
         return error.code & 0xFF  # what the process of a script would have exited with (provenance)
     return 1
