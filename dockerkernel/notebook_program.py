@@ -801,6 +801,9 @@ class NotebookProgram:
         from . import notebook_runtime
 
         name = self.source_file
+        # gophernotes' first releases (igo) imported with `:import "fmt"`: their notebooks still do
+        # (a space keeps every column where it was)
+        cell = re.sub(r"(?m)^:import\b", " import", cell)
         chunks = self._chunks(cell, classify_go)
         if any(c.kind == "main" for c in chunks):
             return Built(sources.wrap_go(cell, name), name, whole_program=True)

@@ -55,6 +55,12 @@ def main():
     if notebook and language == "rust":
         # kept items a later cell does not use, and the runtime's own, are not the user's concern
         argv += ["-A", "dead_code", "-A", "unused_imports", "-A", "unused_mut", "--extern", "dkrt=" + RUST_RUNTIME]
+    if notebook and language in ("c", "cpp"):
+        # the program's own saves read every carried variable (an `int a;` not yet set, one the
+        # cell never uses): gcc's warnings about that are about our code, not the user's, and
+        # xeus-cling shows none for `1776;` either
+        argv += ["-Wno-maybe-uninitialized", "-Wno-uninitialized", "-Wno-unused-variable",
+                 "-Wno-unused-but-set-variable", "-Wno-unused-value"]
     if notebook and language == "cpp" and any(
         arg.startswith(("-O", "-f", "-m", "-g", "-std=", "-p")) and arg not in CPP_PCH_FLAGS for arg in argv[1:]
     ):

@@ -276,7 +276,7 @@ def test_a_panic_with_carried_variables_is_one_error_and_no_warning(kernel, lang
     ok(handle.run("kept.size()" if lang == "java" else "kept.len()" if lang == "rust" else "len(kept)"))
 
 
-NOT_CARRIED = {
+STATE_LISTS = {
     "c": ("int x = 5;\nint *p = &x;", "p", "pointer"),
     "cpp": ("int x = 5;\nauto f = [](){ return 1; };", "f", "only numbers, strings"),
     "go": ("x := 5\nch := make(chan int)", "ch", "chan"),
@@ -285,10 +285,10 @@ NOT_CARRIED = {
 }
 
 
-@pytest.mark.parametrize("lang", list(NOT_CARRIED))
+@pytest.mark.parametrize("lang", list(STATE_LISTS))
 def test_state_lists_what_a_compiled_notebook_carries(kernel_factory, lang):
     """``%state`` and the reply's provenance name the carried variables and what did not carry (and why)."""
-    code, name, why = NOT_CARRIED[lang]
+    code, name, why = STATE_LISTS[lang]
     handle = kernel_factory(f"docker-{lang}")
     result = handle.run(code)
     assert result.status == "ok", result.reply["content"]
@@ -304,3 +304,20 @@ def test_state_lists_what_a_compiled_notebook_carries(kernel_factory, lang):
     assert handle.run(again).status == "ok"
     shown = handle.run("%state").stream()
     assert "not carried" not in shown and f"{lang}: 2 carried" in shown, shown
+
+
+def test_cpp_c_arrays_carry_and_the_saves_raise_no_warnings(kernel):
+    """`int a[5]`, `int m[2][3]`, `char s[16]` carry as C arrays (xeus-cling keeps them); an `int b;` the
+    cell never set draws no "may be used uninitialized" from the program's own save of it."""
+    handle = kernel("cpp")
+    first = ok(handle.run('int arr5[5] = {16, 2, 77, 40, 12071};\nint mat23[2][3] = {{1, 2, 3}, {4, 5, 6}};\n'
+                          'char word16[16] = "hello";\nint unset1;'))
+    assert first.stream("stderr") == "", first.stream("stderr")
+    ok(handle.run('arr5[0] = 1;\nstd::cout << word16 << " " << sizeof(arr5) / sizeof(arr5[0]) << "\\n";'), "hello 5\n")
+    assert shown(handle.run("arr5[0] + arr5[2] + mat23[1][2]")) == ["84"]
+
+
+def test_go_colon_import_of_early_gophernotes(kernel):
+    handle = kernel("go")
+    ok(handle.run(':import "strconv"'))
+    assert shown(handle.run("strconv.Itoa(42)")) == ['42']

@@ -313,3 +313,12 @@ def test_state_report_counts_variables_and_definitions_and_forgets_what_did_not_
     assert program.state_report({})["names"] == ["x", "ch"]
     program.reset()
     assert program.state_report({})["carried"]["count"] == 0
+
+
+def test_go_colon_import_of_early_gophernotes_is_an_import():
+    program = NotebookProgram("go", "main.go")
+    built = program.build(':import "time"', 1)
+    program.commit(built, compiled=True, succeeded=True)
+    assert any(d.kind == "import" and d.key.endswith(" time") for d in program.decls.values())
+    later = program.build("t := time.Now()", 2).program
+    assert 'import  "time"' in later and 'import _ "time"' not in later  # kept, and used by the later cell

@@ -124,19 +124,42 @@ template <class... E> struct codec<std::tuple<E...>, std::enable_if_t<(codec<E>:
   static std::tuple<E...> get(std::istream& i) { return std::tuple<E...>{codec<E>::get(i)...}; }
 };
 
-struct entry { std::string type, data; };
+// C arrays (`int a[5]`, `int m[3][3]`, `char s[16]`) of what carries: declared again with their
+// dimensions and filled in place (an array cannot be initialised from a function's result)
+template <class T> void get_into(std::istream& i, T& v);
+template <class E, size_t N> struct codec<E[N], std::enable_if_t<codec<E>::ok>> {
+  static constexpr bool ok = true;
+  static std::string base() { if constexpr (std::is_array_v<E>) return codec<E>::base(); else return codec<E>::name(); }
+  static std::string dims() { std::string d = "[" + std::to_string(N) + "]"; if constexpr (std::is_array_v<E>) d += codec<E>::dims(); return d; }
+  static std::string name() { return base() + " " + dims(); }
+  static void put(std::ostream& o, const E (&v)[N]) { for (size_t k = 0; k < N; k++) codec<E>::put(o, v[k]); }
+  static void get_into(std::istream& i, E (&v)[N]) { for (size_t k = 0; k < N; k++) dk::get_into(i, v[k]); }
+};
+template <class T> void get_into(std::istream& i, T& v) {
+  if constexpr (std::is_array_v<T>) codec<T>::get_into(i, v); else v = codec<T>::get(i);
+}
+
+struct entry { std::string type, data, dims; };
 inline std::map<std::string, entry>& saved() { static std::map<std::string, entry> m; return m; }
 inline std::set<std::string>& dropped() { static std::set<std::string> s; return s; }
 template <class T> void save(const char* name, const T& v) {
   using U = std::remove_cv_t<T>;
   if constexpr (codec<U>::ok) {
     std::ostringstream o; codec<U>::put(o, const_cast<const U&>(v));  // const_cast: a volatile variable too
-    saved()[name] = entry{codec<U>::name(), o.str()}; dropped().erase(name);
+    if constexpr (std::is_array_v<U>) saved()[name] = entry{codec<U>::base(), o.str(), codec<U>::dims()};
+    else saved()[name] = entry{codec<U>::name(), o.str(), ""};
+    dropped().erase(name);
   } else {
     saved().erase(name);
     if (dropped().insert(name).second)
       std::fprintf(stderr, "dockerkernel: %s (%s) is not carried to the next cell: only numbers, strings and standard containers of them are\n", name, demangle(typeid(U).name()).c_str());
   }
+}
+template <class T> bool load_into(const char* name, T& v) {
+  std::ifstream f(dir() + name + ".dat", std::ios::binary);
+  if (!f) { std::fprintf(stderr, "dockerkernel: the saved value of %s is missing; it starts empty\n", name); return false; }
+  get_into(f, v);
+  return true;
 }
 template <class T> T load(const char* name) {
   std::ifstream f(dir() + name + ".dat", std::ios::binary);
@@ -150,7 +173,8 @@ inline void finish() {
   h << "// written by the previous cell's program: the variables it carried\n";
   for (auto& [name, e] : saved()) {
     std::ofstream(dir() + name + ".dat", std::ios::binary) << e.data;
-    h << e.type << " " << name << " = dk::load<" << e.type << ">(\"" << name << "\");\n";
+    if (e.dims.empty()) h << e.type << " " << name << " = dk::load<" << e.type << ">(\"" << name << "\");\n";
+    else h << e.type << " " << name << e.dims << "; static const bool dk_loaded_" << name << " = dk::load_into(\"" << name << "\", " << name << ");\n";
   }
   h << "inline void dk_save_carried() {";
   for (auto& [name, e] : saved()) h << " dk::save(\"" << name << "\", " << name << ");";
