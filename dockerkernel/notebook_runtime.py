@@ -39,7 +39,7 @@ __attribute__((unused)) static char *dk_load_str(const char *name) {
 '''
 
 # ---- Go ----------------------------------------------------------------------------------------
-GO_IMPORTS = 'import (\n\tdkbytes "bytes"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdksort "sort"\n\tdkstrings "strings"\n)\n'
+GO_IMPORTS = 'import (\n\tdkbytes "bytes"\n\tdkencoding "encoding"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdksort "sort"\n\tdkstrings "strings"\n)\n'
 GO = r'''
 const dkDir = "/workspace/.dockerkernel/go/"
 
@@ -62,8 +62,25 @@ func dkPkgs(t dkreflect.Type, out map[string]bool) {
 	}
 }
 
+// a type that encodes itself (time.Time, big.Int: GobEncoder, BinaryMarshaler, TextMarshaler) is
+// gob's to carry, unexported fields and all
+var dkSelfEncoding = []dkreflect.Type{
+	dkreflect.TypeOf((*dkgob.GobEncoder)(nil)).Elem(),
+	dkreflect.TypeOf((*dkencoding.BinaryMarshaler)(nil)).Elem(),
+	dkreflect.TypeOf((*dkencoding.TextMarshaler)(nil)).Elem(),
+}
+
+func dkEncodesItself(t dkreflect.Type) bool {
+	for _, i := range dkSelfEncoding {
+		if t.Implements(i) || dkreflect.PtrTo(t).Implements(i) {
+			return true
+		}
+	}
+	return false
+}
+
 func dkHidden(t dkreflect.Type, seen map[dkreflect.Type]bool) string {
-	if seen[t] {
+	if seen[t] || dkEncodesItself(t) {
 		return ""
 	}
 	seen[t] = true

@@ -321,3 +321,13 @@ def test_go_colon_import_of_early_gophernotes(kernel):
     handle = kernel("go")
     ok(handle.run(':import "strconv"'))
     assert shown(handle.run("strconv.Itoa(42)")) == ['42']
+
+
+def test_go_types_that_encode_themselves_carry(kernel):
+    """time.Time has unexported fields but is a GobEncoder: gob carries it (real notebook: time formatting)."""
+    handle = kernel("go")
+    ok(handle.run('import "time"'))
+    first = ok(handle.run("when := time.Date(2016, 1, 23, 20, 15, 0, 0, time.UTC)\nwhens := []time.Time{when}"))
+    assert "not carried" not in first.stream("stderr"), first.stream("stderr")
+    assert shown(handle.run("when.Format(time.RFC3339)")) == ["2016-01-23T20:15:00Z"]
+    assert shown(handle.run("whens[0].Year()")) == ["2016"]
