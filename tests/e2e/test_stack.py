@@ -430,6 +430,24 @@ def put_notebook(stack, path: str, sources: list[str], kernel: str, display: str
         assert response.status in (200, 201)
 
 
+def run_all_in_a_fresh_workspace(browser, stack, path: str, kernel_display: str):
+    """Open ``path`` in JupyterLab, wait for its kernel to be idle, Run All; the code cells' locator.
+
+    A workspace of its own: the one restored from an earlier test made JupyterLab ask for a
+    kernel in a dialog, and Run All waited behind it."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.set_default_timeout(60_000)
+    page.goto(f"{stack.url}/lab/workspaces/t-{uuid.uuid4().hex[:8]}/tree/{path}?reset&token={stack.token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell")
+    idle = re.escape(kernel_display) + r" \| Idle"
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('.jp-StatusBar-TextItem')].some(e => /{idle}/.test(e.textContent))",
+        timeout=120_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.locator("li[data-command='runmenu:run-all']").click()
+    return page.locator(".jp-NotebookPanel .jp-CodeCell")
+
+
 def test_jupyterlab_answers_programs_reading_stdin(stack):
     """Ruby ``gets``, C ``scanf``, Java ``Scanner`` under Run All: the prompt, then the input box in that
     cell; the typed answer is the program's input. Then Ruby's stdout and stderr arrive as written."""
@@ -441,19 +459,7 @@ def test_jupyterlab_answers_programs_reading_stdin(stack):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.set_default_timeout(60_000)
-            # a workspace of its own: the one restored from the earlier test made JupyterLab ask
-            # for a kernel in a dialog, and Run All waited behind it
-            page.goto(f"{stack.url}/lab/workspaces/stdin-{uuid.uuid4().hex[:8]}/tree/work/stdin-rows.ipynb"
-                      f"?reset&token={stack.token}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell")
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
-                ".some(e => /Polyglot \\(Docker\\) \\| Idle/.test(e.textContent))", timeout=120_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.locator("li[data-command='runmenu:run-all']").click()
-            cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+            cells = run_all_in_a_fresh_workspace(browser, stack, "work/stdin-rows.ipynb", "Polyglot (Docker)")
             for index, (_, prompt, answer, expected) in enumerate(STDIN_ROWS):
                 cell = cells.nth(index)
                 box = cell.locator(".jp-Stdin-input")
@@ -476,7 +482,7 @@ def test_jupyterlab_answers_programs_reading_stdin(stack):
             assert shown == [("application/vnd.jupyter.stdout", "first"), ("application/vnd.jupyter.stderr", "second"),
                              ("application/vnd.jupyter.stdout", "third")], shown
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "jupyterlab-stdin.png"))
+            cells.page.screenshot(path=str(ARTIFACTS / "jupyterlab-stdin.png"))
         finally:
             browser.close()
 
@@ -491,16 +497,8 @@ def test_jupyterlab_pip_install_then_import(stack):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            page.set_default_timeout(60_000)
-            page.goto(f"{stack.url}/lab/workspaces/pip-{uuid.uuid4().hex[:8]}/tree/work/pip.ipynb?reset&token={stack.token}")
-            page.wait_for_selector(".jp-NotebookPanel .jp-CodeCell")
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
-                ".some(e => /Python 3 \\(Docker\\) \\| Idle/.test(e.textContent))", timeout=120_000)
-            page.get_by_role("menuitem", name="Run", exact=True).click()
-            page.locator("li[data-command='runmenu:run-all']").click()
-            cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+            cells = run_all_in_a_fresh_workspace(browser, stack, "work/pip.ipynb", "Python 3 (Docker)")
+            page = cells.page
             cells.nth(1).locator(".jp-OutputArea-output", has_text="1  2").wait_for(timeout=600_000)
             assert "Traceback" not in cells.nth(1).locator(".jp-OutputArea").inner_text()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)

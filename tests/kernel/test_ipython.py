@@ -13,6 +13,8 @@ import time
 
 import pytest
 
+from tests.support import assert_ok
+
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("images")]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -24,13 +26,7 @@ def fresh(kernel_factory):
     return kernel_factory
 
 
-def ok(result, stdout: str | None = None):
-    """The cell succeeded (and printed exactly ``stdout``)."""
-    assert result.status == "ok", (result.reply["content"], result.messages)
-    assert not result.of_type("error"), result.of_type("error")
-    if stdout is not None:
-        assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
-    return result
+ok = assert_ok  # the cell succeeded (and printed exactly ``stdout``); returns the result
 
 
 def error(result, ename: str) -> dict:

@@ -12,18 +12,14 @@ import re
 
 import pytest
 
+from tests.support import assert_ok
+
 pytestmark = [pytest.mark.docker, pytest.mark.images("python")]
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def ok(result, stdout: str | None = None):
-    """The cell succeeded (and printed exactly ``stdout``)."""
-    assert result.status == "ok", (result.reply["content"], result.messages)
-    assert not result.of_type("error"), result.of_type("error")
-    if stdout is not None:
-        assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
-    return result
+ok = assert_ok  # the cell succeeded (and printed exactly ``stdout``); returns the result
 
 
 def results(result) -> list[dict]:

@@ -81,12 +81,13 @@ class KernelHandle:
             self.km.shutdown_kernel(now=False)
 
 
-def assert_ok(result: CellResult, stdout: str | None = None) -> None:
-    """The cell succeeded, published no error, and (if given) printed exactly ``stdout``."""
+def assert_ok(result: CellResult, stdout: str | None = None) -> CellResult:
+    """The cell succeeded, published no error, and (if given) printed exactly ``stdout``; the result."""
     assert result.status == "ok", (result.reply["content"], result.stream("stderr"))
     assert not result.of_type("error"), result.of_type("error")
     if stdout is not None:
         assert result.stream() == stdout, (result.stream(), result.stream("stderr"))
+    return result
 
 
 def assert_error(result: CellResult, ename: str) -> dict:
