@@ -33,6 +33,7 @@
 #                             which holds the stack bundle)
 #   UP_TIMEOUT                seconds to wait for JupyterLab (default 3600)
 #   UP_NO_BUILD=1             do not (re)build the stack images
+#   UP_BUILD_ONLY=1           build the stack images (dockerkernel/dind, dockerkernel/jupyter), then stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -166,6 +167,9 @@ if [ "${UP_NO_BUILD:-0}" != 1 ]; then
         rm -f "$build_log"
     done
     say "stack images built ($(elapsed))"
+fi
+if [ "${UP_BUILD_ONLY:-0}" = 1 ]; then
+    exit 0  # the stack images only (tests/scaleout/run.sh builds on them)
 fi
 
 say "starting the nested daemon"

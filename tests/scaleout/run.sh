@@ -4,9 +4,10 @@
 #
 #   tests/scaleout/run.sh                  # ten users (DKSCALE_USERS); about 5.5 minutes on two cores
 #
-# Needs on the host daemon: dockerkernel/dind, dockerkernel/jupyter and dockerkernel/bash
-# (dind/up.sh or `dockerkernel images build bash` make them); builds the node image
-# (examples/swarm/node.Dockerfile) and the Hub image (examples/swarm/Dockerfile) when missing.
+# Builds what it needs on the host daemon when missing, so it runs from a clean clone: the
+# stack images dockerkernel/dind and dockerkernel/jupyter (UP_BUILD_ONLY=1 dind/up.sh), the cell
+# image dockerkernel/bash (`dockerkernel images build bash`), the node image
+# (examples/swarm/node.Dockerfile) and the Hub image (examples/swarm/Dockerfile).
 #
 # What runs: three node containers on a bridge this script creates (the project's unprivileged
 # capability set), each with a swarm dockerd (unix socket) and a celld started by
@@ -32,6 +33,14 @@ export PYTHONPATH=$repo${PYTHONPATH:+:$PYTHONPATH}
 DIND_IMAGE=$NODE_IMAGE
 
 t0=$SECONDS
+if ! docker image inspect dockerkernel/dind >/dev/null 2>&1 || ! docker image inspect dockerkernel/jupyter >/dev/null 2>&1; then
+    say "building the stack images (dind/up.sh, UP_BUILD_ONLY=1)"
+    UP_BUILD_ONLY=1 "$repo/dind/up.sh" >&2
+fi
+if ! docker image inspect "$CELL_IMAGE" >/dev/null 2>&1 && [ "$CELL_IMAGE" = dockerkernel/bash ]; then
+    say "building $CELL_IMAGE"
+    "$PY" -m dockerkernel images build bash >&2
+fi
 if ! docker image inspect "$NODE_IMAGE" >/dev/null 2>&1; then
     say "building $NODE_IMAGE"
     docker build -q -t "$NODE_IMAGE" -f "$repo/examples/swarm/node.Dockerfile" "$repo/examples/swarm" >/dev/null
