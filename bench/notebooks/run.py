@@ -47,7 +47,9 @@ A cell "runs as in the original" when
 Normalisation (``normalise``): CRLF→LF, ANSI colour codes removed, trailing blanks and leading or
 trailing empty lines dropped; hexadecimal addresses ``0x…`` and ``Class@1b6d3586`` hashes
 masked; durations (``12.3 ms``, ``4 µs``, ``Wall time: …``, ``… loops each``, ``of 7 runs``)
-masked; the working directory (``/workspace``, the reference's temporary directory) replaced by
+masked, and ``%timeit``'s "The slowest run took N times longer than the fastest…" line (it says
+how loaded the machine was during the runs) dropped (since 2026-11-30; ``--merge --rejudge``
+applies it to stored results); the working directory (``/workspace``, the reference's temporary directory) replaced by
 ``<cwd>``.  For nondeterministic cells every run of digits is masked as well and lines are
 compared as sorted multisets (threads may interleave).
 
@@ -105,6 +107,9 @@ JAVA_HASH = re.compile(r"(?<=[\w$])@[0-9a-f]{5,8}\b")
 DURATION = re.compile(r"[-+]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?\s*(?:ns|µs|us|ms|s|sec|secs|seconds|min)\b")
 LOOPS = re.compile(r"\b[\d,]+ loops?\b|\bof \d+ runs?\b")
 TIMING_LINE = re.compile(r"^(CPU times|Wall time):.*$", re.M)
+# %timeit's note on its own timing variance (printed when the slowest run took over 4x the
+# fastest: a property of the machine's load at that moment, like the durations themselves)
+SLOWEST = re.compile(r"^The slowest run took [\d.,]+ times longer than the fastest\..*(?:\n|$)", re.M)
 DIGITS = re.compile(r"\d+")
 NONDETERMINISTIC = re.compile(
     r"rand|Random|random|time\.Now|Time\.now|Date\.now|new Date|Instant|SystemTime|chrono|clock|"
@@ -240,6 +245,7 @@ def normalise(text: str, cwds: tuple[str, ...], nondeterministic: bool) -> str:
         if cwd:
             text = text.replace(cwd, "<cwd>")
     text = TIMING_LINE.sub(r"\1: <t>", text)
+    text = SLOWEST.sub("", text)
     text = HEX.sub("0x<addr>", text)
     text = JAVA_HASH.sub("@<hash>", text)
     text = DURATION.sub("<t>", text)
@@ -314,6 +320,24 @@ def classify_need(side: dict, earlier_sources: str) -> str | None:
 KEPT = ("error", "ename", "evalue", "stream", "stderr", "plain", "rich")
 
 
+def rejudge(entry: dict) -> None:
+    """Compare again the stored text of a Python entry's cells that differed only in text, with
+    today's normaliser (the working directories are not stored: none is masked, so a cell can
+    only turn ``same``); such a cell is marked ``rejudged`` with the reason it had."""
+    if entry.get("language") != "python":
+        return  # the other languages' stdout and stderr apart are not stored: nothing to compare again
+    for cell in entry.get("cells", []):
+        if cell.get("verdict") != "differs" or cell.get("why") not in ("stream text differs", "result text differs"):
+            continue
+        ours, ref = cell.get("ours") or {}, cell.get("reference") or {}
+        if ours.get("error") or ref.get("error"):
+            continue
+        sides = [{k: side.get(k, "") for k in ("stream", "stdout", "stderr", "plain")} | {"rich": side.get("rich", [])}
+                 for side in (ours, ref)]
+        if texts_match(sides[0], sides[1], (), bool(cell.get("nondeterministic")), True) is None:
+            cell["verdict"], cell["rejudged"] = "same", cell.pop("why")
+
+
 def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int, dict]],
                      cwds: tuple[str, ...]) -> list[dict]:
     """One verdict per code cell: ``{"index", "verdict": "same"|"differs"|"excluded", ...}``."""
@@ -383,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
                              "the image's IPython and a matplotlib-inline that fits its Matplotlib")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="run nothing: join earlier --json results (later files win per notebook) and summarise")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="with --merge: compare the stored text of differing cells again with today's "
+                             "normaliser (a cell only ever turns same; it is marked rejudged)")
     parser.add_argument("--json", type=pathlib.Path, help="write every cell's verdict here")
     args = parser.parse_args(argv)
 
@@ -391,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.merge:
             for entry in json.loads(pathlib.Path(path).read_text())["notebooks"]:
                 merged[(entry["repo"], entry["path"], entry["commit"])] = entry
+        if args.rejudge:
+            for entry in merged.values():
+                rejudge(entry)
         order = {(e["repo"], e["path"], e["commit"]): i for i, e in enumerate(read_manifest(args.manifest))}
         results = sorted(merged.values(), key=lambda e: order.get((e["repo"], e["path"], e["commit"]), len(order)))
         summary = print_summary(results)
@@ -475,7 +505,7 @@ def write_json(args, results: list[dict], summary: dict) -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     partial = args.json.with_suffix(".tmp")
     for entry in results:  # a cell that runs as the original needs no evidence: keep the file small
-        entry["cells"] = [{k: v[k] for k in ("index", "source", "seconds", "verdict", "errors_only") if k in v}
+        entry["cells"] = [{k: v[k] for k in ("index", "source", "seconds", "verdict", "errors_only", "rejudged") if k in v}
                           if v["verdict"] == "same" else v for v in entry["cells"]]
     partial.write_text(json.dumps(
         {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
