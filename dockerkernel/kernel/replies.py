@@ -99,8 +99,15 @@ def exception_from_stderr(request: CellRequest, outcome: CellOutcome, held: str)
     jupyter_kernel_test expect); what came before it is still published as stderr.
     """
     pattern = request.language.error_pattern
-    source = held if held else outcome.stderr_tail
-    found = list(re.finditer(pattern, source, re.MULTILINE)) if pattern else []
+    if not pattern:
+        return None
+    kept_stderr = ""
+    found = list(re.finditer(pattern, held, re.MULTILINE))
+    if not found:
+        # the traceback's first line was published already (output that reached the kernel
+        # out of order released it): name the exception from the tail, show the rest as stderr
+        found = list(re.finditer(pattern, outcome.stderr_tail, re.MULTILINE))
+        kept_stderr, held = held, ""
     if not found:
         return None
     last = found[-1]
@@ -114,7 +121,7 @@ def exception_from_stderr(request: CellRequest, outcome: CellOutcome, held: str)
         tail = relabel(held[start:], request.source_file, request.execution_count).rstrip("\n")
         return Verdict(ename, evalue, tail.split("\n"), stderr=held[:start])
     traceback = [f"{ename}: {evalue}", f"(the program exited with status {outcome.exit_code}; its stderr is above)"]
-    return Verdict(ename, evalue, traceback)
+    return Verdict(ename, evalue, traceback, stderr=kept_stderr)
 
 
 def _fields(outcome: CellOutcome, request: CellRequest) -> dict:

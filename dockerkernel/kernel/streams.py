@@ -21,7 +21,11 @@ class StreamCoalescer:
     pending when the cell ends, and ``take_held`` hands it to the error reply instead of
     publishing it twice. Pending stderr that ``keep`` accepts (it holds the start of a
     traceback) is not published by the timer at all: a dying JVM may take seconds to exit.
-    Stdout output releases held stderr at once (order is kept).
+    Stdout output releases held stderr at once (order is kept), with one exception: stdout
+    arriving within one ``hold`` of the start of a kept traceback is published before it and
+    the traceback stays held. The daemon copies a container's stdout and stderr on separate
+    goroutines, so ``println("before"); panic!()`` can reach us stderr first; the traceback is
+    what a dying program writes last.
     """
 
     PARTIAL_WAITS = 2  # times an unfinished stderr line is held for one more ``hold`` period
@@ -37,12 +41,26 @@ class StreamCoalescer:
         self._pending: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._timer: asyncio.TimerHandle | None = None
         self._partial_waits = 0
+        self._stderr_since = 0.0  # loop time the pending stderr began
         self.messages = 0
 
     def add(self, name: str, data: bytes) -> None:
         """Queue program output of stream ``name``."""
+        if name == "stdout" and self._fresh_traceback_pending():
+            text = self._decoders[name].decode(data)
+            if text:  # written before the traceback (see the class docstring)
+                self._publish("stdout", text.replace("\x00", "\u2400"))
+            return
         self._flush_other(name)  # even when the bytes only start a character: order is kept
         self.add_text(name, self._decoders[name].decode(data))
+
+    def _fresh_traceback_pending(self) -> bool:
+        pending = self._pending["stderr"]
+        if self._keep is None or not pending:
+            return False
+        if asyncio.get_running_loop().time() - self._stderr_since > self._delay["stderr"]:
+            return False
+        return bool(self._keep("".join(pending)))
 
     def _flush_other(self, name: str) -> None:
         other = "stderr" if name == "stdout" else "stdout"
@@ -57,6 +75,8 @@ class StreamCoalescer:
         if "\x00" in text:
             text = text.replace("\x00", "\u2400")
         self._flush_other(name)
+        if name == "stderr" and not self._pending[name]:
+            self._stderr_since = asyncio.get_running_loop().time()
         self._pending[name].append(text)
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self._delay[name], self._on_timer)
@@ -80,8 +100,11 @@ class StreamCoalescer:
         if parts:
             self._pending[name] = []
             self._partial_waits = 0
-            self.messages += 1
-            self._send(name, "".join(parts))
+            self._publish(name, "".join(parts))
+
+    def _publish(self, name: str, text: str) -> None:
+        self.messages += 1
+        self._send(name, text)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:

@@ -203,3 +203,36 @@ def test_an_unfinished_stderr_line_is_published_after_a_few_holds():
 
     assert asyncio.run(main()) == ""
     assert sent == [("stderr", "n? ")]
+
+
+def test_stdout_reaching_us_just_after_a_traceback_goes_before_it():
+    """The daemon copies stdout and stderr separately: ``println("before"); panic!()`` can arrive stderr first."""
+    sent: list = []
+
+    async def main():
+        coalescer = StreamCoalescer(
+            lambda name, text: sent.append((name, text)), 0.01, hold=5, keep=lambda text: "panic:" in text
+        )
+        coalescer.add("stderr", b"panic: boom\n")
+        coalescer.add("stdout", b"before\n")
+        return coalescer.take_held()
+
+    assert asyncio.run(main()) == "panic: boom\n"
+    assert sent == [("stdout", "before\n")]
+
+
+def test_stdout_long_after_a_traceback_releases_it_in_order():
+    """A thread's panic that the program survives is shown where it happened once the hold is over."""
+    sent: list = []
+
+    async def main():
+        coalescer = StreamCoalescer(
+            lambda name, text: sent.append((name, text)), 0.01, hold=0.02, keep=lambda text: "panicked at" in text
+        )
+        coalescer.add("stderr", b"thread 'worker' panicked at 'x'\n")
+        await asyncio.sleep(0.05)
+        coalescer.add("stdout", b"main goes on\n")
+        return coalescer.take_held()
+
+    assert asyncio.run(main()) == ""
+    assert sent == [("stderr", "thread 'worker' panicked at 'x'\n"), ("stdout", "main goes on\n")]

@@ -119,6 +119,15 @@ def test_a_panic_is_one_error_carrying_the_traceback(lang, held, ename, evalue, 
     assert "/tmp/dk/" not in "\n".join(found.traceback)
 
 
+def test_a_traceback_published_early_still_names_the_exception():
+    """Only the traceback's tail was held (its first line went out as a stream): the error is still Java's."""
+    tail = JAVA_EXCEPTION.split("\n", 1)[1]
+    outcome = CellOutcome(Reason.EXIT, exit_code=1, stderr_tail=JAVA_EXCEPTION)
+    found = replies.verdict(outcome, request_of("java"), tail)
+    assert (found.ename, found.evalue) == ("java.lang.IllegalStateException", "boom")
+    assert found.stderr == tail  # published, not lost
+
+
 def test_a_program_without_a_pattern_match_is_an_exit_code():
     found = replies.verdict(CellOutcome(Reason.EXIT, exit_code=3), request_of("go"), "just stderr\n")
     assert (found.ename, found.stderr) == ("ExitCode", "just stderr\n")
