@@ -387,10 +387,40 @@ def classify_c(chunk: Chunk, lang: str) -> None:
     if re.match(r"template\s*<", flat):
         chunk.kind, chunk.key = "decl", flat[:80]
         return
+    key = _prototype_key(flat) if lang == "cpp" else None
+    if key:
+        chunk.kind, chunk.key = "decl", "proto " + key
+        return
     parsed = parse_var_decl(clean)
     if parsed:
         chunk.names = tuple(d.name for d in parsed[1])
     chunk.kind = "statement"
+
+
+_PARAMETER = re.compile(r"(?:const\s+|volatile\s+|unsigned\s+|signed\s+|long\s+|short\s+|struct\s+|class\s+)*"
+                        r"(?P<type>[A-Za-z_][\w:]*(?:\s*<[^()]*>)?)\s*[*&\s]*(?:const\s*)?(?P<name>[A-Za-z_]\w*)?\s*(?:\[\s*\])?(?:=.*)?$")
+
+
+def _prototype_key(flat: str) -> str | None:
+    """``name/arity`` when a C++ statement is a function declaration without a body
+    (``int add(int a, int b);``, ``void show();``), not a variable made by a constructor
+    (``Circle c(10);``, ``Rectangle r(w, h);``)."""
+    m = re.match(r"(?:(?:static|inline|extern|constexpr|virtual)\s+)*(?P<ret>[A-Za-z_][\w:]*(?:\s*<[^()]*>)?)[\s*&]+"
+                 r"(?P<name>[A-Za-z_]\w*)\s*\((?P<params>[^()]*)\)\s*(?:const\s*)?(?:noexcept\s*)?;$", flat)
+    if not m or m.group("ret") in _NOT_TYPES or m.group("ret") in _CONTROL:
+        return None
+    params = m.group("params").strip()
+    if params in ("", "void"):
+        return f"{m.group('name')}/0"  # `T f();` declares a function in C++ (the "most vexing parse")
+    for part in _split_depth0(params):
+        pm = _PARAMETER.match(part.strip())
+        if not pm:
+            return None
+        # `int first`, `const string&`, `int`: a type (with a name); `w`, `3`, `x + 1`: an argument
+        if not pm.group("name") and pm.group("type") not in _C_SCALARS and "::" not in pm.group("type") \
+                and not re.search(r"[&*<]", part):
+            return None
+    return f"{m.group('name')}/{_arity(params)}"
 
 
 def classify_go(chunk: Chunk) -> None:
@@ -630,12 +660,11 @@ class NotebookProgram:
         it ran to the end (a cell that failed to compile adds nothing)."""
         if built.whole_program or not compiled:
             return
-        for decl in built.decls:
-            if decl.key in self.decls and self.language in ("c", "cpp"):
-                self.decls[decl.key] = decl  # in place: earlier code calling it still sees it first
-            else:
-                self.decls.pop(decl.key, None)
-                self.decls[decl.key] = decl
+        if self.language in ("c", "cpp"):
+            self.decls = {d.key: d for d in self._merged_c(built.decls)}
+        for decl in built.decls if self.language not in ("c", "cpp") else ():
+            self.decls.pop(decl.key, None)
+            self.decls[decl.key] = decl
         if not succeeded:
             return
         for name in built.declared:
@@ -692,6 +721,37 @@ class NotebookProgram:
         out = [by_key.pop(d.key, d) for d in self.decls.values()]
         return out + [d for d in new if d.key in by_key]
 
+    def _merged_c(self, new: list[Decl]) -> list[Decl]:
+        """C/C++ kept declarations with ``new`` ones, in program order.
+
+        A redefinition takes the old one's place (earlier code calling it still sees it
+        first), unless it names a type defined after that place (`class Rectangle : public
+        Polygon`): then it goes last. A redefined class drops the member functions that
+        earlier cells defined outside it (`void Rectangle::set_values(...) {...}`): they
+        belonged to the old class.
+        """
+        new_keys = {d.key for d in new}
+        redefined = {d.key[5:] for d in new if d.key.startswith("type ") and d.key in self.decls}
+        def member_of_redefined(d: Decl) -> bool:
+            if not redefined or not d.key.startswith("fn ") or d.key in new_keys:
+                return False
+            head = d.text[: _first_brace(blank_literals(d.text, self.language))]
+            return any(re.search(rf"\b{re.escape(t)}\s*::\s*~?[A-Za-z_]\w*\s*\(", head) for t in redefined)
+
+        out = [d for d in self.decls.values() if not member_of_redefined(d)]
+        for d in new:
+            at = next((i for i, o in enumerate(out) if o.key == d.key), None)
+            if at is None:
+                out.append(d)
+                continue
+            later = {o.key[5:] for o in out[at + 1:] if o.key.startswith("type ")}
+            if later & set(re.findall(r"[A-Za-z_]\w*", blank_literals(d.text, self.language))):
+                del out[at]
+                out.append(d)
+            else:
+                out[at] = d
+        return out
+
     @staticmethod
     def _label(count: int) -> str:
         return f"Cell In[{count}]"
@@ -711,12 +771,17 @@ class NotebookProgram:
             return Built(f'#line 1 "{name}"\n{cell}', name, whole_program=True)
         chunks = self._chunks(cell, lambda c: classify_c(c, lang))
         edits, new, variables, saves, notes = [], [], [], [], []
+        _declarators_after_types(chunks, cell, edits)
         for chunk in chunks:
             if chunk.kind in ("include", "decl"):
                 new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start), chunk.kind))
                 edits.append((chunk.start, chunk.end, _blank(chunk.text)))
         last = chunks[-1] if chunks else None
-        if lang == "cpp" and last is not None and last.kind == "statement" and not last.terminated:
+        if last is not None and last.kind == "statement" and not last.terminated and last.names:
+            # `int c = 0x4b` as a cell's last line: a declaration, not a value to show (cling
+            # accepts it without its semicolon)
+            edits.append((_code_end(last, lang), _code_end(last, lang), ";"))
+        elif lang == "cpp" and last is not None and last.kind == "statement" and not last.terminated:
             # a trailing expression: its value is shown (void expressions just run)
             # on lines of their own, then #line: the expression keeps its line and column
             column = last.start - (cell.rfind("\n", 0, last.start) + 1)
@@ -739,7 +804,7 @@ class NotebookProgram:
                 else:
                     notes.append(f'fputs("dockerkernel: {d.name} is not carried to the next cell: {why}\\n", stderr);')
         body = _apply(cell, edits)
-        kept = self._kept(new)
+        kept = self._merged_c(new)
         out = [sources.C_PRELUDE + notebook_runtime.C] if lang == "c" else [notebook_runtime.CPP_INCLUDE, f"// {NOTEBOOK_MARK}\n"]
         includes = [d for d in kept if d.kind == "include"]
         others = [d for d in kept if d.kind != "include"]
@@ -759,11 +824,20 @@ class NotebookProgram:
                 out.append(var.declaration + "\n")
                 restores.append(f'{var.name} = dk_load_str("{var.name}");' if var.as_string else f'dk_load_raw("{var.name}", &{var.name}, sizeof {var.name});')
                 saves.insert(0, f'dk_save_str("{var.name}", {var.name});' if var.as_string else f'dk_save_raw("{var.name}", &{var.name}, sizeof {var.name});')
+        known = {d.key: d for d in kept}
         for d in others:
             label = name if d.count == count else self._label(d.count)
-            out.append(f'#line {d.line} "{label}"\n{d.text}\n')
+            text = d.text + (";" if d.key.startswith("type ") and d.text.rstrip().endswith("}") else "")
+            out.append(f'#line {d.line} "{label}"\n{text}\n')
+            if lang == "cpp" and d.key.startswith("type ") and _plain_data(d, known):
+                # its instances carry as bytes (dkprelude.hpp's codec; the compiler checks that
+                # the class is trivially copyable)
+                out.append(f"namespace dk {{ template <> struct bytes_ok<::{d.key[5:]}> : std::true_type {{}}; }}\n")
         if lang == "cpp":
-            saves.insert(0, "dk_save_carried();")
+            out.append('#if __has_include("/workspace/.dockerkernel/cpp/state_late.hpp")\n'
+                       '#include "/workspace/.dockerkernel/cpp/state_late.hpp"\n'
+                       "#else\ninline void dk_save_carried_late() {}\n#endif\n")
+            saves.insert(0, "dk_save_carried(); dk_save_carried_late();")
             saves.append("dk::finish();")
         out.append(("int main(void) { " if lang == "c" else "int main() { ") + " ".join(restores) + "\n")
         out.append(f'#line 1 "{name}"\n{body}\n;')
@@ -968,6 +1042,55 @@ class NotebookProgram:
         out += notebook_runtime.JAVA + f"}}\n// {NOTEBOOK_MARK}\n"
         declared = [n for c in chunks if c.kind == "field" for n in c.names]
         return Built(out, "Main.java", decls=new, kept_lines=kept_lines, declared=declared)
+
+
+def _declarators_after_types(chunks: list[Chunk], cell: str, edits: list) -> None:
+    """``struct product {...} apple, banana;``: the type is kept as a declaration and the
+    variables become a statement of their own (``struct product apple, banana;``), so they
+    live where the cell's other variables live and carry like them."""
+    for chunk, after in zip(chunks, chunks[1:], strict=False):
+        if chunk.kind != "decl" or not chunk.key.startswith("type ") or not chunk.text.rstrip().endswith("}"):
+            continue
+        if cell[chunk.end:after.start].strip() or after.kind != "statement":
+            continue
+        head = re.match(r"\s*(?:typedef\s+)?(struct|class|union|enum)\b", chunk.text)
+        if not head or head.group(0).strip().startswith("typedef"):
+            continue
+        if not re.match(r"\s*[*&]*\s*[A-Za-z_]\w*\s*(?:\[[^\]]*\]\s*)*(?:=|,|;|\(|\{)", after.text):
+            continue
+        prefix = f"{head.group(1)} {chunk.key[5:]} "
+        edits.append((after.start, after.start, prefix))
+        parsed = parse_var_decl(blank_literals(prefix + after.text, "c"))
+        if parsed:
+            after.names = tuple(d.name for d in parsed[1])
+        after.text = prefix + after.text
+
+
+def _plain_data(decl: Decl, known: dict) -> bool:
+    """Does a C++ class hold only plain data (no pointer or reference member), it and its
+    bases? Member functions' parameters and bodies are not members: they are left out."""
+    text = blank_literals(decl.text, "cpp")
+    if text.lstrip().startswith("template"):
+        return False
+    brace = text.find("{")
+    if brace < 0:
+        return False
+    head, body = text[:brace], text[brace + 1: text.rfind("}")]
+    while True:  # drop nested blocks (function bodies) and parameter lists
+        shorter = re.sub(r"\{[^{}]*\}|\([^()]*\)", " ", body)
+        if shorter == body:
+            break
+        body = shorter
+    if re.search(r"[*&]", body) or re.search(r"\bvirtual\b", body):
+        return False
+    bases = re.split(r"(?<!:):(?!:)", head, maxsplit=1)
+    for base in re.findall(r"[A-Za-z_]\w*", bases[1]) if len(bases) > 1 else []:
+        if base in ("public", "private", "protected", "virtual"):
+            continue
+        parent = known.get("type " + base)
+        if parent is None or parent is decl or not _plain_data(parent, known):
+            return False
+    return True
 
 
 def _java_static(chunk: Chunk) -> list[tuple[int, int, str]]:

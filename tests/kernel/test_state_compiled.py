@@ -111,7 +111,7 @@ def test_values_round_trip(kernel, lang):
 # ---- what cannot be carried is named once, never silently wrong --------------------------------------------
 
 NOT_CARRIED = {
-    "cpp": ("struct Q { int a; };\nQ q{3};", "q.a"),
+    "cpp": ("struct Q { int a; int *p; };\nQ q{3, nullptr};", "q.a"),
     "go": ("type counter struct{ n int }\nc := counter{3}", "c.n"),
     "rust": ("struct Q { a: i32 }\nlet q = Q { a: 3 };", "q.a"),
     "java": ("Thread th = new Thread(() -> {});", "th.getName()"),
@@ -331,3 +331,38 @@ def test_go_types_that_encode_themselves_carry(kernel):
     assert "not carried" not in first.stream("stderr"), first.stream("stderr")
     assert shown(handle.run("when.Format(time.RFC3339)")) == ["2016-01-23T20:15:00Z"]
     assert shown(handle.run("whens[0].Year()")) == ["2016"]
+
+
+# ---- C++ kinds found in xeus-cling notebooks (iferca/cpp_training, cplusplus.com's tutorial) -----------------
+
+CPP_KINDS = {
+    "instances of the notebook's plain classes carry": (
+        ["class Rect { int w, h; public: Rect(int a, int b) : w(a), h(b) {} int area() const { return w * h; } };",
+         "Rect rect34(3, 4);"], "rect34.area()", ["12"]),
+    "C strings carry their text": (['auto greeting = "How do you do?";'], "std::string(greeting)", ['"How do you do?"']),
+    "null pointers carry": (["int* nothing = nullptr;"], "nothing == nullptr", ["true"]),
+    "variables declared with their struct": (
+        ["struct product { int weight; double price; } apple, banana;\napple.weight = 7;"], "apple.weight + banana.weight",
+        ["7"]),
+    "a prototype is a declaration": (
+        ["int protofunction (int first, int second);", "int protofunction (int, int);",
+         "int protofunction(int a, int b) { return a * b; }"], "protofunction(6, 7)", ["42"]),
+    "a last declaration without its semicolon": (["int c4b = 0x4b       // hexadecimal"], "c4b", ["75"]),
+    "a redefined class drops the old one's member definitions": (
+        ["class Box { int w; public: void set(int x); };", "void Box::set(int x) { w = x; }",
+         "class Box { int w; public: Box(int x) : w(x) {} int get() { return w; } };"], "Box(5).get()", ["5"]),
+    "a redefinition naming a later class moves after it": (
+        ["class Square2 {};", "class Polygon2 { protected: int w = 2; public: void set(int a) { w = a; } };",
+         "class Square2 : public Polygon2 { public: int area() { return w * w; } };"],
+        "Square2 sq;\nsq.set(3);\nsq.area()", ["9"]),
+}
+
+
+@pytest.mark.parametrize("kind", list(CPP_KINDS))
+def test_cpp_kinds_of_real_notebooks(kernel_factory, kind):
+    handle = kernel_factory("docker-cpp")
+    cells, last, expected = CPP_KINDS[kind]
+    for cell in cells:
+        result = ok(handle.run(cell))
+        assert result.stream("stderr") == "", (cell, result.stream("stderr"))
+    assert shown(ok(handle.run(last))) == expected

@@ -16,6 +16,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <new>
 #include <memory>
 using namespace std;
 
@@ -124,6 +126,50 @@ template <class... E> struct codec<std::tuple<E...>, std::enable_if_t<(codec<E>:
   static std::tuple<E...> get(std::istream& i) { return std::tuple<E...>{codec<E>::get(i)...}; }
 };
 
+// C strings (`auto s = "hi"`, `char* p = buf`) carry their text; the next cell's pointer points
+// at a copy (the address could not mean anything in another process)
+template <class C> struct cstr_codec {
+  static constexpr bool ok = true;
+  static void put(std::ostream& o, C v) { if (!v) { o << "-1 "; return; } size_t n = std::strlen(v); o << n << ':'; o.write(v, n); o << ' '; }
+  static C get(std::istream& i) {
+    long long n = 0; char c; i >> n; if (n < 0) return nullptr; i.get(c);
+    char* s = static_cast<char*>(std::malloc(n + 1)); i.read(s, n); s[n] = '\0'; return s;
+  }
+};
+template <> struct codec<const char*> : cstr_codec<const char*> { static std::string name() { return "const char*"; } };
+template <> struct codec<char*> : cstr_codec<char*> { static std::string name() { return "char*"; } };
+// other pointers carry only when null (`Node* head = nullptr;`), and only as a variable of their
+// own (save() checks; ok is false so a container of them is not carried at all)
+template <class T> struct codec<T*, std::enable_if_t<!std::is_same_v<std::remove_cv_t<T>, char>>> {
+  static constexpr bool ok = false;
+  static std::string name() { return demangle(typeid(T*).name()); }
+  static void put(std::ostream& o, T*) { o << "null "; }
+  static T* get(std::istream&) { return nullptr; }
+};
+// instances of the notebook's own classes: their bytes, when the class is trivially copyable and
+// notebook_program.py found no pointer or reference among its members (it says so with bytes_ok)
+template <class T> struct bytes_ok : std::false_type {};
+template <class T> struct codec<T, std::enable_if_t<std::is_class_v<T> && std::is_trivially_copyable_v<T> && bytes_ok<T>::value>> {
+  static constexpr bool ok = true;
+  static std::string name() { return demangle(typeid(T).name()); }
+  static void put(std::ostream& o, const T& v) {
+    const unsigned char* p = reinterpret_cast<const unsigned char*>(&v);
+    char b[4]; for (size_t k = 0; k < sizeof(T); k++) { std::snprintf(b, sizeof b, "%02x", p[k]); o << b; } o << ' ';
+  }
+  static T get(std::istream& i) {
+    std::string t; i >> t;
+    alignas(T) unsigned char buf[sizeof(T)] = {};
+    for (size_t k = 0; k < sizeof(T) && 2 * k + 1 < t.size(); k++) buf[k] = (unsigned char)std::strtoul(t.substr(2 * k, 2).c_str(), nullptr, 16);
+    return *std::launder(reinterpret_cast<T*>(buf));
+  }
+};
+// what is declared only after the notebook's own types (state_late.hpp): their instances, and
+// pointers to classes
+template <class T> constexpr bool late() {
+  if constexpr (std::is_pointer_v<T>) return std::is_class_v<std::remove_pointer_t<T>>;
+  else return std::is_class_v<T> && bytes_ok<T>::value;
+}
+
 // C arrays (`int a[5]`, `int m[3][3]`, `char s[16]`) of what carries: declared again with their
 // dimensions and filled in place (an array cannot be initialised from a function's result)
 template <class T> void get_into(std::istream& i, T& v);
@@ -139,15 +185,24 @@ template <class T> void get_into(std::istream& i, T& v) {
   if constexpr (std::is_array_v<T>) codec<T>::get_into(i, v); else v = codec<T>::get(i);
 }
 
-struct entry { std::string type, data, dims; };
+struct entry { std::string type, data, dims; bool late = false; };
 inline std::map<std::string, entry>& saved() { static std::map<std::string, entry> m; return m; }
 inline std::set<std::string>& dropped() { static std::set<std::string> s; return s; }
 template <class T> void save(const char* name, const T& v) {
   using U = std::remove_cv_t<T>;
-  if constexpr (codec<U>::ok) {
+  if constexpr (std::is_pointer_v<U> && !codec<U>::ok) {
+    if (v == nullptr) {
+      saved()[name] = entry{codec<U>::name(), "null ", "", late<U>()};
+      dropped().erase(name);
+    } else {
+      saved().erase(name);
+      if (dropped().insert(name).second)
+        std::fprintf(stderr, "dockerkernel: %s (%s) is not carried to the next cell: a pointer carries only when it is null\n", name, codec<U>::name().c_str());
+    }
+  } else if constexpr (codec<U>::ok) {
     std::ostringstream o; codec<U>::put(o, const_cast<const U&>(v));  // const_cast: a volatile variable too
     if constexpr (std::is_array_v<U>) saved()[name] = entry{codec<U>::base(), o.str(), codec<U>::dims()};
-    else saved()[name] = entry{codec<U>::name(), o.str(), ""};
+    else saved()[name] = entry{codec<U>::name(), o.str(), "", late<U>()};
     dropped().erase(name);
   } else {
     saved().erase(name);
@@ -163,24 +218,31 @@ template <class T> bool load_into(const char* name, T& v) {
 }
 template <class T> T load(const char* name) {
   std::ifstream f(dir() + name + ".dat", std::ios::binary);
-  if (!f) { std::fprintf(stderr, "dockerkernel: the saved value of %s is missing; it starts empty\n", name); return T{}; }
+  if (!f) std::fprintf(stderr, "dockerkernel: the saved value of %s is missing; it starts empty\n", name);
+  if (!f) { std::istringstream none; return codec<T>::get(none); }  // T may have no default constructor
   return codec<T>::get(f);
 }
 inline void finish() {
   std::cout.flush(); std::fflush(nullptr);
   mkdir("/workspace/.dockerkernel", 0755); mkdir(dir().c_str(), 0755);
-  std::ofstream h(dir() + "state.hpp.tmp");
-  h << "// written by the previous cell's program: the variables it carried\n";
-  for (auto& [name, e] : saved()) {
-    std::ofstream(dir() + name + ".dat", std::ios::binary) << e.data;
-    if (e.dims.empty()) h << e.type << " " << name << " = dk::load<" << e.type << ">(\"" << name << "\");\n";
-    else h << e.type << " " << name << e.dims << "; static const bool dk_loaded_" << name << " = dk::load_into(\"" << name << "\", " << name << ");\n";
+  // state.hpp comes before the notebook's own functions (they may use carried variables);
+  // state_late.hpp after its types (instances of them, pointers to classes)
+  for (bool late : {false, true}) {
+    std::string file = late ? "state_late.hpp" : "state.hpp";
+    std::ofstream h(dir() + file + ".tmp");
+    h << "// written by the previous cell's program: the variables it carried\n";
+    for (auto& [name, e] : saved()) {
+      if (e.late != late) continue;
+      std::ofstream(dir() + name + ".dat", std::ios::binary) << e.data;
+      if (e.dims.empty()) h << e.type << " " << name << " = dk::load<" << e.type << ">(\"" << name << "\");\n";
+      else h << e.type << " " << name << e.dims << "; static const bool dk_loaded_" << name << " = dk::load_into(\"" << name << "\", " << name << ");\n";
+    }
+    h << (late ? "inline void dk_save_carried_late() {" : "inline void dk_save_carried() {");
+    for (auto& [name, e] : saved()) if (e.late == late) h << " dk::save(\"" << name << "\", " << name << ");";
+    h << " }\n";
+    h.close();
+    std::rename((dir() + file + ".tmp").c_str(), (dir() + file).c_str());
   }
-  h << "inline void dk_save_carried() {";
-  for (auto& [name, e] : saved()) h << " dk::save(\"" << name << "\", " << name << ");";
-  h << " }\n";
-  h.close();
-  std::rename((dir() + "state.hpp.tmp").c_str(), (dir() + "state.hpp").c_str());
 }
 
 inline std::string json_string(const std::string& s) {
