@@ -880,7 +880,12 @@ class NotebookProgram:
         cell = re.sub(r"(?m)^:import\b", " import", cell)
         chunks = self._chunks(cell, classify_go)
         if any(c.kind == "main" for c in chunks):
-            return Built(sources.wrap_go(cell, name), name, whole_program=True)
+            if not any(c.kind == "statement" for c in chunks):
+                return Built(sources.wrap_go(cell, name), name, whole_program=True)
+            # `func main() {...}` and then `main()`: main is a function the cell calls (as in
+            # gophernotes), not the program's entry point
+            cell = _rename_go_main(cell, [c for c in chunks if c.kind == "main"])
+            chunks = self._chunks(cell, classify_go)
         edits, new, saves = [], [], []
         imports: dict[str, tuple[str, str, int, int]] = {}  # path -> (alias, path, count, line)
         for decl in self.decls.values():
@@ -1042,6 +1047,18 @@ class NotebookProgram:
         out += notebook_runtime.JAVA + f"}}\n// {NOTEBOOK_MARK}\n"
         declared = [n for c in chunks if c.kind == "field" for n in c.names]
         return Built(out, "Main.java", decls=new, kept_lines=kept_lines, declared=declared)
+
+
+def _rename_go_main(cell: str, mains: list[Chunk]) -> str:
+    """``package main`` blanked and ``main`` renamed ``dkmain`` (definition and calls)."""
+    for chunk in sorted(mains, key=lambda c: c.start, reverse=True):
+        if re.match(r"\s*package\b", chunk.text):
+            cell = cell[: chunk.start] + _blank(chunk.text) + cell[chunk.end:]
+    clean = blank_literals(cell, "go")
+    spots = [m.start(1) for m in re.finditer(r"(?<![\w.])(main)\s*\(", clean)]
+    for at in reversed(spots):
+        cell = cell[:at] + "dkmain" + cell[at + 4:]
+    return cell
 
 
 def _declarators_after_types(chunks: list[Chunk], cell: str, edits: list) -> None:

@@ -39,11 +39,11 @@ __attribute__((unused)) static char *dk_load_str(const char *name) {
 '''
 
 # ---- Go ----------------------------------------------------------------------------------------
-GO_IMPORTS = 'import (\n\tdkbytes "bytes"\n\tdkencoding "encoding"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdksort "sort"\n\tdkstrings "strings"\n)\n'
+GO_IMPORTS = 'import (\n\tdkbytes "bytes"\n\tdkencoding "encoding"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdksort "sort"\n\tdkstrconv "strconv"\n\tdkstrings "strings"\n\tdkunsafe "unsafe"\n)\n'
 GO = r'''
 const dkDir = "/workspace/.dockerkernel/go/"
 
-type dkEntry struct{ typ string; pkgs []string; data []byte }
+type dkEntry struct{ typ string; pkgs []string; data []byte; deep bool }
 
 var dkSaved = map[string]dkEntry{}
 var dkDropped = map[string]bool{}
@@ -108,14 +108,207 @@ func dkHidden(t dkreflect.Type, seen map[dkreflect.Type]bool) string {
 	return ""
 }
 
+// The notebook's own structs keep their fields unexported (`type person struct{ name string }`),
+// which gob drops: those values go through dkDeep, a walk of the value by reflection that reads
+// and (dkFill) writes unexported fields too. Its tree holds only JSON's types: numbers as exact
+// strings, a struct as the list of its fields, a map as a list of pairs, a pointer as a list of
+// one (shared pointers become copies; a cycle is refused).
+func dkDeep(v dkreflect.Value, path map[uintptr]bool) (interface{}, error) {
+	t := v.Type()
+	if dkEncodesItself(t) {
+		var buf dkbytes.Buffer
+		if !v.CanInterface() {
+			v = dkreflect.NewAt(t, dkunsafe.Pointer(v.UnsafeAddr())).Elem()
+		}
+		err := dkgob.NewEncoder(&buf).Encode(v.Interface())
+		return buf.Bytes(), err
+	}
+	switch t.Kind() {
+	case dkreflect.Bool:
+		return v.Bool(), nil
+	case dkreflect.Int, dkreflect.Int8, dkreflect.Int16, dkreflect.Int32, dkreflect.Int64:
+		return dkstrconv.FormatInt(v.Int(), 10), nil
+	case dkreflect.Uint, dkreflect.Uint8, dkreflect.Uint16, dkreflect.Uint32, dkreflect.Uint64, dkreflect.Uintptr:
+		return dkstrconv.FormatUint(v.Uint(), 10), nil
+	case dkreflect.Float32, dkreflect.Float64:
+		return dkstrconv.FormatFloat(v.Float(), 'g', -1, 64), nil
+	case dkreflect.Complex64, dkreflect.Complex128:
+		c := v.Complex()
+		return []interface{}{dkstrconv.FormatFloat(real(c), 'g', -1, 64), dkstrconv.FormatFloat(imag(c), 'g', -1, 64)}, nil
+	case dkreflect.String:
+		return v.String(), nil
+	case dkreflect.Slice, dkreflect.Map, dkreflect.Ptr:
+		if v.IsNil() {
+			return nil, nil
+		}
+	}
+	var out []interface{}
+	switch t.Kind() {
+	case dkreflect.Slice, dkreflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			e, err := dkDeep(v.Index(i), path)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
+		}
+	case dkreflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			e, err := dkDeep(v.Field(i), path)
+			if err != nil {
+				return nil, dkfmt.Errorf("field %s: %v", t.Field(i).Name, err)
+			}
+			out = append(out, e)
+		}
+	case dkreflect.Map:
+		iter := v.MapRange()
+		for iter.Next() {
+			k, err := dkDeep(iter.Key(), path)
+			if err != nil {
+				return nil, err
+			}
+			e, err := dkDeep(iter.Value(), path)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, []interface{}{k, e})
+		}
+	case dkreflect.Ptr:
+		if path[v.Pointer()] {
+			return nil, dkfmt.Errorf("a pointer cycle")
+		}
+		path[v.Pointer()] = true
+		e, err := dkDeep(v.Elem(), path)
+		delete(path, v.Pointer())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	case dkreflect.Interface:
+		if v.IsNil() {
+			return nil, nil
+		}
+		return nil, dkfmt.Errorf("an interface value (%v) needs its concrete type", t)
+	default:
+		return nil, dkfmt.Errorf("a %v cannot leave its process", t)
+	}
+	if out == nil {
+		out = []interface{}{}
+	}
+	return out, nil
+}
+
+// dkFill sets v (addressable) from a dkDeep tree read back by encoding/json.
+func dkFill(v dkreflect.Value, tree interface{}) error {
+	if !v.CanSet() {
+		v = dkreflect.NewAt(v.Type(), dkunsafe.Pointer(v.UnsafeAddr())).Elem()
+	}
+	t := v.Type()
+	if dkEncodesItself(t) {
+		text, _ := tree.(string)
+		data, err := dkbase64Decode(text)
+		if err != nil {
+			return err
+		}
+		return dkgob.NewDecoder(dkbytes.NewReader(data)).DecodeValue(v)
+	}
+	if tree == nil {
+		v.Set(dkreflect.Zero(t))
+		return nil
+	}
+	text, _ := tree.(string)
+	list, _ := tree.([]interface{})
+	var err error
+	switch t.Kind() {
+	case dkreflect.Bool:
+		b, _ := tree.(bool)
+		v.SetBool(b)
+	case dkreflect.Int, dkreflect.Int8, dkreflect.Int16, dkreflect.Int32, dkreflect.Int64:
+		var n int64
+		n, err = dkstrconv.ParseInt(text, 10, 64)
+		v.SetInt(n)
+	case dkreflect.Uint, dkreflect.Uint8, dkreflect.Uint16, dkreflect.Uint32, dkreflect.Uint64, dkreflect.Uintptr:
+		var n uint64
+		n, err = dkstrconv.ParseUint(text, 10, 64)
+		v.SetUint(n)
+	case dkreflect.Float32, dkreflect.Float64:
+		var f float64
+		f, err = dkstrconv.ParseFloat(text, 64)
+		v.SetFloat(f)
+	case dkreflect.Complex64, dkreflect.Complex128:
+		if len(list) == 2 {
+			re, _ := dkstrconv.ParseFloat(list[0].(string), 64)
+			im, _ := dkstrconv.ParseFloat(list[1].(string), 64)
+			v.SetComplex(complex(re, im))
+		}
+	case dkreflect.String:
+		v.SetString(text)
+	case dkreflect.Slice:
+		v.Set(dkreflect.MakeSlice(t, len(list), len(list)))
+		for i, e := range list {
+			if err = dkFill(v.Index(i), e); err != nil {
+				break
+			}
+		}
+	case dkreflect.Array:
+		for i := 0; i < len(list) && i < v.Len() && err == nil; i++ {
+			err = dkFill(v.Index(i), list[i])
+		}
+	case dkreflect.Struct:
+		for i := 0; i < len(list) && i < v.NumField() && err == nil; i++ {
+			err = dkFill(v.Field(i), list[i])
+		}
+	case dkreflect.Map:
+		v.Set(dkreflect.MakeMap(t))
+		for _, pair := range list {
+			kv, _ := pair.([]interface{})
+			if len(kv) != 2 {
+				continue
+			}
+			k, e := dkreflect.New(t.Key()).Elem(), dkreflect.New(t.Elem()).Elem()
+			if err = dkFill(k, kv[0]); err == nil {
+				err = dkFill(e, kv[1])
+			}
+			if err != nil {
+				break
+			}
+			v.SetMapIndex(k, e)
+		}
+	case dkreflect.Ptr:
+		p := dkreflect.New(t.Elem())
+		if len(list) == 1 {
+			err = dkFill(p.Elem(), list[0])
+		}
+		v.Set(p)
+	}
+	return err
+}
+
+func dkbase64Decode(text string) ([]byte, error) {
+	var data []byte
+	err := dkjson.Unmarshal([]byte(dkstrconv.Quote(text)), &data)
+	return data, err
+}
+
 func dkSave(name string, v interface{}) {
 	var buf dkbytes.Buffer
 	t := dkreflect.TypeOf(v)
 	err := error(nil)
+	deep := false
 	if t == nil {
 		err = dkfmt.Errorf("it is an untyped nil")
 	} else if hidden := dkHidden(t, map[dkreflect.Type]bool{}); hidden != "" {
-		err = dkfmt.Errorf("%s", hidden)
+		// unexported fields: dkDeep carries them (an interface or a channel still cannot go)
+		var tree interface{}
+		held := dkreflect.New(t).Elem() // addressable: unexported fields can then be read whole
+		held.Set(dkreflect.ValueOf(v))
+		tree, err = dkDeep(held, map[uintptr]bool{})
+		if err == nil {
+			var data []byte
+			data, err = dkjson.Marshal(tree)
+			buf.Write(data)
+			deep = true
+		}
 	} else {
 		err = dkgob.NewEncoder(&buf).Encode(v)
 	}
@@ -133,7 +326,7 @@ func dkSave(name string, v interface{}) {
 	for p := range pkgs {
 		list = append(list, p)
 	}
-	dkSaved[name] = dkEntry{dkMainRe.ReplaceAllString(t.String(), ""), list, buf.Bytes()}
+	dkSaved[name] = dkEntry{dkMainRe.ReplaceAllString(t.String(), ""), list, buf.Bytes(), deep}
 	delete(dkDropped, name)
 }
 
@@ -148,6 +341,19 @@ func dkLoad(name string, into interface{}) {
 	dkfmt.Fprintf(dkos.Stderr, "dockerkernel: the saved value of %s could not be read (%v); it starts at its zero value\n", name, err)
 }
 
+func dkLoadDeep(name string, into interface{}) {
+	data, err := dkos.ReadFile(dkDir + name + ".json")
+	if err == nil {
+		var tree interface{}
+		if err = dkjson.Unmarshal(data, &tree); err == nil {
+			if err = dkFill(dkreflect.ValueOf(into).Elem(), tree); err == nil {
+				return
+			}
+		}
+	}
+	dkfmt.Fprintf(dkos.Stderr, "dockerkernel: the saved value of %s could not be read (%v); it starts at its zero value\n", name, err)
+}
+
 func dkFinish() {
 	dkos.MkdirAll(dkDir, 0o755)
 	names := []string{}
@@ -157,7 +363,11 @@ func dkFinish() {
 		for _, p := range e.pkgs {
 			imports[p] = true
 		}
-		dkos.WriteFile(dkDir+name+".gob", e.data, 0o644)
+		if e.deep {
+			dkos.WriteFile(dkDir+name+".json", e.data, 0o644)
+		} else {
+			dkos.WriteFile(dkDir+name+".gob", e.data, 0o644)
+		}
 	}
 	dksort.Strings(names)
 	var b dkstrings.Builder
@@ -170,7 +380,11 @@ func dkFinish() {
 	}
 	b.WriteString("func init() {\n")
 	for _, name := range names {
-		dkfmt.Fprintf(&b, "\tdkLoad(%q, &%s)\n", name, name)
+		if dkSaved[name].deep {
+			dkfmt.Fprintf(&b, "\tdkLoadDeep(%q, &%s)\n", name, name)
+		} else {
+			dkfmt.Fprintf(&b, "\tdkLoad(%q, &%s)\n", name, name)
+		}
 	}
 	b.WriteString("}\nfunc dkSaveCarried() {\n")
 	for _, name := range names {

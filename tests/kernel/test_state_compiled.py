@@ -112,7 +112,7 @@ def test_values_round_trip(kernel, lang):
 
 NOT_CARRIED = {
     "cpp": ("struct Q { int a; int *p; };\nQ q{3, nullptr};", "q.a"),
-    "go": ("type counter struct{ n int }\nc := counter{3}", "c.n"),
+    "go": ("type counter struct{ n int; ch chan int }\nc := counter{3, nil}", "c.n"),
     "rust": ("struct Q { a: i32 }\nlet q = Q { a: 3 };", "q.a"),
     "java": ("Thread th = new Thread(() -> {});", "th.getName()"),
     "c": ("int n = 3;\nint *ptr = &n;", "*ptr"),
@@ -366,3 +366,24 @@ def test_cpp_kinds_of_real_notebooks(kernel_factory, kind):
         result = ok(handle.run(cell))
         assert result.stream("stderr") == "", (cell, result.stream("stderr"))
     assert shown(ok(handle.run(last))) == expected
+
+
+def test_go_structs_with_unexported_fields_carry(kernel):
+    """The notebook's own structs keep lowercase fields (`type person struct{ firstName string }`): they
+    carry, nested values, pointers, maps and a time.Time inside included (real notebooks: samuelastech/go)."""
+    handle = kernel("go")
+    ok(handle.run('import "time"\nimport "fmt"'))
+    ok(handle.run("type person struct {\n\tfirstName string\n\tage int\n\tborn time.Time\n\ttags []string\n"
+                  "\tboss *person\n\tscores map[string]float64\n}"))
+    first = ok(handle.run('ajay := person{firstName: "Ajay", age: 13, born: time.Date(2010, 1, 2, 0, 0, 0, 0, time.UTC), '
+                          'tags: []string{"a"}, boss: &person{firstName: "Tom"}, scores: map[string]float64{"x": 0.1}}'))
+    assert first.stream("stderr") == "", first.stream("stderr")
+    ok(handle.run("ajay.age++"))
+    assert shown(handle.run('fmt.Sprintf("%s %d %d %v %s %v", ajay.firstName, ajay.age, ajay.born.Year(), ajay.tags, '
+                            'ajay.boss.firstName, ajay.scores["x"])')) == ["Ajay 14 2010 [a] Tom 0.1"]
+
+
+def test_go_a_main_the_cell_calls_is_a_function(kernel):
+    """`func main() {...}` followed by `main()` in the same cell: gophernotes calls it like any function."""
+    handle = kernel("go")
+    ok(handle.run('import "fmt"\n\nfunc main() {\n    fmt.Println("Hello World")\n}\n\nmain()'), "Hello World\n")
