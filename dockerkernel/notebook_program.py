@@ -1017,7 +1017,7 @@ class NotebookProgram:
                 continue
             flush_run()
             if chunk.kind == "decl":
-                made_static = _java_static(chunk)
+                made_static = _java_static(chunk) + _java_serializable(chunk)
                 new.append(Decl(chunk.key, _apply(chunk.text, [(a - chunk.start, b - chunk.start, t) for a, b, t in made_static]), count, _line_of(cell, chunk.start)))
                 edits.extend(made_static)
             elif chunk.kind == "field":
@@ -1118,6 +1118,23 @@ def _java_static(chunk: Chunk) -> list[tuple[int, int, str]]:
     if re.match(_JAVA_MODIFIERS, rest) and re.search(r"\bstatic\b", re.match(_JAVA_MODIFIERS, rest).group(0)):
         return []
     return [(chunk.start + m.end(), chunk.start + m.end(), "static ")]
+
+
+def _java_serializable(chunk: Chunk) -> list[tuple[int, int, str]]:
+    """The edit that makes a cell's class or record ``java.io.Serializable``, so that its
+    instances carry to the next cell (IJava's JShell keeps them in one JVM). A field that is
+    not serializable still makes its instance's save fail, and the instance is named."""
+    clean = blank_literals(chunk.text, "java")
+    bare = re.sub(r"^\s*(?:@(?!interface)[\w.]+(?:\([^)]*\))?\s*)*", "", clean)
+    if not re.match(_JAVA_MODIFIERS + r"(class|record)\s", bare):
+        return []
+    brace = _first_brace(clean)
+    head = clean[:brace]
+    if re.search(r"\bSerializable\b", head):
+        return []
+    if re.search(r"\bimplements\b", _depth0(head)):
+        return [(chunk.start + len(head.rstrip()), chunk.start + len(head.rstrip()), ", java.io.Serializable")]
+    return [(chunk.start + len(head.rstrip()), chunk.start + len(head.rstrip()), " implements java.io.Serializable")]
 
 
 _JAVA_PRIMITIVES = ("int", "long", "double", "float", "short", "byte", "char", "boolean")

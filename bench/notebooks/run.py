@@ -67,7 +67,9 @@ Excluded cells (counted separately, not in the percentage) are classified by the
   xeus-cling ``xcpp::``/``#pragma cling``/``?name``, bash_kernel ``display``/``displayHTML``)
   and does not run as the original did;
 * ``cascade``: a later cell whose reference errors with a name error after an excluded cell
-  (it depends on what the excluded cell would have defined).
+  (it depends on what the excluded cell would have defined), or whose own error here is a name
+  error about a name an excluded cell's source holds (``undefined: mat`` after the excluded
+  ``import "gonum.org/v1/gonum/mat"``; since 2026-11-30).
 
 A need found in either run excludes the cell (e.g. the reference downloads a file that our
 cells, which never get the network, cannot).
@@ -152,6 +154,10 @@ KERNEL_API = {
 NAME_ERROR = re.compile(
     r"NameError|ReferenceError|undefined (?:local variable|method)|cannot find (?:value|function|symbol)|"
     r"undefined: |not declared in this scope|is not defined")
+# the name a name error is about (Go, C/C++, Python/JavaScript, Ruby, Rust)
+NAME_IN_ERROR = re.compile(
+    r"undefined: (\w+)|[‘'`](\w+)[’'`] (?:was not|has not been) declared|name '(\w+)' is not defined|"
+    r"(\w+) is not defined|undefined local variable or method `(\w+)'|cannot find value `(\w+)`")
 
 
 def read_manifest(path: pathlib.Path) -> list[dict]:
@@ -343,7 +349,7 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
     """One verdict per code cell: ``{"index", "verdict": "same"|"differs"|"excluded", ...}``."""
     language = entry["language"]
     python = language == "python"
-    verdicts, earlier, excluded_before = [], "", False
+    verdicts, earlier, excluded_before, excluded_words = [], "", False, set()
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -378,9 +384,14 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
         ref_text = " ".join((ref["ename"], ref["evalue"], ref["stream"]))
         if need is None and excluded_before and ref["error"] and NAME_ERROR.search(ref_text):
             need = "cascade"
+        if need is None and mine["error"] and not ref["error"]:
+            named = NAME_IN_ERROR.search(" ".join((mine["ename"], mine["evalue"], mine["stream"])))
+            if named and next(g for g in named.groups() if g) in excluded_words:
+                need = "cascade"
         if need is not None:
             record.update(verdict="excluded", need=need)
             excluded_before = True
+            excluded_words |= set(re.findall(r"\w+", source))
         else:
             record.update(verdict="differs" if why else "same", why=why)
         verdicts.append(record)

@@ -387,3 +387,15 @@ def test_go_a_main_the_cell_calls_is_a_function(kernel):
     """`func main() {...}` followed by `main()` in the same cell: gophernotes calls it like any function."""
     handle = kernel("go")
     ok(handle.run('import "fmt"\n\nfunc main() {\n    fmt.Println("Hello World")\n}\n\nmain()'), "Hello World\n")
+
+
+def test_java_instances_of_the_notebooks_classes_carry(kernel):
+    """A cell's class becomes Serializable, so its instances carry (IJava keeps them; real notebook:
+    Tejaswini-167/Java-in-Jupyter); a class that already implements an interface keeps it."""
+    handle = kernel("java")
+    ok(handle.run('class Student { String name; int age; void show() { System.out.println(name + " " + age); } }'))
+    ok(handle.run("class Dog implements Comparable<Dog> { int w; public int compareTo(Dog o) { return w - o.w; } }"))
+    first = ok(handle.run('Student s1 = new Student();\ns1.name = "Tejaswini";\ns1.age = 20;\nDog rex = new Dog();\nrex.w = 3;'))
+    assert first.stream("stderr") == "", first.stream("stderr")
+    ok(handle.run("s1.show();"), "Tejaswini 20\n")
+    assert shown(handle.run("rex.compareTo(new Dog())")) == ["3"]
