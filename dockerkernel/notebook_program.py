@@ -374,7 +374,8 @@ def classify_c(chunk: Chunk, lang: str) -> None:
         return
     m = re.match(r"(?:(?:typedef|static|inline)\s+)*(?:template\s*<.*?>\s*)?(?:struct|class|union|enum(?:\s+class|\s+struct)?)\s+(?:alignas\([^)]*\)\s*)?([A-Za-z_]\w*)[^;=(]*(\{.*\})?\s*;?$", flat, re.DOTALL)
     if m and (m.group(2) or flat.endswith(";")) and not re.match(r"(?:struct|class|union|enum)\s+\w+\s+[*&]*\s*\w+\s*(=|;|\[|,)", flat):
-        chunk.kind, chunk.key = "decl", "type " + m.group(1)
+        # `class Square;` declares what a later `class Square {...}` defines: both are kept
+        chunk.kind, chunk.key = "decl", ("type " if m.group(2) or "{" in flat else "fwd ") + m.group(1)
         return
     if re.match(r"namespace\b|extern\s+\"", flat) or re.match(r"extern\s+\"\s*\"", flat):
         chunk.kind, chunk.key = "decl", flat[: _first_brace(flat)].strip()
@@ -739,17 +740,30 @@ class NotebookProgram:
             return any(re.search(rf"\b{re.escape(t)}\s*::\s*~?[A-Za-z_]\w*\s*\(", head) for t in redefined)
 
         out = [d for d in self.decls.values() if not member_of_redefined(d)]
+        def words(d: Decl) -> set[str]:
+            return set(re.findall(r"[A-Za-z_]\w*", blank_literals(d.text, self.language)))
+
+        def defines(d: Decl) -> str:
+            return d.key.split(" ", 1)[-1].split("/")[0].split("::")[-1]
+
         for d in new:
             at = next((i for i, o in enumerate(out) if o.key == d.key), None)
             if at is None:
                 out.append(d)
                 continue
-            later = {o.key[5:] for o in out[at + 1:] if o.key.startswith("type ")}
-            if later & set(re.findall(r"[A-Za-z_]\w*", blank_literals(d.text, self.language))):
-                del out[at]
-                out.append(d)
-            else:
+            later = {defines(o) for o in out[at + 1:] if o.key.startswith(("type ", "fwd "))}
+            if not later & words(d):
                 out[at] = d
+                continue
+            # it goes after those types, and what came after it and uses it (or what moved) follows
+            moved, stay, follow = {defines(d)}, [], []
+            for o in out[at + 1:]:
+                if moved & words(o):
+                    follow.append(o)
+                    moved.add(defines(o))
+                else:
+                    stay.append(o)
+            out = out[:at] + stay + [d] + follow
         return out
 
     @staticmethod
