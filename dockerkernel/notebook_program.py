@@ -392,12 +392,19 @@ def classify_c(chunk: Chunk, lang: str) -> None:
     if key:
         chunk.kind, chunk.key = "decl", "proto " + key
         return
+    m = _STATIC_MEMBER.match(flat) if lang == "cpp" else None
+    if m and m.group(1) != "std":
+        # `int Dummy::n = 0;` defines a class's static member: only at namespace scope
+        chunk.kind, chunk.key = "decl", f"static {m.group(1)}::{m.group(2)}"
+        return
     parsed = parse_var_decl(clean)
     if parsed:
         chunk.names = tuple(d.name for d in parsed[1])
     chunk.kind = "statement"
 
 
+_STATIC_MEMBER = re.compile(r"(?:(?:const|static|constexpr|inline|volatile)\s+)*[A-Za-z_][\w:]*(?:\s*<[^;]*?>)?[\s*&]+"
+                            r"([A-Za-z_]\w*)(?:<[^;]*?>)?::([A-Za-z_]\w*)\s*(?:=|;|\{)")
 _PARAMETER = re.compile(r"(?:const\s+|volatile\s+|unsigned\s+|signed\s+|long\s+|short\s+|struct\s+|class\s+)*"
                         r"(?P<type>[A-Za-z_][\w:]*(?:\s*<[^()]*>)?)\s*[*&\s]*(?:const\s*)?(?P<name>[A-Za-z_]\w*)?\s*(?:\[\s*\])?(?:=.*)?$")
 
@@ -607,6 +614,7 @@ def _code_end(chunk: Chunk, lang: str) -> int:
     return chunk.start + len(clean.rstrip())
 
 
+_DROPPED = re.compile(r"^dockerkernel: (\S+) from Cell In\[(\d+)\] is dropped: ", re.MULTILINE)
 _NOT_CARRIED = re.compile(r"^dockerkernel: ([A-Za-z_$][\w$]*)(?: \([^\n]*?\))? is not (?:carried to the next cell|kept after this cell): (.*)$",
                           re.MULTILINE)
 
@@ -636,6 +644,12 @@ class NotCarriedNotices:
         text = self._data.decode("utf-8", "replace")
         return {m.group(1): m.group(2).strip() for m in _NOT_CARRIED.finditer(text)}
 
+    @property
+    def dropped(self) -> list[tuple[str, int]]:
+        """``(name, cell count)`` of kept definitions dkbuild dropped (``… is dropped: …``)."""
+        text = self._data.decode("utf-8", "replace")
+        return [(m.group(1), int(m.group(2))) for m in _DROPPED.finditer(text)]
+
 
 class NotebookProgram:
     """The program a notebook's cells of one compiled language add up to (see module doc)."""
@@ -656,11 +670,16 @@ class NotebookProgram:
         builder = getattr(self, "_build_" + self.language)
         return builder(cell, count)
 
-    def commit(self, built: Built, compiled: bool, succeeded: bool) -> None:
+    def commit(self, built: Built, compiled: bool, succeeded: bool, dropped: list[tuple[str, int]] = ()) -> None:
         """Keep what ``built`` adds: its declarations once it compiled, C/Rust variables once
-        it ran to the end (a cell that failed to compile adds nothing)."""
+        it ran to the end (a cell that failed to compile adds nothing). ``dropped``: ``(name,
+        cell count)`` of kept definitions the build dropped (``NotCarriedNotices.dropped``)."""
         if built.whole_program or not compiled:
             return
+        for name, cell in dropped:
+            for key, d in list(self.decls.items()):
+                if d.count == cell and key.split(" ", 1)[-1].split("/")[0] == name:
+                    del self.decls[key]
         if self.language in ("c", "cpp"):
             self.decls = {d.key: d for d in self._merged_c(built.decls)}
         for decl in built.decls if self.language not in ("c", "cpp") else ():
@@ -806,7 +825,7 @@ class NotebookProgram:
             if chunk.kind != "statement" or not chunk.names:
                 continue
             if lang == "cpp":
-                saves.extend(f'dk::save("{n}", {n});' for n in chunk.names)
+                saves.extend(f"DK_SAVE({n});" for n in chunk.names)
                 continue
             parsed = parse_var_decl(blank_literals(chunk.text, lang))
             spec = re.sub(r"\b(const|static|register|volatile|extern|inline)\b\s*", "", parsed[0]).strip()
@@ -831,8 +850,7 @@ class NotebookProgram:
         else:
             types_first = [d for d in others if d.key.startswith(("type ", "#"))]
             for d in types_first:
-                label = name if d.count == count else self._label(d.count)
-                out.append(f'#line {d.line} "{label}"\n{d.text}\n')
+                out.append(self._c_decl(d, count))
             others = [d for d in others if d not in types_first]
             for var in self.c_variables.values():
                 out.append(var.declaration + "\n")
@@ -840,9 +858,7 @@ class NotebookProgram:
                 saves.insert(0, f'dk_save_str("{var.name}", {var.name});' if var.as_string else f'dk_save_raw("{var.name}", &{var.name}, sizeof {var.name});')
         known = {d.key: d for d in kept}
         for d in others:
-            label = name if d.count == count else self._label(d.count)
-            text = d.text + (";" if d.key.startswith("type ") and d.text.rstrip().endswith("}") else "")
-            out.append(f'#line {d.line} "{label}"\n{text}\n')
+            out.append(self._c_decl(d, count))
             if lang == "cpp" and d.key.startswith("type ") and _plain_data(d, known):
                 # its instances carry as bytes (dkprelude.hpp's codec; the compiler checks that
                 # the class is trivially copyable)
@@ -860,6 +876,17 @@ class NotebookProgram:
         program = "".join(out)
         declared = [v.name for v in variables] if lang == "c" else [n for c in chunks if c.kind == "statement" for n in c.names]
         return Built(program, name, decls=new, variables=variables, declared=declared)
+
+    def _c_decl(self, d: Decl, count: int) -> str:
+        """A kept C/C++ declaration, its lines named after its cell. One from an earlier cell is
+        marked ``//dk:kept LABEL|NAME|LINE|LINES``: dkbuild.py drops it when it alone no longer
+        compiles (a class it uses was defined again) and says so on stderr."""
+        text = d.text + (";" if d.key.startswith("type ") and d.text.rstrip().endswith("}") else "")
+        if d.count == count:
+            return f'#line {d.line} "{self.source_file}"\n{text}\n'
+        label = self._label(d.count)
+        name = d.key.split(" ", 1)[-1].split("/")[0]
+        return f'//dk:kept {label}|{name}|{d.line}|{text.count(chr(10)) + 1}\n#line {d.line} "{label}"\n{text}\n'
 
     def _c_carry(self, spec: str, d: CDeclarator, new: list[Decl]) -> tuple[CVar | None, str]:
         """How a C variable carries: its global declaration, or why it does not."""

@@ -71,7 +71,12 @@ def main():
             fh.write(text)
     base = os.path.basename(source)
     done, text = compile_with_alternatives(argv, source, text, notebook)
+    dropped = []
+    if notebook and language in ("c", "cpp"):
+        done, text, dropped = drop_stale_kept(argv, source, text, done)
     output = done.stdout
+    if dropped:
+        output = "".join(dropped).encode() + output
     if notebook and language == "rust":
         output = drop_generated_warnings(output.decode("utf-8", "surrogateescape"), text.split("\n"), base)
         output = output.encode("utf-8", "surrogateescape")
@@ -101,6 +106,52 @@ def compile_with_alternatives(argv, source, text, notebook):
         with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
     return done, text
+
+
+KEPT_MARK = re.compile(r"^//dk:kept (Cell In\[\d+\])\|([^|]*)\|(\d+)\|(\d+)$")
+GCC_ERROR = re.compile(r"^(.+?):(\d+):(?:\d+:)? (?:fatal )?error: (.*)$", re.MULTILINE)
+
+
+def drop_stale_kept(argv, source, text, done):
+    """C/C++: drop definitions kept from earlier cells that alone no longer compile.
+
+    A class defined again (`class Rectangle` with other members) can break a function an
+    earlier cell defined against the old one. When every error of a failed compile is inside
+    such kept definitions (marked ``//dk:kept LABEL|NAME|LINE|LINES`` by notebook_program.py),
+    they are removed and the compiler runs again; each is named once in a
+    ``dockerkernel: NAME from LABEL is dropped: …`` line (the kernel forgets it too). An error
+    in the cell itself, or one the marks do not explain, is reported as it is.
+    """
+    dropped = []
+    for _attempt in range(5):
+        if done.returncode == 0:
+            break
+        output = done.stdout.decode("utf-8", "replace")
+        errors = GCC_ERROR.findall(output)
+        lines = text.split("\n")
+        blocks = []  # (first index in lines, last index, label, name, first line, count)
+        for index, line in enumerate(lines):
+            mark = KEPT_MARK.match(line)
+            if mark:
+                count = int(mark.group(4))
+                blocks.append((index, index + 1 + count, mark.group(1), mark.group(2), int(mark.group(3)), count))
+        hit = {}
+        for where, line, message in errors:
+            block = next((b for b in blocks if b[2] == where and b[4] <= int(line) < b[4] + b[5]), None)
+            if block is None:
+                return done, text, dropped
+            hit.setdefault(block, f"{where}:{line}: error: {message}")
+        if not hit:
+            break
+        for block, why in sorted(hit.items(), reverse=True):
+            dropped.append(f"dockerkernel: {block[3]} from {block[2]} is dropped: it no longer compiles ({why})\n")
+            del lines[block[0]: block[1] + 1]
+        text = "\n".join(lines)
+        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    return done, text, dropped
 
 
 GENERATED = ("DkSave(", "dk_forget(")  # lines the notebook program adds after the cell's own code

@@ -338,7 +338,8 @@ class DockerKernel(InputRelay, PackagesMixin, Kernel, KernelConfig):
         self._provenance = replies.provenance(request, outcome, started)
         built = self._built
         if built:  # a cell that compiled joins the program; its values count only if it ran to the end
-            built[0].commit(built[1], compiled=outcome.reason != "compile", succeeded=outcome.reason == "ok")
+            built[0].commit(built[1], compiled=outcome.reason != "compile", succeeded=outcome.reason == "ok",
+                            dropped=notices.dropped if notices else [])
             if outcome.reason == "ok" and not built[1].whole_program:
                 state_report = built[0].state_report(notices.found if notices else {})
         self.settings.record_state(request.language, outcome.reason, request.execution_count, state_report)

@@ -355,7 +355,17 @@ CPP_KINDS = {
         ["class Square2 {};", "class Polygon2 { protected: int w = 2; public: void set(int a) { w = a; } };",
          "class Square2 : public Polygon2 { public: int area() { return w * w; } };"],
         "Square2 sq;\nsq.set(3);\nsq.area()", ["9"]),
+    "a class's static member defined outside it": (
+        ["class Dummy { public: static int n; Dummy() { n++; } };", "int Dummy::n = 0;"], "Dummy a;\nDummy b;\nDummy::n",
+        ["2"]),
+    "const stays const": (["const int limit = 10;"], "limit * 2", ["20"]),
 }
+
+
+def test_cpp_a_const_variable_stays_const(kernel):
+    handle = kernel("cpp")
+    ok(handle.run("const int frozen = 10;"))
+    assert "read-only" in error(handle.run("frozen = 3;"))["evalue"]
 
 
 @pytest.mark.parametrize("kind", list(CPP_KINDS))
@@ -399,3 +409,17 @@ def test_java_instances_of_the_notebooks_classes_carry(kernel):
     assert first.stream("stderr") == "", first.stream("stderr")
     ok(handle.run("s1.show();"), "Tejaswini 20\n")
     assert shown(handle.run("rex.compareTo(new Dog())")) == ["3"]
+
+
+def test_cpp_a_kept_function_the_new_class_breaks_is_dropped_and_named(kernel_factory):
+    """Defining a class again can break a function an earlier cell wrote against the old one (a
+    friend reading a private member): that function is dropped, named once, and the cell runs."""
+    handle = kernel_factory("docker-cpp")
+    ok(handle.run("class Rect { int w; public: Rect(int x) : w(x) {} friend int twice(const Rect&); };"))
+    ok(handle.run("int twice(const Rect& r) { return r.w * 2; }"))
+    assert shown(ok(handle.run("twice(Rect(3))"))) == ["6"]
+    again = ok(handle.run("class Rect { int w; public: Rect(int x) : w(x) {} int get() const { return w; } };"))
+    assert "dockerkernel: twice from Cell In[2] is dropped: it no longer compiles" in again.stream("stderr"), again.stream("stderr")
+    assert shown(ok(handle.run("Rect(4).get()"))) == ["4"]
+    later = handle.run("twice(Rect(3))")
+    assert later.status == "error" and "twice" in later.reply["content"]["evalue"], later.reply["content"]

@@ -185,7 +185,7 @@ template <class T> void get_into(std::istream& i, T& v) {
   if constexpr (std::is_array_v<T>) codec<T>::get_into(i, v); else v = codec<T>::get(i);
 }
 
-struct entry { std::string type, data, dims; bool late = false; };
+struct entry { std::string type, data, dims; bool late = false; bool constant = false; };
 inline std::map<std::string, entry>& saved() { static std::map<std::string, entry> m; return m; }
 inline std::set<std::string>& dropped() { static std::set<std::string> s; return s; }
 template <class T> void save(const char* name, const T& v) {
@@ -202,7 +202,7 @@ template <class T> void save(const char* name, const T& v) {
   } else if constexpr (codec<U>::ok) {
     std::ostringstream o; codec<U>::put(o, const_cast<const U&>(v));  // const_cast: a volatile variable too
     if constexpr (std::is_array_v<U>) saved()[name] = entry{codec<U>::base(), o.str(), codec<U>::dims()};
-    else saved()[name] = entry{codec<U>::name(), o.str(), "", late<U>()};
+    else saved()[name] = entry{codec<U>::name(), o.str(), "", late<U>(), std::is_const_v<T>};
     dropped().erase(name);
   } else {
     saved().erase(name);
@@ -210,6 +210,8 @@ template <class T> void save(const char* name, const T& v) {
       std::fprintf(stderr, "dockerkernel: %s (%s) is not carried to the next cell: only numbers, strings and standard containers of them are\n", name, demangle(typeid(U).name()).c_str());
   }
 }
+// const-ness carries: `const MyClass foo(10);` stays const in the next cell
+#define DK_SAVE(name) dk::save<std::remove_reference_t<decltype(name)>>(#name, name)
 template <class T> bool load_into(const char* name, T& v) {
   std::ifstream f(dir() + name + ".dat", std::ios::binary);
   if (!f) { std::fprintf(stderr, "dockerkernel: the saved value of %s is missing; it starts empty\n", name); return false; }
@@ -234,11 +236,11 @@ inline void finish() {
     for (auto& [name, e] : saved()) {
       if (e.late != late) continue;
       std::ofstream(dir() + name + ".dat", std::ios::binary) << e.data;
-      if (e.dims.empty()) h << e.type << " " << name << " = dk::load<" << e.type << ">(\"" << name << "\");\n";
+      if (e.dims.empty()) h << (e.constant ? "const " : "") << e.type << " " << name << " = dk::load<" << e.type << ">(\"" << name << "\");\n";
       else h << e.type << " " << name << e.dims << "; static const bool dk_loaded_" << name << " = dk::load_into(\"" << name << "\", " << name << ");\n";
     }
     h << (late ? "inline void dk_save_carried_late() {" : "inline void dk_save_carried() {");
-    for (auto& [name, e] : saved()) if (e.late == late) h << " dk::save(\"" << name << "\", " << name << ");";
+    for (auto& [name, e] : saved()) if (e.late == late) h << " DK_SAVE(" << name << ");";
     h << " }\n";
     h.close();
     std::rename((dir() + file + ".tmp").c_str(), (dir() + file).c_str());
