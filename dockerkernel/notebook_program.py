@@ -333,14 +333,33 @@ def _arity(params: str) -> int:
     return len(_split_depth0(params))
 
 
-def _function_key(clean: str) -> str | None:
-    """``name/arity`` of a C/C++/Java function definition chunk, else None."""
+def _decl_name(key: str) -> str:
+    """The name a declaration key defines: ``fn Rect::area/0`` → ``Rect::area``."""
+    return re.split(r"[/(]", key.split(" ", 1)[-1], maxsplit=1)[0]
+
+
+def _parameter_types(params: str) -> str:
+    """``int a, const string& s = ""`` → ``int,const string&``: what tells C++ overloads apart."""
+    types = []
+    for part in _split_depth0(params):
+        part = _split_depth0(part, "=")[0].strip()
+        named = re.search(r"(\w+|[*&>])\s*([A-Za-z_]\w*)\s*((?:\[[^\]]*\]\s*)*)$", part)
+        if named and named.group(2) not in _C_SCALARS and named.group(1) not in (
+                "const", "volatile", "struct", "class", "enum", "union", "unsigned", "signed", "typename"):
+            part = part[: named.start(2)] + named.group(3)
+        types.append(re.sub(r"\s+", " ", part).strip().replace(" &", "&").replace(" *", "*").replace(" [", "["))
+    return ",".join(t for t in types if t and t != "void")
+
+
+def _function_key(clean: str, overloads: bool = False) -> str | None:
+    """``name/arity`` of a C/C++/Java function definition chunk, else None; with
+    ``overloads`` (C++), ``name(types)``: overloads with the same arity are kept side by side."""
     head = clean[: _first_brace(clean)]
     head = re.sub(r"^(?:\s*@(?!interface)[\w.]+(?:\([^)]*\))?)*", "", head).strip()
     first = re.match(r"[A-Za-z_]\w*", head)
     if not first or first.group(0) in _CONTROL or first.group(0) in _NOT_TYPES:
         return None
-    m = re.search(r"((?:operator\s*(?:\(\)|[^\s(]+))|[A-Za-z_~]\w*)\s*\((.*)\)\s*(?:const|noexcept|override|final|throws\s+[\w.,\s]+|->\s*[^{]*|\s)*$", head, re.DOTALL)
+    m = re.search(r"((?:[A-Za-z_]\w*\s*::\s*)*(?:operator\s*(?:\(\)|[^\s(]+)|[A-Za-z_~]\w*))\s*\((.*)\)\s*(?:const|noexcept|override|final|throws\s+[\w.,\s]+|->\s*[^{]*|\s)*$", head, re.DOTALL)
     if not m:
         return None
     prefix = head[: m.start()]
@@ -350,6 +369,8 @@ def _function_key(clean: str) -> str | None:
         if not prefix.strip():
             return None
     name = re.sub(r"\s+", "", m.group(1))
+    if overloads:
+        return f"{name}({_parameter_types(m.group(2))})"
     return f"{name}/{_arity(m.group(2))}"
 
 
@@ -381,7 +402,7 @@ def classify_c(chunk: Chunk, lang: str) -> None:
         chunk.kind, chunk.key = "decl", flat[: _first_brace(flat)].strip()
         return
     if flat.endswith("}"):
-        key = _function_key(re.sub(r"^template\s*<.*?>\s*", "", flat))
+        key = _function_key(re.sub(r"^template\s*<.*?>\s*", "", flat), overloads=lang == "cpp")
         if key:
             chunk.kind, chunk.key = "decl", "fn " + key
             return
@@ -678,7 +699,7 @@ class NotebookProgram:
             return
         for name, cell in dropped:
             for key, d in list(self.decls.items()):
-                if d.count == cell and key.split(" ", 1)[-1].split("/")[0] == name:
+                if d.count == cell and _decl_name(key) == name:
                     del self.decls[key]
         if self.language in ("c", "cpp"):
             self.decls = {d.key: d for d in self._merged_c(built.decls)}
@@ -763,7 +784,7 @@ class NotebookProgram:
             return set(re.findall(r"[A-Za-z_]\w*", blank_literals(d.text, self.language)))
 
         def defines(d: Decl) -> str:
-            return d.key.split(" ", 1)[-1].split("/")[0].split("::")[-1]
+            return _decl_name(d.key).split("::")[-1]
 
         for d in new:
             at = next((i for i, o in enumerate(out) if o.key == d.key), None)
@@ -885,7 +906,7 @@ class NotebookProgram:
         if d.count == count:
             return f'#line {d.line} "{self.source_file}"\n{text}\n'
         label = self._label(d.count)
-        name = d.key.split(" ", 1)[-1].split("/")[0]
+        name = _decl_name(d.key)
         return f'//dk:kept {label}|{name}|{d.line}|{text.count(chr(10)) + 1}\n#line {d.line} "{label}"\n{text}\n'
 
     def _c_carry(self, spec: str, d: CDeclarator, new: list[Decl]) -> tuple[CVar | None, str]:

@@ -359,6 +359,9 @@ CPP_KINDS = {
         ["class Dummy { public: static int n; Dummy() { n++; } };", "int Dummy::n = 0;"], "Dummy a;\nDummy b;\nDummy::n",
         ["2"]),
     "const stays const": (["const int limit = 10;"], "limit * 2", ["20"]),
+    "overloads of one arity live side by side": (
+        ["int operate (int a, int b) { return a * b; }", "double operate (double a, double b) { return a / b; }"],
+        "operate(5, 2) + operate(5.0, 2.0)", ["12.5"]),
 }
 
 

@@ -29,6 +29,15 @@ def kinds(text, lang, classify):
 # ---- splitting and classification --------------------------------------------------------------
 
 
+def test_cpp_overloads_are_kept_apart_and_a_signature_replaces():
+    """C++ functions are keyed by their parameter types (names and defaults left out)."""
+    keys = [kinds(cell, "cpp", lambda c: classify_c(c, "cpp"))[0][1] for cell in (
+        "int operate (int a, int b) { return a * b; }", "double operate (double a, double b) { return a / b; }",
+        "int operate(int x, int y = 2) { return x - y; }", "void Rect::set(unsigned int w, const Shape&) {}")]
+    assert keys == ["fn operate(int,int)", "fn operate(double,double)", "fn operate(int,int)",
+                    "fn Rect::set(unsigned int,const Shape&)"]
+
+
 def test_cpp_chunks_and_kinds():
     cell = (
         '#include <string>\nstd::string greet(std::string n) { return "hi; {" + n; }\n'
@@ -39,12 +48,12 @@ def test_cpp_chunks_and_kinds():
     got = kinds(cell, "cpp", lambda c: classify_c(c, "cpp"))
     assert got == [
         ("include", "#include <string>", ()),
-        ("decl", "fn greet/1", ()),
+        ("decl", "fn greet(std::string)", ()),
         ("statement", "", ("x", "p", "a")),
         ("decl", "type P", ()),
         ("statement", "", ()),
         ("statement", "", ("f",)),
-        ("decl", "fn operator</2", ()),
+        ("decl", "fn operator<(const P&,const P&)", ()),
         ("statement", "", ()),
     ]
 
