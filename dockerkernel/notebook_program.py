@@ -942,7 +942,8 @@ class NotebookProgram:
         cell = re.sub(r"(?m)^:import\b", " import", cell)
         chunks = self._chunks(cell, classify_go)
         if any(c.kind == "main" for c in chunks):
-            if not any(c.kind == "statement" for c in chunks):
+            # a whole program may declare package variables (`var answer = "unset"`); a call is not one
+            if not any(c.kind == "statement" and not re.match(r"\s*var\b", c.text) for c in chunks):
                 return Built(sources.wrap_go(cell, name), name, whole_program=True)
             # `func main() {...}` and then `main()`: main is a function the cell calls (as in
             # gophernotes), not the program's entry point
@@ -971,7 +972,9 @@ class NotebookProgram:
             clean = blank_literals(last.text, "go").strip()
             flat = _depth0(clean).replace("==", "").replace("!=", "").replace("<=", "").replace(">=", "")
             keyword = re.match(r"(if|for|switch|select|go|defer|return|var|const|type|break|continue|goto|fallthrough)\b", clean)
-            silent = re.match(r"(fmt\.(Print|Fprint)\w*|print|println|panic|log\.\w+|os\.Exit|close|delete)\s*\(", clean)
+            # a trailing fmt.Println(...) is shown like any call with results (`3 <nil>`), as
+            # gophernotes shows it (gophernotes#179, #191: on purpose); these return nothing
+            silent = re.match(r"(print|println|panic|log\.\w+|os\.Exit|close|delete)\s*\(", clean)
             if not keyword and not silent and "=" not in flat and not re.search(r"\S\s*<-", flat) and not clean.endswith(("++", "--")):
                 end = _code_end(last, "go")
                 line_no = _line_of(cell, last.start)

@@ -426,3 +426,10 @@ def test_cpp_a_kept_function_the_new_class_breaks_is_dropped_and_named(kernel_fa
     assert shown(ok(handle.run("Rect(4).get()"))) == ["4"]
     later = handle.run("twice(Rect(3))")
     assert later.status == "error" and "twice" in later.reply["content"]["evalue"], later.reply["content"]
+
+
+def test_go_a_trailing_println_shows_its_results_as_gophernotes_does(kernel):
+    handle = kernel("go")
+    ok(handle.run('import "fmt"'))
+    result = ok(handle.run('fmt.Println("hi")'), "hi\n")
+    assert shown(result) == ["3 <nil>"]
