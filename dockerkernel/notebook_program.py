@@ -884,6 +884,15 @@ class NotebookProgram:
                 # its instances carry as bytes (dkprelude.hpp's codec; the compiler checks that
                 # the class is trivially copyable)
                 out.append(f"namespace dk {{ template <> struct bytes_ok<::{d.key[5:]}> : std::true_type {{}}; }}\n")
+            members = _public_fields(d) if lang == "cpp" and d.key.startswith("type ") else None
+            if members:
+                # or member by member (`std::string title; int year;`): dkprelude.hpp's fields codec
+                t = "::" + d.key[5:]
+                carry = " && ".join(f"codec<std::remove_cv_t<decltype({t}::{m})>>::ok" for m in members)
+                calls = " ".join(f"f(v.{m});" for m in members)
+                out.append(f"namespace dk {{ template <> struct fields<{t}> {{ static constexpr bool listed = true; "
+                           f"static constexpr bool carry = {carry}; "
+                           f"template <class F> static void each({t}& v, F f) {{ {calls} }} }}; }}\n")
         if lang == "cpp":
             out.append('#if __has_include("/workspace/.dockerkernel/cpp/state_late.hpp")\n'
                        '#include "/workspace/.dockerkernel/cpp/state_late.hpp"\n'
@@ -1146,6 +1155,42 @@ def _declarators_after_types(chunks: list[Chunk], cell: str, edits: list) -> Non
         if parsed:
             after.names = tuple(d.name for d in parsed[1])
         after.text = prefix + after.text
+
+
+def _public_fields(decl: Decl) -> list[str] | None:
+    """The data members of a C++ struct that is an aggregate with public, assignable members
+    (``struct movie { std::string title; int year; };``), in order; None for anything else
+    (constructors, private or const or reference members, bases, templates, nested types)."""
+    text = blank_literals(decl.text, "cpp").strip()
+    head = re.match(r"(?:typedef\s+)?(struct|class)\s+([A-Za-z_]\w*)\s*\{", text)
+    if not head or text.rfind("}") < 0:
+        return None
+    kind, name = head.groups()
+    body = text[head.end(): text.rfind("}")]
+    while True:  # member function bodies and brace initializers end a member like ';'
+        shorter = re.sub(r"\{[^{}]*\}", ";", body)
+        if shorter == body:
+            break
+        body = shorter
+    if re.search(r"\b(private|protected|virtual|union|struct|class|enum|template)\b", body):
+        return None
+    if kind == "class" and not re.match(r"\s*public\s*:", body):
+        return None
+    body = re.sub(r"\bpublic\s*:", " ", body)
+    names = []
+    for member in _split_depth0(body, ";"):
+        member = member.strip()
+        if not member or re.match(r"(static|using|typedef|friend)\b", member) or "operator" in member:
+            continue
+        if "(" in _depth0(member) or "(" in member.split("=")[0]:
+            if re.match(rf"(?:explicit\s+)?~?{name}\s*\(", member):
+                return None  # a constructor: not an aggregate
+            continue  # a member function
+        parsed = parse_var_decl(member + ";")
+        if not parsed or re.search(r"\bconst\b|&|:", (parsed[0] + " " + member.split("=")[0]).replace("::", "")):
+            return None
+        names += [d.name for d in parsed[1]]
+    return names or None
 
 
 def _plain_data(decl: Decl, known: dict) -> bool:

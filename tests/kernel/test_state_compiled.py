@@ -359,6 +359,10 @@ CPP_KINDS = {
         ["class Dummy { public: static int n; Dummy() { n++; } };", "int Dummy::n = 0;"], "Dummy a;\nDummy b;\nDummy::n",
         ["2"]),
     "const stays const": (["const int limit = 10;"], "limit * 2", ["20"]),
+    "structs of strings and containers carry member by member": (
+        ["struct movies_t { std::string title; int year; std::vector<std::string> cast; } mine;",
+         'mine.title = "2001 A Space Odyssey";\nmine.year = 1968;\nmine.cast = {"Keir", "Gary"};'],
+        "mine.title + \" \" + std::to_string(mine.year) + \" \" + mine.cast[1]", ['"2001 A Space Odyssey 1968 Gary"']),
     "overloads of one arity live side by side": (
         ["int operate (int a, int b) { return a * b; }", "double operate (double a, double b) { return a / b; }"],
         "operate(5, 2) + operate(5.0, 2.0)", ["12.5"]),

@@ -165,9 +165,12 @@ template <class T> struct codec<T, std::enable_if_t<std::is_class_v<T> && std::i
 };
 // what is declared only after the notebook's own types (state_late.hpp): their instances, and
 // pointers to classes
+// the notebook's own structs with public data members that are not plain bytes (`struct movie
+// { std::string title; int year; }`): notebook_program.py lists the members (fields<T>::each)
+template <class T> struct fields { static constexpr bool listed = false; };
 template <class T> constexpr bool late() {
   if constexpr (std::is_pointer_v<T>) return std::is_class_v<std::remove_pointer_t<T>>;
-  else return std::is_class_v<T> && bytes_ok<T>::value;
+  else return std::is_class_v<T> && (bytes_ok<T>::value || fields<T>::listed);
 }
 
 // C arrays (`int a[5]`, `int m[3][3]`, `char s[16]`) of what carries: declared again with their
@@ -184,6 +187,15 @@ template <class E, size_t N> struct codec<E[N], std::enable_if_t<codec<E>::ok>> 
 template <class T> void get_into(std::istream& i, T& v) {
   if constexpr (std::is_array_v<T>) codec<T>::get_into(i, v); else v = codec<T>::get(i);
 }
+template <class T> struct codec<T, std::enable_if_t<fields<T>::listed && !(std::is_trivially_copyable_v<T> && bytes_ok<T>::value)
+                                                    && fields<T>::carry>> {
+  static constexpr bool ok = true;
+  static std::string name() { return demangle(typeid(T).name()); }
+  static void put(std::ostream& o, const T& v) {
+    fields<T>::each(const_cast<T&>(v), [&](auto& f) { codec<std::remove_cv_t<std::remove_reference_t<decltype(f)>>>::put(o, f); });
+  }
+  static T get(std::istream& i) { T v{}; fields<T>::each(v, [&](auto& f) { dk::get_into(i, f); }); return v; }
+};
 
 struct entry { std::string type, data, dims; bool late = false; bool constant = false; };
 inline std::map<std::string, entry>& saved() { static std::map<std::string, entry> m; return m; }
