@@ -257,6 +257,12 @@ LANGUAGES: dict[str, Language] = {
             # javac's own JVM: the quick JIT tier and the serial GC cut its CPU time by ~40 %
             compile_command=(*DKBUILD, "--", "javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-Xlint:none", "-d", "{dir}", "{flags}", "{file}"),
             run_command=("java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", "{dir}", "{stem}"),
+            # a warm compiler: a JVM with javac loaded and warmed compiles the cell in memory with
+            # the argv above and runs its main in the same JVM (images/java/DkWarm.java); the
+            # --add-opens let it put the cell's environment into System.getenv()
+            warm_command=("java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+                          "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
+                          "-cp", "/opt/dockerkernel/java", "DkWarm"),
             version_command=("sh", "-c", "java -version 2>&1 | head -1 | cut -d'\"' -f2"),
             mimetype="text/x-java",
             file_extension=".java",
