@@ -56,13 +56,14 @@ public final class DkWarm {
     static FileOutputStream done; // $DK_DONE_FD
 
     public static void main(String[] args) throws Exception {
+        restoreStderr();
         done = openFd(System.getenv("DK_DONE_FD"), true);
         compiler = ToolProvider.getSystemJavaCompiler();
         InputStream cellIn = new BufferedInputStream(new FileInputStream(FileDescriptor.in), 1 << 16);
         warm(cellIn);
         Map<String, Object> header = readHeader(cellIn);
         byte[] source = readExactly(cellIn, ((Number) header.get("size")).intValue());
-        cellIn.close();
+        // cellIn is not closed: that would close FileDescriptor.in, which the program's System.in reads
         setEnv(header);
         chooseStdin(header);
         int status = runCell(header, source);
@@ -113,6 +114,7 @@ public final class DkWarm {
             try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()})) {
                 loader.loadClass("DkDummy0"); // class loading from a directory, once
             }
+            deleteTree(dir);
         } catch (Exception | LinkageError e) {
             // warming is an optimisation only
         }
@@ -345,7 +347,12 @@ public final class DkWarm {
         MethodHandle main;
         try {
             Class<?> cls = Class.forName(className, false, loader);
-            main = MethodHandles.publicLookup().findStatic(cls, "main", MethodType.methodType(void.class, String[].class));
+            // as the launcher: a public static main, in a class that need not be public
+            java.lang.reflect.Method method = cls.getMethod("main", String[].class);
+            if (!java.lang.reflect.Modifier.isStatic(method.getModifiers()) || method.getReturnType() != void.class)
+                throw new NoSuchMethodException("main");
+            method.setAccessible(true);
+            main = MethodHandles.lookup().unreflect(method);
         } catch (ClassNotFoundException | NoClassDefFoundError e) {
             System.err.println("Error: Could not find or load main class " + className);
             System.err.println("Caused by: " + e);
@@ -422,6 +429,82 @@ public final class DkWarm {
     // -- environment and stdin ---------------------------------------------------------------
     static String stdinPath;
 
+    /**
+     * libc's dup2 and setenv through the foreign linker (an incubator module in JDK 17, whose
+     * start-up warning is why the JVM starts with stderr on /dev/null and the real one on
+     * $DK_STDERR_FD: see languages.py). Null when unavailable; callers then fall back to Java-only means.
+     */
+    static final class Libc {
+        final MethodHandle dup2, close, setenv;
+
+        Libc() throws Throwable {
+            jdk.incubator.foreign.CLinker linker = jdk.incubator.foreign.CLinker.getInstance();
+            jdk.incubator.foreign.SymbolLookup libc = jdk.incubator.foreign.CLinker.systemLookup();
+            dup2 = linker.downcallHandle(libc.lookup("dup2").orElseThrow(),
+                    MethodType.methodType(int.class, int.class, int.class),
+                    jdk.incubator.foreign.FunctionDescriptor.of(jdk.incubator.foreign.CLinker.C_INT,
+                            jdk.incubator.foreign.CLinker.C_INT, jdk.incubator.foreign.CLinker.C_INT));
+            close = linker.downcallHandle(libc.lookup("close").orElseThrow(),
+                    MethodType.methodType(int.class, int.class),
+                    jdk.incubator.foreign.FunctionDescriptor.of(jdk.incubator.foreign.CLinker.C_INT,
+                            jdk.incubator.foreign.CLinker.C_INT));
+            setenv = linker.downcallHandle(libc.lookup("setenv").orElseThrow(),
+                    MethodType.methodType(int.class, jdk.incubator.foreign.MemoryAddress.class,
+                            jdk.incubator.foreign.MemoryAddress.class, int.class),
+                    jdk.incubator.foreign.FunctionDescriptor.of(jdk.incubator.foreign.CLinker.C_INT,
+                            jdk.incubator.foreign.CLinker.C_POINTER, jdk.incubator.foreign.CLinker.C_POINTER,
+                            jdk.incubator.foreign.CLinker.C_INT));
+        }
+
+        boolean dup2(int from, int to) {
+            try {
+                return (int) dup2.invokeExact(from, to) == to;
+            } catch (Throwable e) {
+                return false;
+            }
+        }
+
+        void close(int fd) {
+            try {
+                int ignored = (int) close.invokeExact(fd);
+            } catch (Throwable e) {
+                // an open descriptor more
+            }
+        }
+
+        void setenv(String name, String value) throws Throwable {
+            try (jdk.incubator.foreign.ResourceScope scope = jdk.incubator.foreign.ResourceScope.newConfinedScope()) {
+                int ignored = (int) setenv.invokeExact(jdk.incubator.foreign.CLinker.toCString(name, scope).address(),
+                        jdk.incubator.foreign.CLinker.toCString(value, scope).address(), 1);
+            }
+        }
+    }
+
+    static Libc libc;
+
+    /** fd 2 back to the container's stderr (the launcher kept it on $DK_STDERR_FD, see Libc). */
+    static void restoreStderr() {
+        try {
+            libc = new Libc();
+        } catch (Throwable e) {
+            libc = null;
+        }
+        String saved = System.getenv("DK_STDERR_FD");
+        if (saved == null || !saved.matches("\\d+")) return; // started without the redirection
+        int fd = Integer.parseInt(saved);
+        if (libc != null && libc.dup2(fd, 2)) {
+            libc.close(fd);
+            return;
+        }
+        // no libc: Java's own stderr at least (processes the program starts inherit /dev/null)
+        try {
+            System.setErr(new PrintStream(new FileOutputStream("/proc/self/fd/" + fd), true));
+        } catch (IOException e) {
+            // nowhere better to write
+        }
+    }
+
+
     /** The program's stdin: the runner's terminal when the frontend can answer, else its pipe. */
     static void chooseStdin(Map<String, Object> header) throws IOException {
         Object file = header.get("stdin_file");
@@ -430,6 +513,12 @@ public final class DkWarm {
         String fd = System.getenv(tty ? "DK_STDIN_TTY" : "DK_STDIN_FD");
         if (fd == null) return;
         stdinPath = "/proc/self/fd/" + fd;
+        if (libc != null && libc.dup2(Integer.parseInt(fd), 0)) {
+            // fd 0 itself, as for `java Main`: processes the program starts inherit it too
+            stdinPath = "/proc/self/fd/0";
+            System.setIn(new BufferedInputStream(new FileInputStream(FileDescriptor.in)));
+            return;
+        }
         // the same open file as the runner's descriptor: its tty name is what the runner watches
         System.setIn(new BufferedInputStream(new FileInputStream(stdinPath)));
     }
@@ -452,8 +541,17 @@ public final class DkWarm {
             Map<String, String> backing = (Map<String, String>) m.get(unmodifiable);
             backing.putAll(add);
             backing.remove("DK_DONE_FD");
+            backing.remove("DK_STDERR_FD");
         } catch (ReflectiveOperationException | RuntimeException e) {
             System.err.println("dockerkernel: the cell's environment could not be set in the warm JVM: " + e);
+        }
+        // and the process's own, which the processes the program starts inherit
+        if (libc != null) {
+            try {
+                for (Map.Entry<String, String> e : add.entrySet()) libc.setenv(e.getKey(), e.getValue());
+            } catch (Throwable e) {
+                System.err.println("dockerkernel: the cell's environment could not be set for its processes: " + e);
+            }
         }
     }
 
