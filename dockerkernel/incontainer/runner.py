@@ -203,7 +203,7 @@ def wait_for_end(child, done_r):
             line, _, body = announced.partition(b"\n")
             parts = line.split()
             if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-                size = int(parts[2])
+                size = min(int(parts[2]), 1 << 20)  # DkWarm sends at most 64 KiB
                 while len(body) < size:
                     more = os.read(done_r, size - len(body))
                     if not more:

@@ -140,6 +140,12 @@ public final class DkWarm {
             return 127;
         }
         if (compileArgv != null) {
+            // javac's class path when no -cp is given, as the javac launcher makes it: $CLASSPATH,
+            // else "." (not this JVM's own class path)
+            System.setProperty("application.home", System.getProperty("java.home"));
+            String classpath = System.getenv("CLASSPATH");
+            if (classpath != null) System.setProperty("env.class.path", classpath);
+            else System.clearProperty("env.class.path");
             String key = validKey(header.get("compile_key"));
             String diagnostics = key == null ? null : reuseBuild(key);
             if (diagnostics == null) {
@@ -395,12 +401,9 @@ public final class DkWarm {
         if (t == null || !seen.add(t)) return;
         StackTraceElement[] frames = t.getStackTrace();
         int end = frames.length;
-        while (end > 0) {
-            String c = frames[end - 1].getClassName();
-            if (c.startsWith("DkWarm") || c.startsWith("java.lang.invoke.") || c.equals("java.lang.Thread")
-                    || c.startsWith("jdk.internal.reflect.")) end--;
-            else break;
-        }
+        // the JDK's frames (method handles, Thread.run) and this class's: `java Main` shows none
+        while (end > 0 && (frames[end - 1].getModuleName() != null || frames[end - 1].getClassName().startsWith("DkWarm")))
+            end--;
         if (end > 0 && end < frames.length) t.setStackTrace(Arrays.copyOf(frames, end));
         trim(t.getCause(), seen);
         for (Throwable s : t.getSuppressed()) trim(s, seen);
