@@ -115,8 +115,9 @@ public final class DkWarm {
                 loader.loadClass("DkDummy0"); // class loading from a directory, once
             }
             deleteTree(dir);
-        } catch (Exception | LinkageError e) {
-            // warming is an optimisation only
+        } catch (Exception | Error e) {
+            // warming is an optimisation only (even an OutOfMemoryError under a small %memory:
+            // the cell's own compile then says what it says)
         }
     }
 
@@ -384,10 +385,15 @@ public final class DkWarm {
         thread.join();
         // as the JVM does after main: wait for the program's other non-daemon threads
         Thread self = Thread.currentThread();
+        ThreadGroup root = self.getThreadGroup();
+        while (root.getParent() != null) root = root.getParent();
         for (boolean waited = true; waited;) {
             waited = false;
-            for (Thread t : Thread.getAllStackTraces().keySet()) {
-                if (t != self && !t.isDaemon() && t.isAlive() && !t.getName().equals("DestroyJavaVM")) {
+            Thread[] threads = new Thread[root.activeCount() + 16];
+            int count = root.enumerate(threads, true);
+            for (int k = 0; k < count; k++) {
+                Thread t = threads[k];
+                if (t != self && !t.isDaemon() && t.isAlive()) {
                     t.join();
                     waited = true;
                 }
