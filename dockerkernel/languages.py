@@ -267,7 +267,10 @@ LANGUAGES: dict[str, Language] = {
                           "java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                           "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
                           "--add-modules=jdk.incubator.foreign", "--enable-native-access=ALL-UNNAMED",
-                          "-cp", "/opt/dockerkernel/java", "DkWarm"),
+                          # the image's class-data archive of the warm-up (images/java/Dockerfile); the
+                          # JVM's own warnings go to stderr: stdout is the cell's
+                          "-XX:SharedArchiveFile=/opt/dockerkernel/java/dkwarm.jsa", "-Xlog:disable",
+                          "-Xlog:all=warning:stderr", "-cp", "/opt/dockerkernel/java/dkwarm.jar", "DkWarm"),
             version_command=("sh", "-c", "java -version 2>&1 | head -1 | cut -d'\"' -f2"),
             mimetype="text/x-java",
             file_extension=".java",

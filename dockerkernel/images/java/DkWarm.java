@@ -371,6 +371,8 @@ public final class DkWarm {
             return 1;
         }
         boolean[] failed = new boolean[1];
+        // the program's thread is the one named "main" (as under `java Main`); this one waits for it
+        Thread.currentThread().setName("dkwarm");
         Thread thread = new Thread(null, () -> {
             try {
                 main.invokeExact(programArgs);
