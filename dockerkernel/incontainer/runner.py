@@ -404,6 +404,7 @@ def relay_answers(stdin, answer_w, watcher=None):
 # says determines them (image, compiler argv, file name, source: header["compile_key"]), so
 # "Run All" again, or a notebook program whose cells did not change, skips the compiler. The
 # workspace is this kernel's alone (removed with it): a cell can only spoil its own kernel's.
+# Java's warm JVM keeps and reuses builds in the same layout (images/java/DkWarm.java).
 COMPILED_DIR = "/workspace/.dockerkernel/compiled"
 COMPILED_KEEP = 32  # builds kept, least recently used dropped first
 COMPILED_MAX_BYTES = 64 << 20  # a bigger build is not kept

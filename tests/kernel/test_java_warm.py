@@ -54,7 +54,8 @@ def test_an_exception_in_another_thread_is_printed_and_main_decides_the_status(j
         "public class Main { public static void main(String[] a) throws Exception {\n"
         '    Thread t = new Thread(() -> { throw new IllegalStateException("side"); });\n'
         '    t.start(); t.join(); System.out.println("main done"); } }'), "main done\n")
-    assert re.search(r'Exception in thread "Thread-\d+" java\.lang\.IllegalStateException: side', result.stream("stderr"))
+    stderr = result.stream("stderr")
+    assert re.search(r'Exception in thread "Thread-\d+" java\.lang\.IllegalStateException: side', stderr), stderr
 
 
 def test_a_trace_shows_the_program_frames_only(java):
@@ -79,11 +80,12 @@ def test_system_exit_from_another_thread_ends_with_its_status(java):
 
 def test_an_uncaught_exception_of_a_whole_program_is_javas(java):
     result = java.run("public class Main { public static void main(String[] a) {\n"
-                      '    System.out.println("before"); throw new IllegalStateException("outer", new RuntimeException("inner")); } }')
+                      '    System.out.println("before");\n'
+                      '    throw new IllegalStateException("outer", new RuntimeException("inner")); } }')
     content = assert_error(result, "java.lang.IllegalStateException")
     trace = "\n".join(content["traceback"])
     assert trace.startswith('Exception in thread "main" java.lang.IllegalStateException: outer'), trace
-    assert re.search(r"at Main\.main\(Cell In\[\d+\]:2\)", trace), trace
+    assert re.search(r"at Main\.main\(Cell In\[\d+\]:3\)", trace), trace
     assert "Caused by: java.lang.RuntimeException: inner" in trace, trace
     assert "DkWarm" not in trace and "java.base" not in trace, trace
     assert result.stream() == "before\n"

@@ -47,7 +47,7 @@ def test_a_status_is_the_exit_status():
 
 
 def test_a_failed_compile_carries_its_diagnostics():
-    body = "Main.java:1: error: ';' expected\n1 error\n".encode()
+    body = b"Main.java:1: error: ';' expected\n1 error\n"
     done = announce(b"compile_failed 1 %d\n" % len(body) + body)
     assert runner.wait_for_end(EndedChild(9), done) == (1, body.decode())
 
