@@ -100,24 +100,56 @@ public final class DkWarm {
             + "        try { Object o = Class.forName(\"java.lang.String\").getDeclaredFields(); } catch (Exception e) { throw new IllegalStateException(e); }\n"
             + "        System.out.println(s + m);\n    }\n}\n";
 
-    /** Compile a few dummy programs (stops as soon as the cell is there to read). */
+    /** Thrown by the warm-up's task listener: the cell has come, the dummy compile stops. */
+    static final class CellArrived extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        CellArrived() {
+            super(null, null, false, false);
+        }
+    }
+
+    /**
+     * Compile a few dummy programs. Stops as soon as the cell is there to read, even in the
+     * middle of a compile (a task listener looks between javac's phases of each class): a cell
+     * never waits for a warm-up round, and one whose build is kept needs no compiler at all.
+     */
     static void warm(InputStream cellIn) {
+        Path dir = null;
         try {
-            Path dir = Files.createTempDirectory("dkwarm");
-            for (int round = 0; round < WARM_ROUNDS; round++) {
-                if (round > 0 && cellIn.available() > 0) break;
+            dir = Files.createTempDirectory("dkwarm");
+            com.sun.source.util.TaskListener stop = new com.sun.source.util.TaskListener() {
+                @Override
+                public void started(com.sun.source.util.TaskEvent e) {
+                    try {
+                        if (cellIn.available() > 0) throw new CellArrived();
+                    } catch (IOException ignored) {
+                        throw new CellArrived();
+                    }
+                }
+            };
+            for (int round = 0; round < WARM_ROUNDS && cellIn.available() == 0; round++) {
                 Path file = dir.resolve("DkDummy" + round + ".java");
                 Files.writeString(file, String.format(DUMMY, round, round));
-                compiler.run(null, OutputStream.nullOutputStream(), OutputStream.nullOutputStream(),
-                        "-Xlint:none", "-d", dir.toString(), file.toString());
+                try (javax.tools.StandardJavaFileManager files = compiler.getStandardFileManager(null, null, null)) {
+                    com.sun.source.util.JavacTask task = (com.sun.source.util.JavacTask) compiler.getTask(
+                            Writer.nullWriter(), files, diagnostic -> { },
+                            List.of("-Xlint:none", "-d", dir.toString()), null, files.getJavaFileObjects(file));
+                    task.addTaskListener(stop);
+                    task.call();
+                }
+                if (round == 0) {
+                    try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()})) {
+                        loader.loadClass("DkDummy0"); // class loading from a directory, once
+                    }
+                }
             }
-            try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()})) {
-                loader.loadClass("DkDummy0"); // class loading from a directory, once
-            }
-            deleteTree(dir);
         } catch (Exception | Error e) {
-            // warming is an optimisation only (even an OutOfMemoryError under a small %memory:
-            // the cell's own compile then says what it says)
+            // the cell came (CellArrived, perhaps wrapped by javac), or warming failed: it is an
+            // optimisation only (even an OutOfMemoryError under a small %memory: the cell's own
+            // compile then says what it says)
+        } finally {
+            if (dir != null) deleteTree(dir);
         }
     }
 
