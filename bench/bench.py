@@ -262,7 +262,7 @@ def toolchain_floor(client, lang_name: str, runs: int) -> dict:
         script.append("t0=$(date +%s%N)")
         if compile_argv:
             script.append(expand(compile_argv) + " >/dev/null 2>&1")
-        if lang.warm_command:  # the warm interpreters read the cell on stdin
+        if lang.warm_command and not lang.run_command:  # the warm interpreters read the cell on stdin
             script.append(f"{expand(run_argv)} < /tmp/dk/{lang.source_file} >/dev/null 2>&1 || true")
         else:
             script.append(expand(run_argv) + " >/dev/null")

@@ -257,6 +257,20 @@ LANGUAGES: dict[str, Language] = {
             # javac's own JVM: the quick JIT tier and the serial GC cut its CPU time by ~40 %
             compile_command=(*DKBUILD, "--", "javac", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-Xlint:none", "-d", "{dir}", "{flags}", "{file}"),
             run_command=("java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-cp", "{dir}", "{stem}"),
+            # a warm compiler: a JVM with javac loaded and warmed compiles the cell in memory with
+            # the argv above and runs its main in the same JVM (images/java/DkWarm.java); the
+            # --add-opens let it put the cell's environment into System.getenv(); the foreign linker
+            # (incubator in JDK 17) calls libc's setenv/dup2; its start-up warning goes to /dev/null
+            # (DkWarm moves the real stderr, kept on a free descriptor named in $DK_STDERR_FD, back
+            # to fd 2; bash picks the descriptor: the runner's own pipes are inherited by number)
+            warm_command=("bash", "-c", 'exec {DK_STDERR_FD}>&2; export DK_STDERR_FD; exec "$@" 2>/dev/null', "bash",
+                          "java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+                          "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
+                          "--add-modules=jdk.incubator.foreign", "--enable-native-access=ALL-UNNAMED",
+                          # the image's class-data archive of the warm-up (images/java/Dockerfile); the
+                          # JVM's own warnings go to stderr: stdout is the cell's
+                          "-XX:SharedArchiveFile=/opt/dockerkernel/java/dkwarm.jsa", "-Xlog:disable",
+                          "-Xlog:all=warning:stderr", "-cp", "/opt/dockerkernel/java/dkwarm.jar", "DkWarm"),
             version_command=("sh", "-c", "java -version 2>&1 | head -1 | cut -d'\"' -f2"),
             mimetype="text/x-java",
             file_extension=".java",

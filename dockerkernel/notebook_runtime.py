@@ -423,10 +423,22 @@ JAVA = r'''
     interface DkValue<T> { T get() throws Throwable; }
     static void dkFail(Throwable e) {
         System.out.flush();
+        dkTrim(e, java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>()));
         System.err.print("Exception in thread \"main\" ");
         e.printStackTrace();
         System.err.flush();
         Runtime.getRuntime().halt(1);
+    }
+    // the frames below the program's own (the JDK's, a warm JVM's DkWarm that started it) are
+    // not the user's: `java Main` shows none either; causes too, so "... N more" stays right
+    static void dkTrim(Throwable t, java.util.Set<Throwable> seen) {
+        if (t == null || !seen.add(t)) return;
+        StackTraceElement[] f = t.getStackTrace();
+        int n = f.length;
+        while (n > 0 && (f[n - 1].getModuleName() != null || f[n - 1].getClassName().startsWith("DkWarm"))) n--;
+        if (n > 0 && n < f.length) t.setStackTrace(java.util.Arrays.copyOf(f, n));
+        dkTrim(t.getCause(), seen);
+        for (Throwable s : t.getSuppressed()) dkTrim(s, seen);
     }
     static void dkRun(DkBlock b) { try { b.run(); } catch (Throwable e) { dkFail(e); } }
     static <T> T dkInit(DkValue<T> v) { try { return v.get(); } catch (Throwable e) { dkFail(e); return null; } }

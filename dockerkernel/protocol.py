@@ -23,7 +23,11 @@ stdin instead. The program itself never
 sees the container's stdin: it reads from an empty pipe, so ``input()`` gets EOF at once.
 A warm interpreter may announce its exit status (``"<status>\n"``) on the pipe whose
 descriptor is in ``$DK_DONE_FD`` just before it exits; the runner then reports the end
-without waiting for the process teardown (it can only end its own cell early). After its end
+without waiting for the process teardown (it can only end its own cell early). A *warm
+compiler* (Java: ``images/java/DkWarm.java``, a JVM with javac loaded) gets ``compile``,
+``run`` and ``compile_key`` like the runner and does what the runner would do with them; it
+announces a failed compile as ``"compile_failed <status> <length>\n"`` and that many bytes of
+diagnostics, which the runner reports as it reports a failed compiler process. After its end
 frames the runner stays alive for half a second: the kernel removes the container sooner,
 and Docker relays the last bytes of a container that is exiting ~2 ms later than those of a
 live one.

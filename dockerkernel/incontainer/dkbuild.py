@@ -15,6 +15,9 @@ Runs the compiler argv. For a notebook program (one that carries NOTEBOOK_MARK):
   point at LINE of the cell file, the line becomes TEXT and the compiler runs again.
 
 Its output is the last compiler run's; its exit status too.
+
+Java cells in a pool container do not come here: the warm JVM (images/java/DkWarm.java) does
+the same for Java in memory; a change to the Java rules here belongs there too.
 """
 
 import os

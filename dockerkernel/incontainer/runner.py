@@ -174,16 +174,19 @@ def left_behind(ours):
 
 
 def wait_for_end(child, done_r):
-    """The program's exit status: as announced on the done pipe, else when the process ends.
+    """(exit status, compile diagnostics or None): as announced on the done pipe, else when
+    the process ends.
 
     A warm interpreter announces its status just before it exits, so the end of the cell is
     not held up by the teardown of its process (1-2 ms for Python). A program can only use
-    this to end its own cell early: its container is removed right after.
+    this to end its own cell early: its container is removed right after. A warm compiler
+    (Java's DkWarm) announces a failed compile as ``compile_failed STATUS LENGTH\n`` and
+    LENGTH bytes of diagnostics: the cell ends as a failed compiler process ends it.
     """
     import threading
 
     if done_r is None:
-        return child.wait()
+        return child.wait(), None
     exited_r, exited_w = os.pipe()
 
     def waiter():
@@ -193,11 +196,22 @@ def wait_for_end(child, done_r):
     threading.Thread(target=waiter, daemon=True).start()
     readable, _, _ = select.select([done_r, exited_r], [], [])
     if done_r in readable:
-        announced = os.read(done_r, 16)
+        announced = os.read(done_r, 64)
         if announced.endswith(b"\n") and announced[:-1].lstrip(b"-").isdigit():
-            return int(announced)
+            return int(announced), None
+        if announced.startswith(b"compile_failed ") and b"\n" in announced:
+            line, _, body = announced.partition(b"\n")
+            parts = line.split()
+            if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                size = min(int(parts[2]), 1 << 20)  # DkWarm sends at most 64 KiB
+                while len(body) < size:
+                    more = os.read(done_r, size - len(body))
+                    if not more:
+                        break
+                    body += more
+                return int(parts[1]), body.decode("utf-8", "replace")
     # no (valid) announcement: the program crashed, was killed or has threads still running
-    return child.wait()
+    return child.wait(), None
 
 
 def list_workspace():
@@ -390,6 +404,7 @@ def relay_answers(stdin, answer_w, watcher=None):
 # says determines them (image, compiler argv, file name, source: header["compile_key"]), so
 # "Run All" again, or a notebook program whose cells did not change, skips the compiler. The
 # workspace is this kernel's alone (removed with it): a cell can only spoil its own kernel's.
+# Java's warm JVM keeps and reuses builds in the same layout (images/java/DkWarm.java).
 COMPILED_DIR = "/workspace/.dockerkernel/compiled"
 COMPILED_KEEP = 32  # builds kept, least recently used dropped first
 COMPILED_MAX_BYTES = 64 << 20  # a bigger build is not kept
@@ -630,9 +645,14 @@ def main():  # noqa: C901
         if watcher is not None and child is not None:
             threading.Thread(target=watcher.watch, args=({1, os.getpid()}, stop), daemon=True).start()
 
-    status = wait_for_end(child, done_r) if child else 127
+    status, diagnostics = wait_for_end(child, done_r) if child else (127, None)
     elapsed = time.monotonic() - started
     stop.set()
+    if diagnostics is not None:
+        report = {"exit_code": status, "signal": None, "compile_failed": True,
+                  "diagnostics": diagnostics, "oom_killed": False, "pids_limit_hit": False,
+                  "elapsed": round(elapsed, 6), "files": list_workspace()}
+        finish(end_token, report, 0)
     pids_hit = limit_reached(baseline_pids, nproc)
     if not pids_hit and left_behind({1, os.getpid(), child.pid if child else 0}):
         # the program left processes behind (say a fork bomb whose launcher exits at once):

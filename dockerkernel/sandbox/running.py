@@ -213,18 +213,21 @@ class RunningCell:
         """Hand the cell to the runner (header + source on stdin). Raises ``SandboxError``."""
         request, container = self.request, self.container
         language = request.language
+        # a warm interpreter runs the source itself; a warm compiler (Java) is told how
+        # the program is compiled and run, exactly as the runner would be
+        interpreter = container.warm and not language.compile_command
         payload = protocol.make_header(
             nonce=self.nonce,
             end_token=self.end_token,
             source=request.source,
             source_file=request.source_file or language.source_file,
-            run=None if container.warm else list(request.run or language.run_command or ()),
-            compile=None if container.warm else (list(request.compile) if request.compile else None),
+            run=None if interpreter else list(request.run or language.run_command or ()),
+            compile=None if interpreter else (list(request.compile) if request.compile else None),
             env=dict(request.env),
             execution_count=request.execution_count,
             stdin=request.stdin and self.on_input is not None,
             stdin_file=request.stdin_file or None,
-            compile_key=None if container.warm else compile_key(request, container.image_id),
+            compile_key=None if interpreter else compile_key(request, container.image_id),
             state=request.state,
         )
         try:
