@@ -208,9 +208,12 @@ def test_go_unused_imports_of_earlier_cells_do_not_break_later_cells():
     assert built.program.startswith("package main // " + NOTEBOOK_MARK)
 
 
-def test_go_silent_calls_are_not_shown():
+def test_go_calls_without_results_are_not_shown_and_println_is_as_in_gophernotes():
     p = NotebookProgram("go", "cell.go")
-    assert "dkShow(" not in p.build('import "fmt"\nfmt.Println("x")', 1).program.split("func main()")[1].split("dkSaveCarried")[0]
+    body = p.build('import "fmt"\nprintln("x")', 1).program.split("func main()")[1].split("dkSaveCarried")[0]
+    assert "dkShow(" not in body
+    body = p.build('import "fmt"\nfmt.Println("x")', 1).program.split("func main()")[1].split("dkSaveCarried")[0]
+    assert "dkShow(fmt.Println(" in body  # gophernotes shows `2 <nil>`
 
 
 def test_rust_cell_stays_in_main_and_variables_are_restored():
