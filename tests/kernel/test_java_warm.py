@@ -58,14 +58,26 @@ def test_an_exception_in_another_thread_is_printed_and_main_decides_the_status(j
     assert re.search(r'Exception in thread "Thread-\d+" java\.lang\.IllegalStateException: side', stderr), stderr
 
 
-def test_a_trace_shows_the_program_frames_only(java):
-    result = java.run('System.out.println("before");\n'
-                      'throw new IllegalStateException("outer", new RuntimeException("inner"));')
+CAUSED = 'throw new IllegalStateException("outer", new RuntimeException("inner"));'
+TRACED = {
+    "notebook cell": ('System.out.println("before");\n' + CAUSED, None),
+    "whole program": ("public class Main { public static void main(String[] a) {\n"
+                      '    System.out.println("before");\n    ' + CAUSED + " } }",
+                      r"at Main\.main\(Cell In\[\d+\]:3\)"),
+}
+
+
+@pytest.mark.parametrize("kind", list(TRACED))
+def test_a_trace_shows_the_program_frames_only(java, kind):
+    """Java's own trace of an uncaught exception, its cause included, without DkWarm's or the JDK's frames."""
+    code, frame = TRACED[kind]
+    result = java.run(code)
     content = assert_error(result, "java.lang.IllegalStateException")
     trace = "\n".join(content["traceback"])
     assert trace.startswith('Exception in thread "main" java.lang.IllegalStateException: outer'), trace
     assert "Caused by: java.lang.RuntimeException: inner" in trace, trace
     assert "DkWarm" not in trace and "java.base" not in trace, trace
+    assert frame is None or re.search(frame, trace), trace
     assert result.stream() == "before\n"
 
 
@@ -76,19 +88,6 @@ def test_system_exit_from_another_thread_ends_with_its_status(java):
     content = assert_error(result, "ExitCode")
     assert "4" in content["evalue"], content
     assert result.stream() == ""
-
-
-def test_an_uncaught_exception_of_a_whole_program_is_javas(java):
-    result = java.run("public class Main { public static void main(String[] a) {\n"
-                      '    System.out.println("before");\n'
-                      '    throw new IllegalStateException("outer", new RuntimeException("inner")); } }')
-    content = assert_error(result, "java.lang.IllegalStateException")
-    trace = "\n".join(content["traceback"])
-    assert trace.startswith('Exception in thread "main" java.lang.IllegalStateException: outer'), trace
-    assert re.search(r"at Main\.main\(Cell In\[\d+\]:3\)", trace), trace
-    assert "Caused by: java.lang.RuntimeException: inner" in trace, trace
-    assert "DkWarm" not in trace and "java.base" not in trace, trace
-    assert result.stream() == "before\n"
 
 
 def test_a_shutdown_hook_still_prints(java):
