@@ -363,6 +363,9 @@ CPP_KINDS = {
         ["struct movies_t { std::string title; int year; std::vector<std::string> cast; } mine;",
          'mine.title = "2001 A Space Odyssey";\nmine.year = 1968;\nmine.cast = {"Keir", "Gary"};'],
         "mine.title + \" \" + std::to_string(mine.year) + \" \" + mine.cast[1]", ['"2001 A Space Odyssey 1968 Gary"']),
+    "arrays of the notebook's structs": (
+        ["struct film { std::string title; int year; };", 'film films[2];\nfilms[1].title = "Alien";\nfilms[1].year = 1979;'],
+        "films[1].title + \" \" + std::to_string(films[1].year)", ['"Alien 1979"']),
     "overloads of one arity live side by side": (
         ["int operate (int a, int b) { return a * b; }", "double operate (double a, double b) { return a / b; }"],
         "operate(5, 2) + operate(5.0, 2.0)", ["12.5"]),

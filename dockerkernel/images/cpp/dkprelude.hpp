@@ -213,7 +213,7 @@ template <class T> void save(const char* name, const T& v) {
     }
   } else if constexpr (codec<U>::ok) {
     std::ostringstream o; codec<U>::put(o, const_cast<const U&>(v));  // const_cast: a volatile variable too
-    if constexpr (std::is_array_v<U>) saved()[name] = entry{codec<U>::base(), o.str(), codec<U>::dims()};
+    if constexpr (std::is_array_v<U>) saved()[name] = entry{codec<U>::base(), o.str(), codec<U>::dims(), late<std::remove_all_extents_t<U>>()};
     else saved()[name] = entry{codec<U>::name(), o.str(), "", late<U>(), std::is_const_v<T>};
     dropped().erase(name);
   } else {
