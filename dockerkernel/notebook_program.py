@@ -1157,6 +1157,15 @@ def _declarators_after_types(chunks: list[Chunk], cell: str, edits: list) -> Non
         after.text = prefix + after.text
 
 
+def _collapse(text: str, innermost: str, replacement: str) -> str:
+    """``text`` with the ``innermost`` bracket pairs replaced, again until none is left (nested ones too)."""
+    while True:
+        shorter = re.sub(innermost, replacement, text)
+        if shorter == text:
+            return text
+        text = shorter
+
+
 def _public_fields(decl: Decl) -> list[str] | None:
     """The data members of a C++ struct that is an aggregate with public, assignable members
     (``struct movie { std::string title; int year; };``), in order; None for anything else
@@ -1167,11 +1176,7 @@ def _public_fields(decl: Decl) -> list[str] | None:
         return None
     kind, name = head.groups()
     body = text[head.end(): text.rfind("}")]
-    while True:  # member function bodies and brace initializers end a member like ';'
-        shorter = re.sub(r"\{[^{}]*\}", ";", body)
-        if shorter == body:
-            break
-        body = shorter
+    body = _collapse(body, r"\{[^{}]*\}", ";")  # member function bodies and brace initializers end a member
     if re.search(r"\b(private|protected|virtual|union|struct|class|enum|template)\b", body):
         return None
     if kind == "class" and not re.match(r"\s*public\s*:", body):
@@ -1203,11 +1208,7 @@ def _plain_data(decl: Decl, known: dict) -> bool:
     if brace < 0:
         return False
     head, body = text[:brace], text[brace + 1: text.rfind("}")]
-    while True:  # drop nested blocks (function bodies) and parameter lists
-        shorter = re.sub(r"\{[^{}]*\}|\([^()]*\)", " ", body)
-        if shorter == body:
-            break
-        body = shorter
+    body = _collapse(body, r"\{[^{}]*\}|\([^()]*\)", " ")  # drop function bodies and parameter lists
     if re.search(r"[*&]", body) or re.search(r"\bvirtual\b", body):
         return False
     bases = re.split(r"(?<!:):(?!:)", head, maxsplit=1)
