@@ -85,6 +85,34 @@ const builtinPaths = new Map([[globalThis, "globalThis"]]);
   }
 }
 
+// Every cell takes the same paths: acorn's parser, the await rewrite, vm, console.log and
+// util.inspect, the inspector's scope query and the v8 serializer of the state. V8 compiles a
+// function on its first call, and in a fresh process those first calls cost ~10 ms of a
+// trivial cell (measured: 13 ms in the container before this, see issue 16's note). Calling
+// each once here, while the container waits in the pool, moves that cost out of the cell. Only
+// boot's own functions declared above or hoisted run: nothing a cell could see is created.
+function warmPaths() {
+  const sample = "var a = 1; let [b, { c }] = [2, { c: 3 }];\nconst f = async (x) => { await x; return `${x}`; };\n" +
+    "class K extends Object { #p = 1; m() { return this.#p ?? a; } }\nfor (const i of [b, c]) a += i;\nawait f(a);\na";
+  const analysed = analyse(sample);
+  if (analysed) rewriteAwait(sample, analysed.program);
+  new vm.Script("(() => { const o = new Map(); try { o.set(\"a\", 1); } catch (e) {} return o; })()",
+    { filename: "dockerkernel-warm" }).runInThisContext();
+  const { Writable } = require("stream");
+  const sink = new console.Console(new Writable({ write(chunk, encoding, done) { done(); } }));
+  sink.log("%s %d", "hi", 1, { a: [1, "x"], m: new Map([[1, 2]]) });
+  util.inspect({ a: [1, "x"], s: new Set([1]) });
+  v8.deserialize(v8.serialize({ entries: [{ name: "a", how: "value" }], values: { a: [1, { b: "c" }] } }));
+  JSON.parse(JSON.stringify({ language: "javascript", carried: { count: 0 } }));
+  if (pooledSession) pooledSession.post("Runtime.globalLexicalScopeNames", {}, () => {});
+  void process.stdout; // made on first use: the cell's first console.log would make it
+}
+try {
+  warmPaths();
+} catch (err) {
+  // a cold path is only slower
+}
+
 const input = readAllStdin();
 const newline = input.indexOf(10);
 if (newline < 0) process.exit(0); // the kernel went away before sending a cell
