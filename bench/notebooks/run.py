@@ -5,7 +5,7 @@ Usage (by hand, not in CI: it needs the notebooks, see README.md)::
 
     python bench/notebooks/run.py [--from DIR] [--lang python,bash,...] [--match TEXT]
                                   [--cell-timeout 60] [--notebook-timeout 900]
-                                  [--json OUT.json]
+                                  [--reference-kernel LANG=KERNELSPEC ...] [--json OUT.json]
 
 Input: ``manifest.json`` next to this script: ``{"notebooks": [{"repo", "path", "commit",
 "language", "kernel", ...}]}``.  Each notebook is read from ``DIR/<owner>__<name>/<commit>/<path>``
@@ -21,12 +21,20 @@ error) and a per-notebook time budget (cells past it are "not run" and count as 
 The reference a cell is compared with:
 
 * Python: the same notebook run the same way on ipykernel (kernelspec ``python3`` of the
-  environment running this script; install the image's NumPy, pandas and Matplotlib versions
-  there, or give ``--reference-path DIR`` holding the image's IPython version and a
-  matplotlib-inline that fits the image's Matplotlib).  The reference is run twice: a cell whose
-  text differs between the two reference runs
-  is *nondeterministic* (unseeded random numbers, ``id()``, timings).
-* Other languages: the outputs saved in the notebook by its original kernel (bash_kernel,
+  environment running this script, or ``--reference-kernel python=NAME``; install the image's
+  NumPy, pandas and Matplotlib versions there, or give ``--reference-path DIR`` holding the
+  image's IPython version and a matplotlib-inline that fits the image's Matplotlib).  The
+  reference is run twice: a cell whose text differs between the two reference runs is
+  *nondeterministic* (unseeded random numbers, ``id()``, timings).
+* A language given with ``--reference-kernel LANG=KERNELSPEC`` (since 2026-11-30; e.g.
+  ``bash=bash``: bash_kernel, installed in its own environment with its kernelspec on
+  ``JUPYTER_PATH``, see README.md): as for Python, the same notebook run twice on that kernel in
+  a temporary directory on this machine; a cell whose text differs between the two runs is
+  nondeterministic.  ``--reference-path`` is for Python only.  The reference's data files are
+  ours too (a ``data file`` error only on our side is our failure), no cell is ``errors_only``,
+  and the author's restarts are not replayed (each side is one session).  The comparison rules
+  are the other languages' below (streams merged or apart; error names not compared).
+* Other languages (the default): the outputs saved in the notebook by its original kernel (bash_kernel,
   IJavascript, IRuby, xeus-cling, gophernotes, evcxr, IJava).  A cell with neither saved outputs
   nor an execution count was not run by its author: only its error status can be checked
   (the original is taken to have run without error); these cells are counted as
@@ -39,7 +47,8 @@ The reference a cell is compared with:
 A cell "runs as in the original" when
 
 1. it errors iff the reference errors (an ``error`` output, or an ``execute_reply`` with status
-   ``error``); for Python, when both error, the exception names must be equal too;
+   ``error``; bash_kernel reports a non-zero exit status of the cell's last command so, as
+   does our kernel); for Python, when both error, the exception names must be equal too;
 2. its text matches after normalisation: the stream text (Python: stdout only, because warnings
    on stderr differ between library builds; other languages: stdout and stderr together, in order,
    or each stream on its own, since the original kernel may have merged them), and for each
@@ -78,7 +87,8 @@ A need found in either run excludes the cell (e.g. the reference downloads a fil
 cells, which never get the network, cannot).
 
 Output: a table per notebook, a summary per language (cells, excluded, ran as original, %)
-on stdout, and with ``--json`` every cell's verdict with both sides' error names and text.
+on stdout, and with ``--json`` every cell's verdict with both sides' error names and text, and
+per notebook which ``reference`` it was compared with.
 ``--merge A.json B.json …`` runs nothing: it joins earlier results (a later file's notebook replaces
 an earlier one's) and prints the same summary.  Exit status: 0 when every notebook could be run,
 1 otherwise.
@@ -105,7 +115,7 @@ from nbclient.util import run_sync
 
 HERE = pathlib.Path(__file__).resolve().parent
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
-REFERENCE_KERNEL = "python3"
+REFERENCE_KERNEL = "python3"  # Python's reference kernelspec unless --reference-kernel python=NAME
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 HEX = re.compile(r"0x[0-9a-fA-F]+")
@@ -214,6 +224,22 @@ def restarts_of(nb: nbformat.NotebookNode) -> set[int]:
             found.add(index)
         previous = count
     return found
+
+
+def reference_kernels(values: list[str] | None) -> dict[str, str]:
+    """``{language: kernelspec name}`` of the kernels that make reference runs, from
+    ``--reference-kernel LANG=NAME`` values (``["bash=bash"]``); Python's is ``REFERENCE_KERNEL``
+    unless a value names another.  Languages absent from the result compare with saved outputs.
+
+    Raises ValueError for a value without ``=`` or with an empty side.
+    """
+    kernels = {"python": REFERENCE_KERNEL}
+    for value in values or []:
+        language, sep, name = value.partition("=")
+        if not sep or not language.strip() or not name.strip():
+            raise ValueError(f"--reference-kernel wants LANG=KERNELSPEC, not {value!r}")
+        kernels[language.strip()] = name.strip()
+    return kernels
 
 
 def run_notebook(nb: nbformat.NotebookNode, kernel: str, cell_timeout: int, budget: float,
@@ -370,9 +396,14 @@ def rejudge(entry: dict) -> None:
 
 def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int, dict]],
                      cwds: tuple[str, ...]) -> list[dict]:
-    """One verdict per code cell: ``{"index", "verdict": "same"|"differs"|"excluded", ...}``."""
+    """One verdict per code cell: ``{"index", "verdict": "same"|"differs"|"excluded", ...}``.
+
+    ``refs`` are the reference runs (``run_notebook`` results, one or more) when the notebook's
+    language has a reference kernel; empty, the outputs saved in ``nb`` are the reference.
+    """
     language = entry["language"]
     python = language == "python"
+    ran_here = bool(refs)
     verdicts, earlier, excluded_before, excluded_words = [], "", False, set()
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -380,9 +411,9 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
         source = source_of(cell)
         mine = summarise(ours[index]["outputs"], ours[index]["status"], python)
         errors_only = False
-        if python:
-            ref = summarise(refs[0][index]["outputs"], refs[0][index]["status"], True)
-            ref2 = summarise(refs[1][index]["outputs"], refs[1][index]["status"], True) if len(refs) > 1 else ref
+        if ran_here:
+            ref = summarise(refs[0][index]["outputs"], refs[0][index]["status"], python)
+            ref2 = summarise(refs[1][index]["outputs"], refs[1][index]["status"], python) if len(refs) > 1 else ref
             nondet = any(normalise(ref[k], cwds, False) != normalise(ref2[k], cwds, False)
                          for k in ("stream", "plain")) or ref["rich"] != ref2["rich"]
         else:
@@ -394,8 +425,8 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
                   "ours": {k: mine[k] if not isinstance(mine[k], str) else mine[k][:600] for k in KEPT},
                   "reference": {k: ref[k] if not isinstance(ref[k], str) else ref[k][:600] for k in KEPT}}
         need, our_need = classify_need(ref, earlier), classify_need(mine, earlier)
-        if need is None and (our_need in ("network", "missing package") or (our_need and not python)):
-            need = our_need  # Python's reference ran here: its data files are ours too
+        if need is None and (our_need in ("network", "missing package") or (our_need and not ran_here)):
+            need = our_need  # a reference that ran here had the same files as ours
         why = None
         if mine["error"] != ref["error"]:
             why = "errors here, not in the original" if mine["error"] else "original errors, not here"
@@ -436,7 +467,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebook-timeout", type=int, default=900,
                         help="seconds per notebook and kernel (default 900)")
     parser.add_argument("--reference-runs", type=int, default=2,
-                        help="ipykernel runs per Python notebook (2 finds nondeterministic cells)")
+                        help="reference kernel runs per notebook (2 finds nondeterministic cells)")
+    parser.add_argument("--reference-kernel", action="append", metavar="LANG=KERNELSPEC",
+                        help="compare LANG's notebooks with runs of this kernelspec (found on JUPYTER_PATH) "
+                             "instead of their saved outputs, e.g. bash=bash for bash_kernel; "
+                             f"python is {REFERENCE_KERNEL} unless given; repeatable")
     parser.add_argument("--reference-path",
                         help="PYTHONPATH for the ipykernel reference only, e.g. a directory with "
                              "the image's IPython and a matplotlib-inline that fits its Matplotlib")
@@ -447,6 +482,10 @@ def main(argv: list[str] | None = None) -> int:
                              "normaliser (a cell only ever turns same; it is marked rejudged)")
     parser.add_argument("--json", type=pathlib.Path, help="write every cell's verdict here")
     args = parser.parse_args(argv)
+    try:
+        kernels = reference_kernels(args.reference_kernel)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     if args.merge:
         merged: dict[tuple, dict] = {}
@@ -476,16 +515,17 @@ def main(argv: list[str] | None = None) -> int:
         name = f"{entry['repo']}/{entry['path']}"
         try:
             nb = load_notebook(entry, args.from_dir, args.cache)
+            reference_kernel = kernels.get(entry["language"])
             with tempfile.TemporaryDirectory(prefix="realnb-") as ref_dir:
                 refs = []
-                if entry["language"] == "python":
-                    for _ in range(max(1, args.reference_runs)):
-                        refs.append(run_notebook(nb, REFERENCE_KERNEL, args.cell_timeout,
-                                                 args.notebook_timeout, ref_dir,
-                                                 args.reference_path))
+                for _ in range(max(1, args.reference_runs) if reference_kernel else 0):
+                    refs.append(run_notebook(nb, reference_kernel, args.cell_timeout,
+                                             args.notebook_timeout, ref_dir,
+                                             args.reference_path if entry["language"] == "python" else None))
                 with tempfile.TemporaryDirectory(prefix="realnb-") as our_dir:
-                    # the saved outputs came from the author's sessions: replay their restarts
-                    restarts = restarts_of(nb) if entry["language"] != "python" else set()
+                    # saved outputs came from the author's sessions: replay their restarts (a
+                    # reference run, like ours, is one session)
+                    restarts = set() if reference_kernel else restarts_of(nb)
                     ours = run_notebook(nb, entry["kernel"], args.cell_timeout,
                                         args.notebook_timeout, our_dir, restarts=restarts)
                     verdicts = compare_notebook(entry, nb, ours, refs,
@@ -498,7 +538,9 @@ def main(argv: list[str] | None = None) -> int:
         count = collections.Counter(v["verdict"] for v in verdicts)
         print(f"{len(verdicts):>5} {count['excluded']:>4} {count['same']:>4} {count['differs']:>4}  {name}",
               flush=True)
-        results.append({**entry, "cells": verdicts})
+        reference = (f"{len(refs)} runs of kernelspec {reference_kernel} here" if reference_kernel
+                     else "outputs saved in the notebook")
+        results.append({**entry, "reference": reference, "cells": verdicts})
         if args.json:  # after every notebook, so a long run can be read while it goes
             write_json(args, results, {})
 

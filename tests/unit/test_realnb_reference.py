@@ -1,0 +1,69 @@
+"""bench/notebooks/run.py's reference runs for languages other than Python (bash_kernel for
+Bash): which kernels make them, and how a cell is judged against them (pure functions, no kernel)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import pytest
+
+RUN_PY = Path(__file__).resolve().parents[2] / "bench" / "notebooks" / "run.py"
+_spec = importlib.util.spec_from_file_location("realnb_run", RUN_PY)
+run = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(run)
+
+BASH = {"repo": "o/n", "path": "nb.ipynb", "commit": "0" * 40, "language": "bash", "kernel": "docker-bash"}
+
+
+def test_python_keeps_ipykernel_and_other_languages_are_added():
+    assert run.reference_kernels(None) == {"python": "python3"}
+    assert run.reference_kernels(["bash=bash"]) == {"python": "python3", "bash": "bash"}
+    assert run.reference_kernels(["python=py311", " ruby = ruby3 "]) == {"python": "py311", "ruby": "ruby3"}
+
+
+@pytest.mark.parametrize("value", ["bash", "=bash", "bash=", " = "])
+def test_a_malformed_reference_kernel_is_refused(value):
+    with pytest.raises(ValueError, match="LANG=KERNELSPEC"):
+        run.reference_kernels([value])
+
+
+def _stream(text: str, name: str = "stdout") -> dict:
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def _result(*outputs, status: str = "ok") -> dict:
+    return {"outputs": list(outputs), "status": status, "seconds": 0.1}
+
+
+def test_bash_cells_are_judged_against_the_reference_runs_not_the_saved_outputs():
+    nb = nbformat.v4.new_notebook(cells=[
+        # saved output from the author's Mac; the reference run prints the same as ours
+        nbformat.v4.new_code_cell("printf '%s\\n' $PWD", outputs=[nbformat.v4.new_output("stream", text="/Users/a\n")],
+                                  execution_count=1),
+        # no saved output: still compared on its text, not on errors only
+        nbformat.v4.new_code_cell("echo $$"),
+        # a file the reference had too (it ran here): a data-file error only here is ours to fix
+        nbformat.v4.new_code_cell("cat made-earlier.txt"),
+    ])
+    ours = {0: _result(_stream("/workspace\n")), 1: _result(_stream("7\n")),
+            2: _result(_stream("cat: made-earlier.txt: No such file or directory\n", "stderr"), status="error")}
+    refs = [{0: _result(_stream("/tmp/realnb-ref\n")), 1: _result(_stream("4242\n")), 2: _result(_stream("hello\n"))},
+            {0: _result(_stream("/tmp/realnb-ref\n")), 1: _result(_stream("4343\n")), 2: _result(_stream("hello\n"))}]
+    verdicts = run.compare_notebook(BASH, nb, ours, refs, ("/tmp/realnb-ref", "/tmp/realnb-ours", "/workspace"))
+    assert [v["verdict"] for v in verdicts] == ["same", "same", "differs"]
+    assert [v["errors_only"] for v in verdicts] == [False, False, False]
+    assert [v["nondeterministic"] for v in verdicts] == [False, True, False]  # $$ differs between the runs
+    assert verdicts[2]["why"] == "errors here, not in the original"
+
+
+def test_without_reference_runs_bash_still_compares_with_the_saved_outputs():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("echo $0", outputs=[nbformat.v4.new_output("stream", text="/usr/local/bin/bash\n")],
+                                  execution_count=1),
+        nbformat.v4.new_code_cell("true"),
+    ])
+    ours = {0: _result(_stream("bash\n")), 1: _result()}
+    verdicts = run.compare_notebook(BASH, nb, ours, [], ("/workspace",))
+    assert [(v["verdict"], v["errors_only"]) for v in verdicts] == [("differs", False), ("same", True)]
