@@ -34,11 +34,18 @@ const PREVIOUS_FILE = `${STATE_DIR}/javascript-state.previous.bin`; // the one b
 const SKIPPED_FILE = `${STATE_DIR}/javascript-skipped.json`;
 const MAX_STATE = 256 << 20; // a state file larger than this is not read (bytes)
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
+// up here: the pool-time warm-up below parses before the rest of this file has run
+const FUNCTION_NODES = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
 
-function readAllStdin() {
+// The header line and the cell's source (header.size bytes) from stdin: what the runner sends.
+// Read up to the end of the source, not to end of file: waiting for the runner's close cost
+// ~2.5 ms more per cell.
+function readCell() {
   const chunks = [];
+  let length = 0;
+  let wanted = -1; // total bytes once the header line is in
   const buf = Buffer.alloc(1 << 16);
-  for (;;) {
+  while (wanted < 0 || length < wanted) {
     let n;
     try {
       n = fs.readSync(0, buf, 0, buf.length, null);
@@ -49,6 +56,20 @@ function readAllStdin() {
     }
     if (n === 0) break;
     chunks.push(Buffer.from(buf.subarray(0, n)));
+    length += n;
+    if (wanted < 0) {
+      const joined = Buffer.concat(chunks);
+      const newline = joined.indexOf(10);
+      if (newline >= 0) {
+        let size = NaN;
+        try {
+          size = Number(JSON.parse(joined.subarray(0, newline).toString("utf8")).size);
+        } catch (err) {
+          // not a header: read to end of file, the parse below reports it
+        }
+        wanted = Number.isSafeInteger(size) && size >= 0 ? newline + 1 + size : Infinity;
+      }
+    }
   }
   return Buffer.concat(chunks);
 }
@@ -88,39 +109,45 @@ const builtinPaths = new Map([[globalThis, "globalThis"]]);
 // Every cell takes the same paths: acorn's parser, the await rewrite, vm, console.log and
 // util.inspect, the inspector's scope query and the v8 serializer of the state. V8 compiles a
 // function on its first call, and in a fresh process those first calls cost ~10 ms of a
-// trivial cell (measured: 13 ms in the container before this, see issue 16's note). Calling
+// trivial cell (measured in the container: 13 ms before this, 9 ms after). Calling
 // each once here, while the container waits in the pool, moves that cost out of the cell. Only
 // boot's own functions declared above or hoisted run: nothing a cell could see is created.
 function warmPaths() {
   const sample = "var a = 1; let [b, { c }] = [2, { c: 3 }];\nconst f = async (x) => { await x; return `${x}`; };\n" +
     "class K extends Object { #p = 1; m() { return this.#p ?? a; } }\nfor (const i of [b, c]) a += i;\nawait f(a);\na";
-  const analysed = analyse(sample);
-  if (analysed) rewriteAwait(sample, analysed.program);
-  new vm.Script("(() => { const o = new Map(); try { o.set(\"a\", 1); } catch (e) {} return o; })()",
-    { filename: "dockerkernel-warm" }).runInThisContext();
   const { Writable } = require("stream");
-  const sink = new console.Console(new Writable({ write(chunk, encoding, done) { done(); } }));
-  sink.log("%s %d", "hi", 1, { a: [1, "x"], m: new Map([[1, 2]]) });
-  util.inspect({ a: [1, "x"], s: new Set([1]) });
-  v8.deserialize(v8.serialize({ entries: [{ name: "a", how: "value" }], values: { a: [1, { b: "c" }] } }));
-  JSON.parse(JSON.stringify({ language: "javascript", carried: { count: 0 } }));
-  if (pooledSession) pooledSession.post("Runtime.globalLexicalScopeNames", {}, () => {});
-  void process.stdout; // made on first use: the cell's first console.log would make it
+  const steps = [
+    () => {
+      const analysed = analyse(sample);
+      if (analysed) rewriteAwait(sample, analysed.program);
+    },
+    () => new vm.Script("(() => { const o = new Map(); try { o.set(\"a\", 1); } catch (e) {} return o; })()",
+      { filename: "dockerkernel-warm" }).runInThisContext(),
+    // the cell's first console.log would make process.stdout (~5 ms measured in the pool),
+    // its first console.error process.stderr
+    () => process.stdout,
+    () => process.stderr,
+    () => new console.Console(new Writable({ write(chunk, encoding, done) { done(); } }))
+      .log("%s %d", "hi", 1, { a: [1, "x"], m: new Map([[1, 2]]) }),
+    () => util.inspect({ a: [1, "x"], s: new Set([1]) }),
+    () => v8.deserialize(v8.serialize({ entries: [{ name: "a", how: "value" }], values: { a: [1, { b: "c" }] } })),
+    () => JSON.parse(JSON.stringify({ language: "javascript", carried: { count: 0 } })),
+    () => pooledSession && pooledSession.post("Runtime.globalLexicalScopeNames", {}, () => {}),
+  ];
+  for (const step of steps) {
+    try {
+      step();
+    } catch (err) {
+      // each on its own: a step that fails leaves that path cold, and only slower
+    }
+  }
 }
-try {
-  warmPaths();
-} catch (err) {
-  // a cold path is only slower
-}
+warmPaths();
 
-const input = readAllStdin();
-const newline = input.indexOf(10);
-if (newline < 0) process.exit(0); // the kernel went away before sending a cell
-const header = JSON.parse(input.subarray(0, newline).toString("utf8"));
-const source = input.subarray(newline + 1, newline + 1 + header.size).toString("utf8");
-Object.assign(process.env, header.env || {});
-process.env.DK_NONCE = header.nonce;
-const keepState = header.state !== false;
+// the cell: read at the end of the set-up below, which all runs while the container waits
+let header = { env: {} };
+let source = "";
+let keepState = false;
 
 // The cell's stdin (process.stdin, readline): each read asks the notebook, as Python's input()
 // does: an `input` frame, then the answer from the pipe in $DK_INPUT_FD (or a line of a %stdin
@@ -253,7 +280,6 @@ function patternNames(node, out) {
   return out;
 }
 
-const FUNCTION_NODES = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
 function hasTopLevelAwait(node) {
   if (!node || typeof node.type !== "string") return false;
   if (node.type === "AwaitExpression" || (node.type === "ForOfStatement" && node.await)) return true;
@@ -460,7 +486,7 @@ function restoreState(declaredHere) {
     }
   };
   try {
-    vm.runInThisContext(lines.join("\n"), { filename: "dockerkernel-restore" });
+    if (lines.length) vm.runInThisContext(lines.join("\n"), { filename: "dockerkernel-restore" });
   } catch (err) {
     process.stderr.write(`dockerkernel: the previous cells' variables could not be restored (${err.name}: ${err.message})\n`);
   } finally {
@@ -976,11 +1002,11 @@ function announceSkipped() {
 // The runner's done pipe: the exit status is announced there as the process exits, so the end
 // of the cell does not wait for Node's teardown (see runner.py wait_for_end). The state is
 // saved first: once the end is announced the next cell may start.
-const doneFd = Number(process.env.DK_DONE_FD);
+let doneFd = Number(process.env.DK_DONE_FD);
 delete process.env.DK_DONE_FD;
 let analysis = null;
 let saving = false;
-process.on("exit", (code) => {
+function endCell(code) {
   if (keepState && !saving) {
     saving = true;
     try {
@@ -995,8 +1021,10 @@ process.on("exit", (code) => {
     } catch (err) {
       // the runner is gone: nobody to tell
     }
+    doneFd = -1;
   }
-});
+}
+process.on("exit", endCell);
 process.on("uncaughtException", reportError);
 process.on("unhandledRejection", reportError);
 
@@ -1004,6 +1032,16 @@ function showResult(value) {
   if (value === undefined) return;
   sendFrame("result", { data: { "text/plain": util.inspect(value) }, metadata: {} });
 }
+
+// -- the cell arrives: everything above ran while the container waited in the pool ----------
+const input = readCell();
+const newline = input.indexOf(10);
+if (newline < 0) process.exit(0); // the kernel went away before sending a cell
+header = JSON.parse(input.subarray(0, newline).toString("utf8"));
+source = input.subarray(newline + 1, newline + 1 + header.size).toString("utf8");
+Object.assign(process.env, header.env || {});
+process.env.DK_NONCE = header.nonce;
+keepState = header.state !== false;
 
 analysis = analyse(source);
 if (keepState) restoreState(analysis ? analysis.declared : new Map());
@@ -1026,4 +1064,18 @@ if (analysis === null && acorn) {
   }
   const body = analysis ? analysis.program.body : [];
   if (body.length && body[body.length - 1].type === "ExpressionStatement") showResult(value);
+}
+
+// The cell's own code has run. When the event loop is empty ("beforeExit") the cell is over:
+// it ends there, ~2 ms before Node's "exit" (measured in the pool container), unless a
+// listener of the cell's own started more work (a timer, a socket: then the loop goes on and
+// the end comes at the next "beforeExit" or at "exit"). Registered here, after the listeners
+// the cell's synchronous code added, so those run first. Only the standard streams' pipes
+// are left open in a cell that is over.
+if (typeof process.getActiveResourcesInfo === "function") {
+  process.on("beforeExit", () => {
+    if (process.getActiveResourcesInfo().every((name) => name === "PipeWrap" || name === "TTYWrap")) {
+      endCell(process.exitCode === undefined ? 0 : process.exitCode);
+    }
+  });
 }
