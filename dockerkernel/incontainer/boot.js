@@ -111,7 +111,7 @@ const builtinPaths = new Map([[globalThis, "globalThis"]]);
 // function on its first call, and in a fresh process those first calls cost ~10 ms of a
 // trivial cell (measured in the container: 13 ms before this, 9 ms after). Calling
 // each once here, while the container waits in the pool, moves that cost out of the cell. Only
-// boot's own functions declared above or hoisted run: nothing a cell could see is created.
+// boot's own functions run: nothing a cell could see is created.
 function warmPaths() {
   const sample = "var a = 1; let [b, { c }] = [2, { c: 3 }];\nconst f = async (x) => { await x; return `${x}`; };\n" +
     "class K extends Object { #p = 1; m() { return this.#p ?? a; } }\nfor (const i of [b, c]) a += i;\nawait f(a);\na";
@@ -133,6 +133,8 @@ function warmPaths() {
     () => v8.deserialize(v8.serialize({ entries: [{ name: "a", how: "value" }], values: { a: [1, { b: "c" }] } })),
     () => JSON.parse(JSON.stringify({ language: "javascript", carried: { count: 0 } })),
     () => pooledSession && pooledSession.post("Runtime.globalLexicalScopeNames", {}, () => {}),
+    () => restoreState(new Map(), true),
+    () => saveState(new Map(), true),
   ];
   for (const step of steps) {
     try {
@@ -144,7 +146,6 @@ function warmPaths() {
     }
   }
 }
-warmPaths();
 
 // the cell: read at the end of the set-up below, which all runs while the container waits
 let header = { env: {} };
@@ -421,7 +422,9 @@ function readState(path) {
   return state && Array.isArray(state.entries) ? state : null;
 }
 
-function restoreState(declaredHere) {
+// `dry`: return at once (the pool-time warm-up: V8 compiles the whole function on its first call)
+function restoreState(declaredHere, dry = false) {
+  if (dry) return;
   // a state saved by a cell that a limit then ended (the kernel lists them) is passed over
   const discard = new Set(String((header.env || {}).DK_STATE_DISCARD || "").split(",").filter(Boolean).map(Number));
   let state;
@@ -807,7 +810,8 @@ function walkObjects(root, visit, includeRoot = false) {
   }
 }
 
-function saveState(declaredHere) {
+// `dry`: everything but the write and the frame (the pool-time warm-up, over a fresh context)
+function saveState(declaredHere, dry = false) {
   const started = process.hrtime.bigint();
   closures = [];
   const kinds = new Map(previous.entries.map((e) => [e.name, e.decl]));
@@ -954,6 +958,7 @@ function saveState(declaredHere) {
   });
   const cell = Number(header.execution_count) || 0;
   const blob = v8.serialize({ v: 1, cell, entries: entries.filter((e) => !drop.has(e.name)), values, prototypes });
+  if (dry) return;
   if (rotate) {
     try {
       fs.renameSync(STATE_FILE, PREVIOUS_FILE); // killed right after: the restore takes the previous one
@@ -1036,6 +1041,7 @@ function showResult(value) {
 }
 
 // -- the cell arrives: everything above ran while the container waited in the pool ----------
+warmPaths(); // here: every name it uses is defined by now
 const input = readCell();
 const newline = input.indexOf(10);
 if (newline < 0) process.exit(0); // the kernel went away before sending a cell
