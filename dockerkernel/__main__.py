@@ -10,7 +10,10 @@ def main() -> None:
 
         from .kernel import DockerKernel
 
-        IPKernelApp.launch_instance(kernel_class=DockerKernel)
+        # outstream_class=None: this process's own stdout/stderr (a library's stray print, a
+        # warning) go to the server's log, not into the notebook, and ipykernel's flush of them
+        # around every cell (a round trip through its IOPub thread each) costs nothing
+        IPKernelApp.launch_instance(kernel_class=DockerKernel, outstream_class=None)
     else:
         from .cli import main as cli_main
 

@@ -57,6 +57,10 @@ class DockerKernel(InputRelay, PackagesMixin, Kernel, KernelConfig):
 
     implementation = "dockerkernel"
     implementation_version = __version__
+    # ipykernel sleeps 0.5 ms after each cell so that what the cell printed to this process's
+    # sys.stdout reaches the frontend before the reply; no cell runs in this process, and every
+    # message of a cell goes out through the same IOPub thread before its reply
+    _execute_sleep = 0.0
 
     def __init__(self, **kwargs):
         """Start the kernel; containers are created lazily, the pool warms up in the background."""
