@@ -530,9 +530,12 @@ def main():  # noqa: C901
     import threading
 
     if child is None:
-        # a program started below needs it anyway: imported before the header, it costs a
-        # pooled cell nothing (~3 ms otherwise), and a cold container the same as after
+        # what a program started below needs anyway, made before the header: it costs a pooled
+        # cell nothing (~6 ms otherwise, measured), and a cold container the same as after
+        import shutil  # noqa: F401  (reuse_build, keep_build)
         import subprocess
+
+        warm_tty = new_terminal()  # its stdin when the frontend can answer (StdinWatcher)
     # the interpreter is starting (on another CPU, in parallel): now the runner's own set-up
     make_undumpable()  # before the end token can arrive
     # everything that does not depend on the cell happens now, while the container waits
