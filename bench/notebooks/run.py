@@ -69,7 +69,8 @@ Excluded cells (counted separately, not in the percentage) are classified by the
 (``classify_need``):
 
 * ``missing package``: the package is not in our image (ModuleNotFoundError, ``Cannot find
-  module``, LoadError, Go ``cannot find package``, Rust ``can't find crate``, Java ``package …
+  module``, LoadError, Go ``cannot find package``, Rust ``can't find crate`` or ``use of undeclared
+  crate or module`` (since 2026-11-30), Java ``package …
   does not exist`` outside ``java.*``, C++ missing non-standard header);
 * ``data file``: the file does not exist (FileNotFoundError, ENOENT, …) and no earlier cell of
   the notebook names it (a file an earlier cell writes is our failure, not an exclusion);
@@ -143,6 +144,7 @@ NEED_PATTERNS = [
         r"ModuleNotFoundError|No module named|Cannot find module '(?![./])|cannot load such file|"
         r"LoadError|cannot find package|is not in (?:GOROOT|std)|no required module provides package|"
         r"can't find crate|unresolved import `(?!std|core|alloc|crate|self|super)|"
+        r"use of undeclared crate or module `(?!std|core|alloc)|"  # `tokio::net::…` without the crate
         r"package (?!java\.|javax\.)[\w.]+ does not exist|"
         r"fatal error: (?!bits/)[\w/.+-]+\.(?:h|hpp|hxx)?: No such file or directory|"
         r"fatal error: (?:xcpp|xeus|xtensor|xwidgets|nlohmann)[\w/.]*: No such file|"

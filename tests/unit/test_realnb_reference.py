@@ -67,3 +67,16 @@ def test_without_reference_runs_bash_still_compares_with_the_saved_outputs():
     ours = {0: _result(_stream("bash\n")), 1: _result()}
     verdicts = run.compare_notebook(BASH, nb, ours, [], ("/workspace",))
     assert [(v["verdict"], v["errors_only"]) for v in verdicts] == [("differs", False), ("same", True)]
+
+
+def _side(stream):
+    return {"error": True, "ename": "CompileError", "evalue": "", "stream": stream, "stderr": ""}
+
+
+@pytest.mark.parametrize("stream, need", [
+    ("error[E0433]: failed to resolve: use of undeclared crate or module `tokio`", "missing package"),
+    ("error[E0433]: failed to resolve: use of undeclared crate or module `std`", None),
+    ("error[E0425]: cannot find value `x` in this scope", None),
+])
+def test_a_rust_path_through_a_crate_we_lack_is_a_missing_package(stream, need):
+    assert run.classify_need(_side(stream), "") == need
