@@ -34,7 +34,7 @@ const PREVIOUS_FILE = `${STATE_DIR}/javascript-state.previous.bin`; // the one b
 const SKIPPED_FILE = `${STATE_DIR}/javascript-skipped.json`;
 const MAX_STATE = 256 << 20; // a state file larger than this is not read (bytes)
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
-// up here: the pool-time warm-up below parses before the rest of this file has run
+// (acorn's node kinds that start a new function scope: top-level await stops at them)
 const FUNCTION_NODES = new Set(["FunctionDeclaration", "FunctionExpression", "ArrowFunctionExpression"]);
 
 // The header line and the cell's source (header.size bytes) from stdin: what the runner sends.
