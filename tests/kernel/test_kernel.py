@@ -443,7 +443,9 @@ def sigkill(handle):
 def test_sigkill_then_gc_leaves_nothing(kernels, docker_client, capsys):
     from dockerkernel.cli import main as cli_main
 
-    handle = kernels("docker-python")
+    # without its watchdog, which would otherwise race the check below (it removes a dead
+    # kernel's objects within ~0.5 s; it won once in CI): gc is for what no watchdog removed
+    handle = kernels("docker-python", "--DockerKernel.watchdog=False")
     kid = kernel_id_of(handle)
     msg_id = handle.kc.execute("import time\nprint('go', flush=True)\ntime.sleep(100)")
     wait_for_output(handle.kc, msg_id, "go")
@@ -455,7 +457,7 @@ def test_sigkill_then_gc_leaves_nothing(kernels, docker_client, capsys):
 
 
 def test_new_kernel_sweeps_a_killed_kernels_leftovers(kernels, docker_client):
-    victim = kernels("docker-bash")
+    victim = kernels("docker-bash", "--DockerKernel.watchdog=False")  # as above: no race with it
     assert_ok(victim.run("echo x > f; echo x"), "x\n")
     kid = kernel_id_of(victim)
     sigkill(victim)
