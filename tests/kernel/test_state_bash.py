@@ -88,6 +88,16 @@ def test_functions_aliases_directory_and_options(sh):
     assert_ok(result, "digits\nother\ncalled with 2\nhello from an alias\nextglob on\npipefail status 1\nnoclobber on\n"
                       "/workspace/sub/dir\n")
     assert_ok(sh.run("pwd; set +o pipefail +o noclobber; shopt -u extglob"), "/workspace\n")
+    # options switched back to a fresh shell's are saved as nothing, and come back off
+    result = sh.run("shopt -q extglob || echo extglob off; [[ -o pipefail ]] || echo pipefail off; "
+                    "[[ -o noclobber ]] || echo noclobber off")
+    assert_ok(result, "extglob off\npipefail off\nnoclobber off\n")
+
+
+def test_an_exported_function_stays_exported(sh):
+    assert_ok(sh.run("shared_fn() { echo \"from the parent: $1\"; }; export -f shared_fn; local_fn() { :; }"))
+    assert_ok(sh.run("bash -c 'shared_fn child; type local_fn >/dev/null 2>&1 || echo local_fn not exported'"),
+              "from the parent: child\nlocal_fn not exported\n")
 
 
 def test_unset_and_unalias_are_remembered(sh):
