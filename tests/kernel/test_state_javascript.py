@@ -124,6 +124,24 @@ def test_what_cannot_be_carried_is_named_once(js):
     assert "reader1" not in second.stream("stderr"), second.stream("stderr")
 
 
+def test_cells_that_change_nothing_keep_the_state(js):
+    """A cell that leaves the state as it found it does not write it again (boot.js compares
+    the bytes): what earlier cells carried still arrives, and a later change is saved."""
+    assert_ok(js.run("var same1 = [1, {a: 'b'}]; class SameK { v() { return 7 } }"))
+    for _ in range(2):
+        assert_ok(js.run("console.log('nothing new')"), "nothing new\n")
+    assert shown(js.run("[same1, new SameK().v()]")) == ["[ [ 1, { a: 'b' } ], 7 ]"]
+    assert_ok(js.run("same1.push(2)"))
+    assert shown(js.run("same1.length")) == ["3"]
+    # a notice is said once while the name stays uncarried, and again once it was carried between
+    uncarried = "var sk1 = (() => { const hidden = new (require('net').Socket)(); return () => hidden })()"
+    first = js.run(uncarried).stream("stderr")
+    again = js.run(uncarried).stream("stderr")
+    assert "sk1:" in first and "sk1" not in again, (first, again)
+    assert_ok(js.run("sk1 = 'plain'"))
+    assert "sk1:" in js.run(uncarried).stream("stderr")
+
+
 def test_closures_bound_functions_builtins_and_methods_carry(js):
     """What IJavascript keeps because its process lives on: made again from what the cell left."""
     first = js.run(
