@@ -695,7 +695,12 @@ class NotebookProgram:
         """Keep what ``built`` adds: its declarations once it compiled, C/Rust variables once
         it ran to the end (a cell that failed to compile adds nothing). ``dropped``: ``(name,
         cell count)`` of kept definitions the build dropped (``NotCarriedNotices.dropped``)."""
-        if built.whole_program or not compiled:
+        if not compiled:
+            return
+        if built.whole_program:
+            for decl in built.decls:  # Rust keeps a whole program's items (see _build_rust)
+                self.decls.pop(decl.key, None)
+                self.decls[decl.key] = decl
             return
         for name, cell in dropped:
             for key, d in list(self.decls.items()):
@@ -1019,13 +1024,23 @@ class NotebookProgram:
         name = self.source_file
         chunks = self._chunks(cell, classify_rust)
         if any(c.kind == "main" for c in chunks):
-            return Built(sources.wrap_rust(cell), name, whole_program=True)
+            # a whole program runs alone, as it always did; its items are also kept, its `main`
+            # as `dk_main`, so that a later cell's `main();` calls it (evcxr keeps a cell's
+            # `fn main` as a function a later cell calls; real notebook: cwrightlibrary/LearningRust)
+            kept = [Decl("fn main" if c.kind == "main" else c.key,
+                         _rename_rust_main(_blank_inner_attributes(c.text), define=True) if c.kind == "main"
+                         else _blank_inner_attributes(c.text), count, _line_of(cell, c.start))
+                    for c in chunks if c.kind in ("main", "decl")]
+            return Built(sources.wrap_rust(cell), name, whole_program=True, decls=kept)
+        if "fn main" in self.decls:
+            cell = _rename_rust_main(cell)
+            chunks = self._chunks(cell, classify_rust)
         edits, new, names = [], [], []
         for chunk in chunks:
             if chunk.kind == "decl":
                 # the cell's own items stay where they are, inside main (items may be declared
                 # in a block); later cells get them at the top level
-                new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start)))
+                new.append(Decl(chunk.key, _blank_inner_attributes(chunk.text), count, _line_of(cell, chunk.start)))
             names.extend(n for n in chunk.names if n not in names)
         last = chunks[-1] if chunks else None
         if last is not None and last.kind == "statement" and not last.names and not last.terminated:
@@ -1121,6 +1136,25 @@ class NotebookProgram:
         out += notebook_runtime.JAVA + f"}}\n// {NOTEBOOK_MARK}\n"
         declared = [n for c in chunks if c.kind == "field" for n in c.names]
         return Built(out, "Main.java", decls=new, kept_lines=kept_lines, declared=declared)
+
+
+def _blank_inner_attributes(text: str) -> str:
+    """Leading crate attributes (``#![allow(unused)]``) blanked: they belong to a whole
+    program's first lines, and anywhere else in a file they do not compile."""
+    found = re.match(r"\s*(?:#!\[[^\]]*\]\s*)+", text)
+    return _blank(found.group(0)) + text[found.end():] if found else text
+
+
+def _rename_rust_main(text: str, define: bool = False) -> str:
+    """``main`` renamed ``dk_main`` where it is called (``main()``) and, with ``define``, where it
+    is defined (``fn main``; without it, a method ``fn main(&self)`` keeps its name); never in
+    paths (``a::main()``), methods (``x.main()``), string literals or comments."""
+    clean = blank_literals(text, "rust")
+    spots = [m.start(1) for m in re.finditer(r"(?<![\w.:])(main)\s*\(", clean)
+             if define or not re.search(r"\bfn\s*$", clean[: m.start(1)])]
+    for at in reversed(spots):
+        text = text[:at] + "dk_main" + text[at + 4:]
+    return text
 
 
 def _rename_go_main(cell: str, mains: list[Chunk]) -> str:

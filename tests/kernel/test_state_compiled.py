@@ -409,6 +409,17 @@ def test_go_a_main_the_cell_calls_is_a_function(kernel):
     ok(handle.run('import "fmt"\n\nfunc main() {\n    fmt.Println("Hello World")\n}\n\nmain()'), "Hello World\n")
 
 
+def test_rust_a_whole_programs_main_is_a_function_later_cells_call(kernel):
+    """A whole program runs alone, and its `fn main` stays for a later `main();` (evcxr keeps a
+    cell's items; real notebook: cwrightlibrary/LearningRust). A method or path named main is
+    not it."""
+    handle = kernel("rust")
+    ok(handle.run('#![allow(unused)]\n// main.rs\nfn main() {\n\tprintln!("Hello, world!");\n}'), "Hello, world!\n")
+    ok(handle.run("main();"), "Hello, world!\n")
+    ok(handle.run('struct Holder;\nimpl Holder { fn main(&self) -> i32 { 7 } }\nmain();\nprintln!("{}", Holder.main());'),
+       "Hello, world!\n7\n")
+
+
 def test_java_instances_of_the_notebooks_classes_carry(kernel):
     """A cell's class becomes Serializable, so its instances carry (IJava keeps them; real notebook:
     Tejaswini-167/Java-in-Jupyter); a class that already implements an interface keeps it."""

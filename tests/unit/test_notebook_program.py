@@ -334,3 +334,25 @@ def test_go_colon_import_of_early_gophernotes_is_an_import():
     assert any(d.kind == "import" and d.key.endswith(" time") for d in program.decls.values())
     later = program.build("t := time.Now()", 2).program
     assert 'import  "time"' in later and 'import _ "time"' not in later  # kept, and used by the later cell
+
+
+def test_rust_main_is_renamed_where_defined_or_called_only():
+    from dockerkernel.notebook_program import _rename_rust_main
+
+    text = 'fn main() { main(); x.main(); m::main(); let s = "main()"; } // main()'
+    assert _rename_rust_main(text, define=True) == 'fn dk_main() { dk_main(); x.main(); m::main(); let s = "main()"; } // main()'
+    assert _rename_rust_main("impl H { fn main(&self) {} }\nmain();") == "impl H { fn main(&self) {} }\ndk_main();"
+
+
+def test_a_rust_whole_program_runs_alone_and_keeps_its_items():
+    program = NotebookProgram("rust", "main.rs")
+    built = program.build('#![allow(unused)]\nstruct P(i32);\nfn main() {\n    println!("hi");\n}', 1)
+    assert built.whole_program and "fn main()" in built.program
+    program.commit(built, compiled=True, succeeded=True)
+    later = program.build("main();", 2)
+    assert "dk_main();" in later.program and "fn dk_main()" in later.program and "struct P(i32);" in later.program
+    assert "#![" not in later.program  # a crate attribute would not compile there
+    # a whole program that did not compile keeps nothing
+    fresh = NotebookProgram("rust", "main.rs")
+    fresh.commit(fresh.build("fn main() { nope }", 1), compiled=False, succeeded=False)
+    assert "dk_main" not in fresh.build("main();", 2).program
