@@ -933,14 +933,8 @@ function saveState(declaredHere, dry = false) {
   };
   const drop = new Set();
   for (const [entry, value] of pending) {
-    try {
-      markFunctions(value, entry.name);
-    } catch (err) {
-      if (!(err instanceof NotCarried)) throw err;
-      skipped[entry.name] = err.message;
-      drop.add(entry.name);
-      continue;
-    }
+    // the class check first: a Node object (a socket) holds internal functions whose
+    // description fails in a different place from run to run, and its reason would vary
     let foreign = null;
     walkObjects({ value }, (object) => {
       const cls = classOf(object);
@@ -948,6 +942,14 @@ function saveState(declaredHere, dry = false) {
     }, true);
     if (foreign) {
       skipped[entry.name] = `${foreign} instance, or holds one (only classes defined in cells are carried)`;
+      drop.add(entry.name);
+      continue;
+    }
+    try {
+      markFunctions(value, entry.name);
+    } catch (err) {
+      if (!(err instanceof NotCarried)) throw err;
+      skipped[entry.name] = err.message;
       drop.add(entry.name);
       continue;
     }

@@ -138,6 +138,12 @@ def test_cells_that_change_nothing_keep_the_state(js):
     first = js.run(uncarried).stream("stderr")
     again = js.run(uncarried).stream("stderr")
     assert "sk1:" in first and "sk1" not in again, (first, again)
+    # a Node object is named by its class, the same reason every time (not by whichever of
+    # its internal functions failed first)
+    for _ in range(2):
+        notice = js.run("var sock2 = new (require('net').Socket)()").stream("stderr")
+        assert "sock2: Socket instance, or holds one" in notice, notice
+        assert_ok(js.run("sock2 = 0"))
     assert_ok(js.run("sk1 = 'plain'"))
     assert "sk1:" in js.run(uncarried).stream("stderr")
 
