@@ -988,7 +988,7 @@ class NotebookProgram:
             keyword = re.match(r"(if|for|switch|select|go|defer|return|var|const|type|break|continue|goto|fallthrough)\b", clean)
             # a trailing fmt.Println(...) is shown like any call with results (`3 <nil>`), as
             # gophernotes shows it (gophernotes#179, #191: on purpose); these return nothing
-            silent = re.match(r"(print|println|panic|log\.\w+|os\.Exit|close|delete)\s*\(", clean)
+            silent = re.match(r"(print|println|panic|log\.\w+|os\.Exit|close|delete|Display)\s*\(", clean)
             if not keyword and not silent and "=" not in flat and not re.search(r"\S\s*<-", flat) and not clean.endswith(("++", "--")):
                 end = _code_end(last, "go")
                 line_no = _line_of(cell, last.start)
@@ -1014,6 +1014,13 @@ class NotebookProgram:
         out.append(f"func main() {{\n//line {name}:1\n{body}\n")
         out.append("dkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
         out.append(notebook_runtime.GO)
+        # gophernotes' `display` and `Display`, unless the notebook declares those names itself
+        for used, own, decl in ((r"\bdisplay\s*\.", "display", "var display dkDisplayAPI\n"),
+                                (r"\bDisplay\s*\(", "Display", "var Display = dkDisplayNow\n")):
+            if re.search(used, code_text) and not re.search(
+                    r"\b(?:func|var|const|type)\s+%s\b|\b%s\s*(?:,[^=\n]*)?:?=|\bimport\s+%s\b|\b%s\s+\"|/%s\"" % ((own,) * 5),
+                    code_text + "".join(f"{a} \"{p}\"\n" for a, p, _c, _l in imports.values())):
+                out.append(decl)
         declared = [n for c in chunks if c.kind == "statement" for n in c.names]
         return Built("".join(out), name, decls=new, declared=declared)
 

@@ -39,7 +39,7 @@ __attribute__((unused)) static char *dk_load_str(const char *name) {
 '''
 
 # ---- Go ----------------------------------------------------------------------------------------
-GO_IMPORTS = 'import (\n\tdkbytes "bytes"\n\tdkencoding "encoding"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdksort "sort"\n\tdkstrconv "strconv"\n\tdkstrings "strings"\n\tdkunsafe "unsafe"\n)\n'
+GO_IMPORTS = 'import (\n\tdkbase64 "encoding/base64"\n\tdkbytes "bytes"\n\tdkencoding "encoding"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdksort "sort"\n\tdkstrconv "strconv"\n\tdkstrings "strings"\n\tdkunsafe "unsafe"\n)\n'
 GO = r'''
 const dkDir = "/workspace/.dockerkernel/go/"
 
@@ -395,7 +395,99 @@ func dkFinish() {
 	dkos.Rename(dkDir+"dkvars.go.tmp", dkDir+"dkvars.go")
 }
 
+// Rich output as gophernotes gives it: a value whose type has HTML() string, Markdown() string,
+// SVG() string, PNG() []byte, ... is shown in that MIME type (gophernotes' HTMLer, Markdowner,
+// ...; github.com/gopherdata/gophernotes examples/Display.ipynb), and display.HTML(s),
+// display.Markdown(s), ... make such values (dkDisplayAPI, declared as `display` when no cell
+// declares that name); Display(v) shows one at once.
+type dkMIMEBundle = map[string]interface{}
+type dkDisplayData struct{ bundle dkMIMEBundle }
+
+func (d dkDisplayData) String() string { return dkfmt.Sprint(d.bundle["text/plain"]) }
+
+func dkText(mime, text string) dkDisplayData {
+	return dkDisplayData{dkMIMEBundle{mime: text, "text/plain": text}}
+}
+
+func dkBinary(mime string, data []byte) dkDisplayData {
+	return dkDisplayData{dkMIMEBundle{mime: dkbase64.StdEncoding.EncodeToString(data), "text/plain": "<" + mime + ">"}}
+}
+
+type dkDisplayAPI struct{}
+
+func (dkDisplayAPI) HTML(s string) dkDisplayData       { return dkText("text/html", s) }
+func (dkDisplayAPI) Markdown(s string) dkDisplayData   { return dkText("text/markdown", s) }
+func (dkDisplayAPI) Latex(s string) dkDisplayData      { return dkText("text/latex", s) }
+func (dkDisplayAPI) Math(s string) dkDisplayData       { return dkText("text/latex", "$$"+s+"$$") }
+func (dkDisplayAPI) SVG(s string) dkDisplayData        { return dkText("image/svg+xml", s) }
+func (dkDisplayAPI) JavaScript(s string) dkDisplayData { return dkText("application/javascript", s) }
+func (dkDisplayAPI) PNG(b []byte) dkDisplayData        { return dkBinary("image/png", b) }
+func (dkDisplayAPI) JPEG(b []byte) dkDisplayData       { return dkBinary("image/jpeg", b) }
+func (dkDisplayAPI) PDF(b []byte) dkDisplayData        { return dkBinary("application/pdf", b) }
+func (dkDisplayAPI) JSON(v map[string]interface{}) dkDisplayData {
+	text, _ := dkjson.MarshalIndent(v, "", "  ")
+	return dkDisplayData{dkMIMEBundle{"application/json": v, "text/plain": string(text)}}
+}
+
+// dkRich: the MIME bundle of a value that has one, else nil
+func dkRich(v interface{}) dkMIMEBundle {
+	switch r := v.(type) {
+	case dkDisplayData:
+		return r.bundle
+	case interface{ HTML() string }:
+		return dkMIMEBundle{"text/html": r.HTML()}
+	case interface{ Markdown() string }:
+		return dkMIMEBundle{"text/markdown": r.Markdown()}
+	case interface{ SVG() string }:
+		return dkMIMEBundle{"image/svg+xml": r.SVG()}
+	case interface{ Latex() string }:
+		return dkMIMEBundle{"text/latex": r.Latex()}
+	case interface{ JavaScript() string }:
+		return dkMIMEBundle{"application/javascript": r.JavaScript()}
+	case interface{ JSON() map[string]interface{} }:
+		return dkMIMEBundle{"application/json": r.JSON()}
+	case interface{ PNG() []byte }:
+		return dkMIMEBundle{"image/png": dkbase64.StdEncoding.EncodeToString(r.PNG())}
+	case interface{ JPEG() []byte }:
+		return dkMIMEBundle{"image/jpeg": dkbase64.StdEncoding.EncodeToString(r.JPEG())}
+	case interface{ PDF() []byte }:
+		return dkMIMEBundle{"application/pdf": dkbase64.StdEncoding.EncodeToString(r.PDF())}
+	}
+	return nil
+}
+
+func dkFrame(kind string, bundle dkMIMEBundle) bool {
+	nonce := dkos.Getenv("DK_NONCE")
+	if nonce == "" {
+		return false
+	}
+	dkos.Stdout.Sync()
+	body, err := dkjson.Marshal(map[string]interface{}{"data": bundle, "metadata": map[string]string{}})
+	if err != nil {
+		return false
+	}
+	dkos.Stdout.Write([]byte(dkfmt.Sprintf("\x1bDK %s %s %d\n", nonce, kind, len(body)) + string(body)))
+	return true
+}
+
+// dkDisplayNow is gophernotes' Display(v): v shown at once, in its MIME type when it has one
+func dkDisplayNow(v interface{}) error {
+	bundle := dkRich(v)
+	if bundle == nil {
+		bundle = dkMIMEBundle{"text/plain": dkfmt.Sprintf("%v", v)}
+	}
+	if !dkFrame("display", bundle) {
+		dkfmt.Println(bundle["text/plain"])
+	}
+	return nil
+}
+
 func dkShow(vs ...interface{}) {
+	if len(vs) == 1 {
+		if bundle := dkRich(vs[0]); bundle != nil && dkFrame("result", bundle) {
+			return
+		}
+	}
 	parts := []string{}
 	for _, v := range vs {
 		parts = append(parts, dkfmt.Sprintf("%v", v))

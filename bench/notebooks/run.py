@@ -159,7 +159,8 @@ FILENAME_IN_ERROR = re.compile(
 KERNEL_API = {
     "javascript": re.compile(r"\$\$(?:html|svg|png|jpeg|mime|async|done|text)?\$\$|\$\$\.|\$\$\s*=|\bdisplay\(\)"),
     "ruby": re.compile(r"\bIRuby\b"),
-    "go": re.compile(r"\bdisplay\.\w|gophernotes|^\s*:\w+", re.M),  # :import is gophernotes' old syntax
+    # gophernotes' `display.X(...)`/`Display(...)` are served (notebook_runtime.GO): not excluded
+    "go": re.compile(r"gophernotes|^\s*:\w+", re.M),  # :import is gophernotes' old syntax
     "rust": re.compile(r"^\s*:\w+|evcxr_runtime|evcxr_display|EVCXR_", re.M),
     "java": re.compile(r"^\s*%%?(?:maven|jars|classpath|loadFromPOM|addMavenDependenc\w*|load)\b|\bIJava\b", re.M),
     "cpp": re.compile(r"xcpp::|#include\s*[<\"](?:xcpp|xeus|xtl|xwidgets|xtensor)|#pragma cling|"

@@ -423,3 +423,24 @@ def test_look_alike_bytes_are_output(py):
     assert len(nonce) == 32
     assert stdout.replace(nonce, "NONCE") == expected
     assert not result.of_type("display_data") and not result.of_type("execute_result")
+
+
+def test_go_rich_output_as_gophernotes_gives_it(module_kernels):
+    """gophernotes' display API (examples/Display.ipynb of gopherdata/gophernotes): `display.HTML`
+    as a trailing value, `Display(...)` at once, a value whose type has `HTML() string` (an
+    HTMLer), PNG bytes; a notebook's own `display` wins over ours."""
+    go = module_kernels("docker-go")
+    result = assert_ok(go.run('display.HTML(`<h1 style="color:green;">Hello</h1>`)'))
+    assert [m["content"]["data"]["text/html"] for m in result.of_type("execute_result")] == [
+        '<h1 style="color:green;">Hello</h1>']
+    result = assert_ok(go.run('{\n    Display(display.Markdown("* md"))\n'
+                              '    Display(display.Math(`e^{i\\pi}+1=0`))\n}'))
+    assert [sorted(d) for d in displays(result)] == [["text/markdown", "text/plain"], ["text/latex", "text/plain"]]
+    assert displays(result)[1]["text/latex"] == "$$e^{i\\pi}+1=0$$"
+    result = assert_ok(go.run('type Banner struct{ who string }\n'
+                              'func (b Banner) HTML() string { return "<b>" + b.who + "</b>" }\nBanner{"go"}'))
+    assert [m["content"]["data"] for m in result.of_type("execute_result")] == [{"text/html": "<b>go</b>"}]
+    result = assert_ok(go.run(f'import "encoding/base64"\npng, _ := base64.StdEncoding.DecodeString("{PNG_B64}")\n'
+                              "Display(display.PNG(png))"))
+    assert pngs(result)[0].startswith(PNG_SIGNATURE) and not result.of_type("execute_result")
+    assert_ok(go.run('import "fmt"\nfunc display(s string) { fmt.Println("mine:", s) }\ndisplay("x")'), "mine: x\n")
