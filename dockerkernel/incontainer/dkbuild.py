@@ -77,6 +77,9 @@ def main():
     dropped = []
     if notebook and language in ("c", "cpp"):
         done, text, dropped = drop_stale_kept(argv, source, text, done)
+    if notebook and language == "cpp":
+        done, text, unloadable = drop_unloadable_state(argv, source, text, done)
+        dropped += unloadable
     output = done.stdout
     if dropped:
         output = "".join(dropped).encode() + output
@@ -155,6 +158,91 @@ def drop_stale_kept(argv, source, text, done):
         done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)
     return done, text, dropped
+
+
+STATE_HEADER = re.compile(r"(/workspace/\.dockerkernel/cpp/state(?:_late)?\.hpp):(\d+):")
+STATE_LINE = re.compile(r"^(?:const )?(.+?) (\w+) = dk::load<|^(.+?) (\w+)\[.*?dk_loaded_\w+ = dk::load_into")
+
+
+def drop_unloadable_state(argv, source, text, done):
+    """C++: carried variables whose saved value no longer compiles are not carried.
+
+    A class defined again (``class MyClass`` with a constructor and private members, where
+    the old one was plain data) leaves the previous cell's ``state.hpp`` loading a ``MyClass``
+    the codec no longer reads. When every error of a failed compile is on a line of the state
+    headers, or inside the prelude instantiated from one (``state_late.hpp:2:38: required
+    from here``), a copy of the header without those variables is included instead (the
+    workspace's own stays as it is: a cell that fails later adds nothing and removes
+    nothing), and each is named in a ``dockerkernel: NAME (TYPE) is not carried to the next
+    cell: …`` line (the kernel forgets it too).
+    """
+    notices = []
+    headers = {}  # path -> its lines, patched
+    for _attempt in range(3):
+        if done.returncode == 0:
+            break
+        blamed = blamed_state_lines(done.stdout.decode("utf-8", "replace"))
+        if not blamed:
+            break
+        for path, numbers in blamed.items():
+            if path not in headers:
+                try:
+                    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+                        headers[path] = fh.read().split("\n")
+                except OSError:
+                    return done, text, notices
+            for number in sorted(numbers):
+                notice = forget_state_line(headers[path], number)
+                if notice is None:
+                    return done, text, notices
+                notices.append(notice)
+            copy = os.path.join(os.path.dirname(source), "dk-" + os.path.basename(path))
+            with open(copy, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write("\n".join(headers[path]))
+            text = text.replace('"%s"' % path, '"%s"' % copy)
+        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    return done, text, notices
+
+
+def blamed_state_lines(output):
+    """{state header path: its line numbers} that explain every error of g++'s ``output``, or
+    None when an error is elsewhere (the cell's own). An error inside the prelude counts for
+    the state header line its instantiation was ``required from``."""
+    blamed = {}
+    context = None  # (path, line) the current instantiation started from
+    for line in output.split("\n"):
+        at = STATE_HEADER.search(line)
+        if "required from" in line:
+            context = (at.group(1), int(at.group(2))) if at else None
+            continue
+        error = GCC_ERROR.match(line)
+        if not error:
+            if re.match(r"^\S.*: In (?:instantiation of|function|member function)", line):
+                context = None
+            continue
+        if at and line.startswith(at.group(1)):
+            blamed.setdefault(at.group(1), set()).add(int(at.group(2)))
+        elif error.group(1).startswith("/opt/dockerkernel/cpp/") and context:
+            blamed.setdefault(context[0], set()).add(context[1])
+        else:
+            return None
+    return blamed or None
+
+
+def forget_state_line(lines, number):
+    """Blank the variable declared on line ``number`` (1-based) of a state header and its
+    ``DK_SAVE``; its notice, or None when that line declares no carried variable."""
+    found = STATE_LINE.match(lines[number - 1]) if 0 < number <= len(lines) else None
+    if not found:
+        return None
+    kind, name = (found.group(1), found.group(2)) if found.group(2) else (found.group(3), found.group(4))
+    lines[number - 1] = ""  # the other lines keep their numbers
+    lines[:] = [re.sub(r" DK_SAVE\(%s\);" % name, "", x) for x in lines]
+    return (f"dockerkernel: {name} ({kind}) is not carried to the next cell: the value an earlier cell saved "
+            f"no longer fits its type (was {kind} defined again?)\n")
 
 
 GENERATED = ("DkSave(", "dk_forget(")  # lines the notebook program adds after the cell's own code

@@ -446,6 +446,22 @@ def test_cpp_a_kept_function_the_new_class_breaks_is_dropped_and_named(kernel_fa
     assert later.status == "error" and "twice" in later.reply["content"]["evalue"], later.reply["content"]
 
 
+def test_cpp_a_carried_instance_of_a_class_defined_again_is_named_not_fatal(kernel_factory):
+    """A plain-data class's instance carries; the class defined again with a constructor and a
+    private member (real notebook: Classes-I of a C++ tutorial) no longer reads that saved value:
+    the variable is named as not carried and the cell runs; a cell that then fails to compile
+    leaves the others as they were."""
+    handle = kernel_factory("docker-cpp")
+    ok(handle.run("struct MyClass { int x; };"))
+    ok(handle.run("const MyClass foo{10};\nint keep = 5;"))
+    again = ok(handle.run("class MyClass { int x; public: MyClass(int val) : x(val) {} "
+                          "const int& get() const { return x; } };"))
+    assert "dockerkernel: foo (MyClass) is not carried to the next cell: " in again.stream("stderr"), again.stream("stderr")
+    assert handle.run("nope_q + 1").status == "error"
+    assert shown(ok(handle.run("MyClass bar(3);\nbar.get() + keep"))) == ["8"]
+    assert handle.run("foo").status == "error"
+
+
 def test_go_a_trailing_println_shows_its_results_as_gophernotes_does(kernel):
     handle = kernel("go")
     ok(handle.run('import "fmt"'))
