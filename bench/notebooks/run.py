@@ -376,6 +376,18 @@ def classify_need(side: dict, earlier_sources: str) -> str | None:
     return None
 
 
+# a cell that fetches a URL and ignores the error (`resp, _ := http.Get(u)`) crashes on the
+# nil response where there is no network: its need is the network all the same
+FETCH_CALL = re.compile(r"\bhttp\.(?:Get|Post|Head)\s*\(|\bhttp\.DefaultClient\.(?:Get|Do)\s*\(")
+NIL_RESPONSE = re.compile(r"invalid memory address or nil pointer dereference")
+
+
+def crashed_fetch(side: dict, source: str) -> str | None:
+    """"network" when ``side`` crashed on a nil value in a cell that fetches a URL (Go)."""
+    blob = " ".join([side["ename"], side["evalue"], side["stream"], side["stderr"]])
+    return "network" if side["error"] and FETCH_CALL.search(source) and NIL_RESPONSE.search(blob) else None
+
+
 KEPT = ("error", "ename", "evalue", "stream", "stderr", "plain", "rich")
 
 
@@ -427,7 +439,7 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
                   "nondeterministic": nondet, "errors_only": errors_only,
                   "ours": {k: mine[k] if not isinstance(mine[k], str) else mine[k][:600] for k in KEPT},
                   "reference": {k: ref[k] if not isinstance(ref[k], str) else ref[k][:600] for k in KEPT}}
-        need, our_need = classify_need(ref, earlier), classify_need(mine, earlier)
+        need, our_need = classify_need(ref, earlier), classify_need(mine, earlier) or crashed_fetch(mine, source)
         if need is None and (our_need in ("network", "missing package") or (our_need and not ran_here)):
             need = our_need  # a reference that ran here had the same files as ours
         why = None

@@ -80,3 +80,12 @@ def _side(stream):
 ])
 def test_a_rust_path_through_a_crate_we_lack_is_a_missing_package(stream, need):
     assert run.classify_need(_side(stream), "") == need
+
+
+def test_a_fetch_that_crashes_on_its_nil_response_needs_the_network():
+    crashed = _side("panic: runtime error: invalid memory address or nil pointer dereference")
+    crashed["error"] = True
+    fetch = 'resp, err := http.Get("https://example.org/logo.svg")\nbytes, err := ioutil.ReadAll(resp.Body)'
+    assert run.crashed_fetch(crashed, fetch) == "network"
+    assert run.crashed_fetch(crashed, "var p *int\n*p = 1") is None  # a nil pointer of the cell's own
+    assert run.crashed_fetch(_side("Cell In[3]:2: undefined: resp"), fetch) is None  # not a crash
