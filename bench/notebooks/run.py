@@ -62,7 +62,11 @@ masked; durations (``12.3 ms``, ``4 µs``, ``Wall time: …``, ``… loops each`
 masked, and ``%timeit``'s "The slowest run took N times longer than the fastest…" line (it says
 how loaded the machine was during the runs) dropped (since 2026-11-30; ``--merge --rejudge``
 applies it to stored results); the working directory (``/workspace``, the reference's temporary directory) replaced by
-``<cwd>``.  For nondeterministic cells every run of digits is masked as well and lines are
+``<cwd>``; our kernel's own notices that a variable is not carried to the next cell, or that a
+kept definition is dropped (``dockerkernel: foo (MyClass) is not carried …``), removed (since
+2026-11-30: the notice is ours, not the program's output; what it announces is judged in the
+later cells that use the name; ``--merge --rejudge`` applies it to stored results, of every
+language).  For nondeterministic cells every run of digits is masked as well and lines are
 compared as sorted multisets (threads may interleave).
 
 Excluded cells (counted separately, not in the percentage) are classified by their error
@@ -124,6 +128,8 @@ JAVA_HASH = re.compile(r"(?<=[\w$])@[0-9a-f]{5,8}\b")
 DURATION = re.compile(r"[-+]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?\s*(?:ns|µs|us|ms|s|sec|secs|seconds|min)\b")
 LOOPS = re.compile(r"\b[\d,]+ loops?\b|\bof \d+ runs?\b")
 TIMING_LINE = re.compile(r"^(CPU times|Wall time):.*$", re.M)
+# our kernel's notices on stderr (notebook_program.NotCarriedNotices, boot.js, pyboot, dkbuild)
+OUR_NOTICE = re.compile(r"^dockerkernel: (?:.* is not carried|not carried over|.* is dropped: ).*\n?", re.M)
 # %timeit's note on its own timing variance (printed when the slowest run took over 4x the
 # fastest: a property of the machine's load at that moment, like the durations themselves)
 SLOWEST = re.compile(r"^The slowest run took [\d.,]+ times longer than the fastest\..*(?:\n|$)", re.M)
@@ -300,6 +306,7 @@ def run_notebook(nb: nbformat.NotebookNode, kernel: str, cell_timeout: int, budg
 def normalise(text: str, cwds: tuple[str, ...], nondeterministic: bool) -> str:
     """``text`` with addresses, durations and working directories masked (see module docstring)."""
     text = ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = OUR_NOTICE.sub("", text)
     for cwd in cwds:
         if cwd:
             text = text.replace(cwd, "<cwd>")
@@ -392,16 +399,20 @@ KEPT = ("error", "ename", "evalue", "stream", "stderr", "plain", "rich")
 
 
 def rejudge(entry: dict) -> None:
-    """Compare again the stored text of a Python entry's cells that differed only in text, with
+    """Compare again the stored text of an entry's cells that differed only in text, with
     today's normaliser (the working directories are not stored: none is masked, so a cell can
-    only turn ``same``); such a cell is marked ``rejudged`` with the reason it had."""
-    if entry.get("language") != "python":
-        return  # the other languages' stdout and stderr apart are not stored: nothing to compare again
+    only turn ``same``); such a cell is marked ``rejudged`` with the reason it had. Other
+    languages than Python: only cells whose stored text was not cut."""
+    python = entry.get("language") == "python"
     for cell in entry.get("cells", []):
         if cell.get("verdict") != "differs" or cell.get("why") not in ("stream text differs", "result text differs"):
             continue
         ours, ref = cell.get("ours") or {}, cell.get("reference") or {}
         if ours.get("error") or ref.get("error"):
+            continue
+        # the other languages' stream is stdout and stderr merged, stored cut at 600 characters:
+        # compared again only when neither side was cut (stdout and stderr apart are not stored)
+        if not python and any(len(side.get(k) or "") >= 600 for side in (ours, ref) for k in ("stream", "plain")):
             continue
         sides = [{k: side.get(k, "") for k in ("stream", "stdout", "stderr", "plain")} | {"rich": side.get("rich", [])}
                  for side in (ours, ref)]

@@ -89,3 +89,18 @@ def test_a_fetch_that_crashes_on_its_nil_response_needs_the_network():
     assert run.crashed_fetch(crashed, fetch) == "network"
     assert run.crashed_fetch(crashed, "var p *int\n*p = 1") is None  # a nil pointer of the cell's own
     assert run.crashed_fetch(_side("Cell In[3]:2: undefined: resp"), fetch) is None  # not a crash
+
+
+def test_our_own_notices_are_not_the_programs_output():
+    ours = ("10\ndockerkernel: foo (MyClass) is not carried to the next cell: only numbers, strings and standard "
+            "containers of them are\ndockerkernel: not carried over to the next cell: s: Socket instance\n"
+            "dockerkernel: twice from Cell In[2] is dropped: it no longer compiles (x)\n")
+    assert run.normalise(ours, (), False) == "10"
+    # a program's own line that merely starts the same way stays
+    assert run.normalise("dockerkernel: hello\n", (), False) == "dockerkernel: hello"
+    stored = {"language": "cpp", "cells": [
+        {"verdict": "differs", "why": "stream text differs", "nondeterministic": False,
+         "ours": {"error": False, "stream": ours, "plain": "", "rich": []},
+         "reference": {"error": False, "stream": "10\n", "plain": "", "rich": []}}]}
+    run.rejudge(stored)
+    assert stored["cells"][0]["verdict"] == "same" and stored["cells"][0]["rejudged"] == "stream text differs"
