@@ -682,6 +682,7 @@ class NotebookProgram:
         self.decls: dict[str, Decl] = {}
         self.c_variables: dict[str, CVar] = {}
         self.rust_variables: list[str] = []
+        self.rust_main_program: list[Decl] = []  # the last Rust whole program's items, main as dk_main
         self.variables: dict[str, None] = {}  # carried variables in declaration order, for %state
         self.not_carried: dict[str, str] = {}  # name -> why, until a later cell declares it again
 
@@ -698,9 +699,8 @@ class NotebookProgram:
         if not compiled:
             return
         if built.whole_program:
-            for decl in built.decls:  # Rust keeps a whole program's items (see _build_rust)
-                self.decls.pop(decl.key, None)
-                self.decls[decl.key] = decl
+            if self.language == "rust":
+                self.rust_main_program = list(built.decls)  # see _build_rust
             return
         for name, cell in dropped:
             for key, d in list(self.decls.items()):
@@ -731,6 +731,7 @@ class NotebookProgram:
         self.decls.clear()
         self.c_variables.clear()
         self.rust_variables.clear()
+        self.rust_main_program = []
         self.variables.clear()
         self.not_carried.clear()
 
@@ -1031,15 +1032,18 @@ class NotebookProgram:
         name = self.source_file
         chunks = self._chunks(cell, classify_rust)
         if any(c.kind == "main" for c in chunks):
-            # a whole program runs alone, as it always did; its items are also kept, its `main`
-            # as `dk_main`, so that a later cell's `main();` calls it (evcxr keeps a cell's
-            # `fn main` as a function a later cell calls; real notebook: cwrightlibrary/LearningRust)
+            # a whole program runs alone, as it always did; its items are also remembered, its
+            # `main` as `dk_main`, for a later cell that calls `main()` (evcxr keeps a cell's
+            # `fn main` as a function a later cell calls; real notebook: cwrightlibrary/LearningRust).
+            # Only such a cell compiles them: a whole program's items may need its own flags
+            # (`%cflags --cfg x`) or clash with the notebook's, and must not break other cells
             kept = [Decl("fn main" if c.kind == "main" else c.key,
                          _rename_rust_main(_blank_inner_attributes(c.text), define=True) if c.kind == "main"
                          else _blank_inner_attributes(c.text), count, _line_of(cell, c.start))
                     for c in chunks if c.kind in ("main", "decl")]
             return Built(sources.wrap_rust(cell), name, whole_program=True, decls=kept)
-        if "fn main" in self.decls:
+        calls_main = bool(self.rust_main_program) and _rename_rust_main(cell) != cell
+        if calls_main:
             cell = _rename_rust_main(cell)
             chunks = self._chunks(cell, classify_rust)
         edits, new, names = [], [], []
@@ -1068,7 +1072,8 @@ class NotebookProgram:
         out += "}\n"
         line += 1
         kept_lines = []
-        for d in self._kept([]):
+        program = self.rust_main_program if calls_main else []
+        for d in [d for d in self._kept([]) if all(p.key != d.key for p in program)] + program:
             if any(n.key == d.key for n in new):
                 continue  # redefined by this cell (inside main)
             out += "#[allow(dead_code, unused_imports)]\n"

@@ -420,6 +420,19 @@ def test_rust_a_whole_programs_main_is_a_function_later_cells_call(kernel):
        "Hello, world!\n7\n")
 
 
+def test_rust_a_whole_programs_items_reach_only_a_cell_that_calls_main(kernel):
+    """A whole program may need its own flags (an item under `#[cfg(answer)]`): a later cell that
+    does not call `main()` compiles without its items (they broke every later cell once)."""
+    handle = kernel("rust")
+    try:
+        ok(handle.run("%cflags --cfg answer"))
+        ok(handle.run('#[cfg(answer)]\nconst ANSWER: i32 = 42;\nfn main() { println!("{}", ANSWER); }'), "42\n")
+    finally:
+        ok(handle.run("%cflags"))
+    ok(handle.run('println!("other");'), "other\n")
+    assert handle.run("main();").reply["content"]["ename"] == "CompileError"  # ANSWER: not without the flag
+
+
 def test_java_instances_of_the_notebooks_classes_carry(kernel):
     """A cell's class becomes Serializable, so its instances carry (IJava keeps them; real notebook:
     Tejaswini-167/Java-in-Jupyter); a class that already implements an interface keeps it."""

@@ -352,7 +352,13 @@ def test_a_rust_whole_program_runs_alone_and_keeps_its_items():
     later = program.build("main();", 2)
     assert "dk_main();" in later.program and "fn dk_main()" in later.program and "struct P(i32);" in later.program
     assert "#![" not in later.program  # a crate attribute would not compile there
+    # a cell that does not call main() is not given the whole program's items (they may need
+    # its %cflags, or clash with the notebook's own)
+    other = program.build("let q = 1;", 3)
+    assert "dk_main" not in other.program and "struct P" not in other.program
     # a whole program that did not compile keeps nothing
     fresh = NotebookProgram("rust", "main.rs")
     fresh.commit(fresh.build("fn main() { nope }", 1), compiled=False, succeeded=False)
     assert "dk_main" not in fresh.build("main();", 2).program
+    program.reset()
+    assert "dk_main" not in program.build("main();", 4).program
