@@ -170,7 +170,9 @@ __dk_finish() {
     builtin exit "$1"
 }
 
-__dk_set_options() { :; }
+# `builtin`: a cell may define a function named `:` (a fork bomb does), and the restore
+# brings it back; the boot only ever runs builtins by name
+__dk_set_options() { builtin :; }
 
 # -- header and source ----------------------------------------------------------------------
 IFS= builtin read -r __dk_header || exit 0  # the kernel went away before sending a cell

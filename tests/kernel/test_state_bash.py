@@ -94,6 +94,14 @@ def test_functions_aliases_directory_and_options(sh):
     assert_ok(result, "extglob off\npipefail off\nnoclobber off\n")
 
 
+def test_a_function_named_like_a_builtin_is_not_run_by_the_boot(sh):
+    """A fork bomb defines a function `:`; the restore brings it back, and the boot must not call
+    it (CI run 10: a cold sandbox's bash cells after a fork bomb hit the pids limit)."""
+    assert_ok(sh.run(":() { echo 'the cell function ran'; }; true() { echo 'true ran'; }"))
+    assert_ok(sh.run("echo next"), "next\n")
+    assert_ok(sh.run("unset -f : true; echo cleared"), "cleared\n")
+
+
 def test_an_exported_function_stays_exported(sh):
     assert_ok(sh.run("shared_fn() { echo \"from the parent: $1\"; }; export -f shared_fn; local_fn() { :; }"))
     assert_ok(sh.run("bash -c 'shared_fn child; type local_fn >/dev/null 2>&1 || echo local_fn not exported'"),
