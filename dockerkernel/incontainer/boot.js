@@ -997,11 +997,10 @@ function saveState(declaredHere, dry = false) {
   }
   if (!same) replaceFile(STATE_FILE, blob);
   announceSkipped();
-  const carried = entries.filter((e) => !drop.has(e.name));
-  const count = (how) => carried.filter((e) => e.how === how).length;
+  const count = (how) => kept.filter((e) => e.how === how).length;
   sendFrame("state", {
     language: "javascript",
-    carried: { count: carried.length, bytes: blob.length, values: count("value"), definitions: count("source"), rebuilt: count("made"),
+    carried: { count: kept.length, bytes: blob.length, values: count("value"), definitions: count("source"), rebuilt: count("made"),
       modules: count("module") + count("member") },
     not_carried: { ...skipped },
   });
