@@ -1051,19 +1051,26 @@ class NotebookProgram:
             if chunk.kind == "decl":
                 # the cell's own items stay where they are, inside main (items may be declared
                 # in a block); later cells get them at the top level
-                new.append(Decl(chunk.key, _blank_inner_attributes(chunk.text), count, _line_of(cell, chunk.start)))
+                shown_by = _rust_evcxr_display_impl(chunk.text)
+                if shown_by:  # on the item's last line: the cell's line numbers stay the same
+                    edits.append((chunk.end, chunk.end, " " + shown_by))
+                new.append(Decl(chunk.key, _blank_inner_attributes(chunk.text) + (" " + shown_by if shown_by else ""),
+                                count, _line_of(cell, chunk.start)))
             names.extend(n for n in chunk.names if n not in names)
         last = chunks[-1] if chunks else None
         if last is not None and last.kind == "statement" and not last.names and not last.terminated:
             end = _code_end(last, "rust")
-            edits.append((last.start, last.start, "(&DkShow(&("))
+            edits.append((last.start, last.start, "(&&&DkShow(&("))
             edits.append((end, end, "\n))).dk_show();"))
         body = _apply(cell, edits)
         restores = "".join(
             f'#[allow(unused_mut, unused_variables)] let mut {n} = include!("{STATE_ROOT}/rust/{n}.rs"); '
             for n in self.rust_variables
         )
-        out = f"fn main() {{ {restores}{body}\n"
+        # the lints evcxr allows in the code it generates: in a notebook an item or import is
+        # often used only by a later cell, and a loop's unused variable is not worth a warning
+        # (evcxr shows no warning of a cell that compiled; ours still shows the others)
+        out = f"#[allow(unused_imports, unused_mut, dead_code, unused_variables)] fn main() {{ {restores}{body}\n"
         line = out.count("\n") + 1
         saved = list(self.rust_variables) + [n for n in names if n not in self.rust_variables]
         for n in saved:
@@ -1148,6 +1155,29 @@ class NotebookProgram:
         out += notebook_runtime.JAVA + f"}}\n// {NOTEBOOK_MARK}\n"
         declared = [n for c in chunks if c.kind == "field" for n in c.names]
         return Built(out, "Main.java", decls=new, kept_lines=kept_lines, declared=declared)
+
+
+def _rust_evcxr_display_impl(text: str) -> str:
+    """For an inherent ``impl`` that defines ``fn evcxr_display(&self)``, one line implementing
+    dkrt's ``DkEvcxrDisplay`` by it (a trailing value of that type is then shown by it, as evcxr
+    shows it); '' for any other item, and for trait impls (``impl Trait for Type``)."""
+    clean = blank_literals(text, "rust")
+    start = re.match(r"\s*(?:#\[[^\]]*\]\s*)*impl\b", clean)
+    if not start or not re.search(r"\bfn\s+evcxr_display\s*\(\s*&\s*self\s*\)", clean):
+        return ""
+    head = text[start.end(): _first_brace(clean)].strip()
+    generics = ""
+    if head.startswith("<"):
+        depth = 0
+        for index, char in enumerate(head):
+            depth += (char == "<") - (char == ">")
+            if depth == 0:
+                generics, head = head[: index + 1], head[index + 1:]
+                break
+    if re.search(r"\bfor\b", head.split(" where ")[0]):
+        return ""
+    return (f"impl{generics} dkrt::DkEvcxrDisplay for {' '.join(head.split())} "
+            "{ fn dk_evcxr_display(&self) { self.evcxr_display() } }")
 
 
 def _blank_inner_attributes(text: str) -> str:

@@ -433,6 +433,31 @@ def test_rust_a_whole_programs_items_reach_only_a_cell_that_calls_main(kernel):
     assert handle.run("main();").reply["content"]["ename"] == "CompileError"  # ANSWER: not without the flag
 
 
+def test_rust_evcxr_display_shows_a_value_in_its_mime_type(kernel):
+    """A type with an inherent `fn evcxr_display(&self)` (evcxr's convention; real notebook: the
+    evcxr tour's `Matrix`) is shown by it: what it prints between `EVCXR_BEGIN_CONTENT text/html`
+    and `EVCXR_END_CONTENT` is the result's text/html, the rest stays output; in the defining cell
+    and in later ones. Other values are still shown by `Debug`."""
+    handle = kernel("rust")
+    ok(handle.run(
+        "use std::fmt::Debug;\npub struct Grid<T> { pub cells: Vec<T> }\nimpl<T: Debug> Grid<T> {\n"
+        "    pub fn evcxr_display(&self) {\n        println!(\"drawn\");\n"
+        "        println!(\"EVCXR_BEGIN_CONTENT text/html\\n<b>{:?}</b>\\nEVCXR_END_CONTENT\", self.cells);\n    }\n}\n"
+        "Grid { cells: vec![1, 2] }"), "drawn\n")
+    later = ok(handle.run('Grid { cells: vec!["x"] }'), "drawn\n")
+    [data] = [m["content"]["data"] for m in later.of_type("execute_result")]
+    assert data == {"text/html": '<b>["x"]</b>'}, data
+    assert shown(ok(handle.run("vec![3, 4]"))) == ["[3, 4]"]
+
+
+def test_rust_lints_evcxr_allows_are_not_shown(kernel):
+    """evcxr shows no warning for a cell that compiled; the notebook noise it allows (an unused
+    loop variable, an item or import only a later cell uses) is not shown here either, while
+    other warnings still are (test_languages.py::test_warning_only_compile_still_runs)."""
+    result = ok(kernel("rust").run("use std::collections::HashMap;\nfn later() -> i32 { 1 }\nfor i in 0..2 {}\nlet mut n = 1;"))
+    assert result.stream("stderr") == "", result.stream("stderr")
+
+
 def test_java_instances_of_the_notebooks_classes_carry(kernel):
     """A cell's class becomes Serializable, so its instances carry (IJava keeps them; real notebook:
     Tejaswini-167/Java-in-Jupyter); a class that already implements an interface keeps it."""

@@ -219,12 +219,12 @@ def test_go_calls_without_results_are_not_shown_and_println_is_as_in_gophernotes
 def test_rust_cell_stays_in_main_and_variables_are_restored():
     p = NotebookProgram("rust", "cell.rs")
     first = p.build("fn square(n: i64) -> i64 { n * n }\nlet base = 7;", 1)
-    assert first.program.startswith("fn main() { fn square")
+    assert first.program.startswith("#[allow(unused_imports, unused_mut, dead_code, unused_variables)] fn main() { fn square")
     p.commit(first, True, True)
     second = p.build("square(base)", 2)
     line1 = second.program.split("\n")[0]
     assert 'let mut base = include!("/workspace/.dockerkernel/rust/base.rs");' in line1
-    assert line1.endswith("(&DkShow(&(square(base)")
+    assert line1.endswith("(&&&DkShow(&(square(base)")
     assert "fn square(n: i64) -> i64 { n * n }" in second.program.split("fn main()", 1)[1]
     assert '(&DkSave("base", &base)).dk_save(); //dk:alt@' in second.program
 

@@ -143,21 +143,68 @@ impl<'a, T> DkSaveNot for &DkSave<'a, T> {
         }
     }
 }
+// A trailing expression's value is shown by the first of three tiers that applies (autoref
+// specialisation: the call is `(&&&DkShow(&value)).dk_show()`, and method lookup tries the impl
+// on `&&DkShow` first, then `&DkShow`, then `DkShow`): the type's `evcxr_display` (evcxr's
+// convention, https://github.com/evcxr/evcxr/blob/main/evcxr_jupyter/README.md), then `Debug`,
+// then the type's name.
 pub struct DkShow<'a, T>(pub &'a T);
+/// Implemented by the notebook program for each type the notebook gives an inherent
+/// `fn evcxr_display(&self)` (notebook_program.py writes the impl next to the user's).
+pub trait DkEvcxrDisplay { fn dk_evcxr_display(&self); }
+pub trait DkShowEvcxr { fn dk_show(&self); }
+impl<'a, T: DkEvcxrDisplay> DkShowEvcxr for &&DkShow<'a, T> {
+    fn dk_show(&self) { dk_show_evcxr(|| self.0.dk_evcxr_display()); }
+}
 pub trait DkShowDebug { fn dk_show(&self); }
-impl<'a, T: std::fmt::Debug> DkShowDebug for DkShow<'a, T> {
+impl<'a, T: std::fmt::Debug> DkShowDebug for &DkShow<'a, T> {
     fn dk_show(&self) { if std::any::type_name::<T>() != "()" { dk_send(&format!("{:?}", self.0)); } }
 }
 pub trait DkShowOther { fn dk_show(&self); }
-impl<'a, T> DkShowOther for &DkShow<'a, T> {
+impl<'a, T> DkShowOther for DkShow<'a, T> {
     fn dk_show(&self) { dk_send(&format!("<{}>", dk_type_name::<T>())); }
 }
-pub fn dk_send(text: &str) {
+extern "C" {
+    fn dup(fd: i32) -> i32;
+    fn dup2(old: i32, new: i32) -> i32;
+    fn close(fd: i32) -> i32;
+}
+/// Runs `display` (a type's `evcxr_display`) with standard output written to a file, then
+/// publishes what it printed between `EVCXR_BEGIN_CONTENT <mime type>` and `EVCXR_END_CONTENT`
+/// lines as the cell's result, one MIME bundle (evcxr's protocol); other lines stay output.
+pub fn dk_show_evcxr<F: FnOnce()>(display: F) {
     use std::io::Write;
+    use std::os::unix::io::AsRawFd;
     let _ = std::io::stdout().flush();
-    let nonce = std::env::var("DK_NONCE").unwrap_or_default();
-    if nonce.is_empty() { println!("{}", text); return; }
-    let mut body = String::from("{\"data\":{\"text/plain\":\"");
+    let path = format!("/tmp/dk-evcxr-{}", std::process::id());
+    let file = match std::fs::File::create(&path) { Ok(f) => f, Err(_) => { display(); return; } };
+    let saved = unsafe { dup(1) };
+    if saved < 0 || unsafe { dup2(file.as_raw_fd(), 1) } < 0 { display(); return; }
+    display();
+    let _ = std::io::stdout().flush();
+    unsafe { dup2(saved, 1); close(saved); }
+    let printed = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_file(&path);
+    let (mut bundle, mut rest, mut current): (Vec<(String, String)>, String, Option<(String, String)>) = (vec![], String::new(), None);
+    for line in printed.split_inclusive('\n') {
+        let bare = line.trim_end_matches('\n');
+        if let Some(mime) = bare.strip_prefix("EVCXR_BEGIN_CONTENT ") {
+            current = Some((mime.trim().to_string(), String::new()));
+        } else if bare == "EVCXR_END_CONTENT" && current.is_some() {
+            let (mime, text) = current.take().unwrap();
+            bundle.push((mime, text.strip_suffix('\n').unwrap_or(&text).to_string()));
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+        } else {
+            rest.push_str(line);
+        }
+    }
+    if let Some((_, text)) = current { rest.push_str(&text); }
+    print!("{}", rest);
+    if !bundle.is_empty() { dk_send_bundle(&bundle); }
+}
+fn dk_json_string(text: &str, body: &mut String) {
+    body.push('"');
     for c in text.chars() {
         match c {
             '"' => body.push_str("\\\""), '\\' => body.push_str("\\\\"), '\n' => body.push_str("\\n"),
@@ -165,8 +212,25 @@ pub fn dk_send(text: &str) {
             c => body.push(c),
         }
     }
-    body.push_str("\"},\"metadata\":{}}");
+    body.push('"');
+}
+/// The cell's result, `bundle` as the MIME bundle of an `execute_result` (a frame to the kernel;
+/// without one, the first entry's text is printed).
+pub fn dk_send_bundle(bundle: &[(String, String)]) {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let nonce = std::env::var("DK_NONCE").unwrap_or_default();
+    if nonce.is_empty() { println!("{}", bundle[0].1); return; }
+    let mut body = String::from("{\"data\":{");
+    for (i, (mime, text)) in bundle.iter().enumerate() {
+        if i > 0 { body.push(','); }
+        dk_json_string(mime, &mut body);
+        body.push(':');
+        dk_json_string(text, &mut body);
+    }
+    body.push_str("},\"metadata\":{}}");
     let frame = format!("\x1bDK {} result {}\n{}", nonce, body.len(), body);
     let _ = std::io::stdout().write_all(frame.as_bytes());
     let _ = std::io::stdout().flush();
 }
+pub fn dk_send(text: &str) { dk_send_bundle(&[("text/plain".to_string(), text.to_string())]); }
