@@ -212,6 +212,8 @@ def _block_like(head_and_block: str, lang: str) -> bool:
     # the head: what comes before the first brace at depth 0, attributes/annotations dropped
     head = head_and_block[: _first_brace(head_and_block)]
     words = re.sub(r"^(?:\s*#!?\s*\[[^\]]*\]|\s*@(?!interface)[\w.]+(?:\([^)]*\))?)*", "", head).strip()
+    if not words:
+        return True  # a bare block statement `{ ... }` (real notebook: dskkato/plotters-demo, then `canvas`)
     first = re.match(r"[A-Za-z_]\w*", words)
     if first and first.group(0) in _CONTROL + ("func", "fn", "impl", "trait", "struct", "enum", "union", "class",
                                                   "interface", "record", "namespace", "template", "extern", "mod",
@@ -1058,7 +1060,9 @@ class NotebookProgram:
                                 count, _line_of(cell, chunk.start)))
             names.extend(n for n in chunk.names if n not in names)
         last = chunks[-1] if chunks else None
-        if last is not None and last.kind == "statement" and not last.names and not last.terminated:
+        # evcxr shows the value of the last expression, `()` of a trailing `if`/`for`/block too
+        if last is not None and last.kind == "statement" and not last.names and (
+                not last.terminated or _RUST_BLOCK_EXPRESSION.match(blank_literals(last.text, "rust").strip() + "\n")):
             end = _code_end(last, "rust")
             edits.append((last.start, last.start, "(&&&DkShow(&("))
             edits.append((end, end, "\n))).dk_show();"))
@@ -1155,6 +1159,10 @@ class NotebookProgram:
         out += notebook_runtime.JAVA + f"}}\n// {NOTEBOOK_MARK}\n"
         declared = [n for c in chunks if c.kind == "field" for n in c.names]
         return Built(out, "Main.java", decls=new, kept_lines=kept_lines, declared=declared)
+
+
+# a block-like expression statement that ends at its `}` without `;` (chunks end there)
+_RUST_BLOCK_EXPRESSION = re.compile(r"(?:(?:if|loop|while|for|match|unsafe)\b|\{|'\w+\s*:)[\s\S]*\}\n\Z")
 
 
 def _rust_evcxr_display_impl(text: str) -> str:

@@ -144,7 +144,10 @@ TRAILING = {
     "cpp": [("std::vector<int>{1, 2, 3}", ["{ 1, 2, 3 }"]), ('std::string("a") + "b"', ['"ab"']), ('puts("void");', []),
             ("3.5 * 2", ["7"]), ('printf("")', ["0"])],
     "go": [("[]int{1, 2}", ["[1 2]"]), ('func hello() { println("x") }\nhello()', []), ("len(\"abc\") > 2", ["true"])],
-    "rust": [("vec![1, 2]", ["[1, 2]"]), ('String::from("s")', ['"s"']), ('println!("x")', []), ("1 + 1;", [])],
+    # evcxr shows a trailing unit value as `()`: a `println!` without `;`, an `if`, a loop, a block
+    "rust": [("vec![1, 2]", ["[1, 2]"]), ('String::from("s")', ['"s"']), ('println!("x")', ["()"]), ("1 + 1;", []),
+             ('if true {\n    println!("y");\n}', ["()"]), ("for i in [1, 2] { print!(\"{}\", i); }", ["()"]),
+             ('if true { println!("z"); };', []), ('match 2 { 2 => "two", _ => "other" }', ['"two"'])],
     "java": [('"a" + 1', ['"a1"']), ("new int[] {1, 2}", ["int[2] { 1, 2 }"]), ('System.out.print("")', []), ("3 > 2", ["true"])],
 }
 
@@ -448,6 +451,17 @@ def test_rust_evcxr_display_shows_a_value_in_its_mime_type(kernel):
     [data] = [m["content"]["data"] for m in later.of_type("execute_result")]
     assert data == {"text/html": '<b>["x"]</b>'}, data
     assert shown(ok(handle.run("vec![3, 4]"))) == ["[3, 4]"]
+
+
+def test_rust_arrays_carry_and_a_bare_block_ends_its_statement(kernel):
+    """`[T; N]` arrays carry like Vec (issue 13 names arrays); a bare block `{ ... }` is a
+    statement of its own, so the expression after it is the cell's value (real notebooks:
+    myhalard/rust-tutorial's `for i in items`, dskkato/plotters-demo's `{ ... }` then `canvas`)."""
+    handle = kernel("rust")
+    first = ok(handle.run('let items = [1, 2, 3];\nlet words: [String; 2] = [String::from("a b"), String::new()];'))
+    assert "not carried" not in first.stream("stderr"), first.stream("stderr")
+    assert shown(ok(handle.run("(items, words)"))) == ['([1, 2, 3], ["a b", ""])']
+    assert shown(ok(handle.run("let mut total = 0;\n{\n    for i in items { total += i; }\n}\ntotal"))) == ["6"]
 
 
 def test_rust_lints_evcxr_allows_are_not_shown(kernel):

@@ -53,6 +53,15 @@ impl<T: DkCodec> DkCodec for Option<T> {
     fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> { if inp.next()? == "1" { Some(Some(T::dk_get(inp)?)) } else { Some(None) } }
     fn dk_type() -> String { format!("Option<{}>", T::dk_type()) }
 }
+// arrays of any length (const generics, Rust 1.51): their elements, N known from the type
+impl<T: DkCodec, const N: usize> DkCodec for [T; N] {
+    fn dk_put(&self, out: &mut String) { for v in self.iter() { v.dk_put(out); } }
+    fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> {
+        let items: Vec<T> = (0..N).map(|_| T::dk_get(inp)).collect::<Option<Vec<T>>>()?;
+        items.try_into().ok()
+    }
+    fn dk_type() -> String { format!("[{}; {}]", T::dk_type(), N) }
+}
 macro_rules! dk_seq {
     ($name:literal, $($t:ident)::+, $add:ident $(, $bound:path)*) => {
         impl<T: DkCodec $(+ $bound)*> DkCodec for $($t)::+<T> {
@@ -139,7 +148,7 @@ impl<'a, T> DkSaveNot for &DkSave<'a, T> {
     fn dk_save(&self) {
         let previous = std::fs::read_to_string(format!("{}{}.rs", DK_DIR, self.0)).unwrap_or_default();
         if !previous.starts_with("dk_gone") {
-            dk_forget(self.0, &format!("its type {} is not one that carries (numbers, bool, char, strings, Vec, Option, tuples, maps and sets of them)", dk_type_name::<T>()));
+            dk_forget(self.0, &format!("its type {} is not one that carries (numbers, bool, char, strings, arrays, Vec, Option, tuples, maps and sets of them)", dk_type_name::<T>()));
         }
     }
 }
@@ -158,7 +167,9 @@ impl<'a, T: DkEvcxrDisplay> DkShowEvcxr for &&DkShow<'a, T> {
 }
 pub trait DkShowDebug { fn dk_show(&self); }
 impl<'a, T: std::fmt::Debug> DkShowDebug for &DkShow<'a, T> {
-    fn dk_show(&self) { if std::any::type_name::<T>() != "()" { dk_send(&format!("{:?}", self.0)); } }
+    // `()` too: evcxr shows a trailing `if`/`for`/block or unit call as `()` (real notebooks:
+    // myhalard/rust-tutorial)
+    fn dk_show(&self) { dk_send(&format!("{:?}", self.0)); }
 }
 pub trait DkShowOther { fn dk_show(&self); }
 impl<'a, T> DkShowOther for DkShow<'a, T> {
