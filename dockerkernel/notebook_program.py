@@ -1044,7 +1044,9 @@ class NotebookProgram:
                          else _blank_inner_attributes(c.text), count, _line_of(cell, c.start))
                     for c in chunks if c.kind in ("main", "decl")]
             return Built(sources.wrap_rust(cell), name, whole_program=True, decls=kept)
-        calls_main = bool(self.rust_main_program) and _rename_rust_main(cell) != cell
+        # `main()` is the whole program's kept `dk_main`; with none kept it is not found (as in
+        # evcxr), rather than our own `fn main` calling itself until the stack overflows
+        calls_main = _rename_rust_main(cell) != cell
         if calls_main:
             cell = _rename_rust_main(cell)
             chunks = self._chunks(cell, classify_rust)
@@ -1071,10 +1073,10 @@ class NotebookProgram:
             f'#[allow(unused_mut, unused_variables)] let mut {n} = include!("{STATE_ROOT}/rust/{n}.rs"); '
             for n in self.rust_variables
         )
-        # the lints evcxr allows in the code it generates: in a notebook an item or import is
-        # often used only by a later cell, and a loop's unused variable is not worth a warning
-        # (evcxr shows no warning of a cell that compiled; ours still shows the others)
-        out = f"#[allow(unused_imports, unused_mut, dead_code, unused_variables)] fn main() {{ {restores}{body}\n"
+        # with dkbuild's -A dead_code, unused_imports, unused_mut: the lints evcxr allows in the
+        # code it generates (a loop's unused variable is not worth a warning in a notebook; evcxr
+        # shows no warning of a cell that compiled, ours still shows the others)
+        out = f"#[allow(unused_variables)] fn main() {{ {restores}{body}\n"
         line = out.count("\n") + 1
         saved = list(self.rust_variables) + [n for n in names if n not in self.rust_variables]
         for n in saved:

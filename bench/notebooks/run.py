@@ -86,7 +86,9 @@ Excluded cells (counted separately, not in the percentage) are classified by the
 * ``cascade``: a later cell whose reference errors with a name error after an excluded cell
   (it depends on what the excluded cell would have defined), or whose own error here is a name
   error about a name an excluded cell's source holds (``undefined: mat`` after the excluded
-  ``import "gonum.org/v1/gonum/mat"``; since 2026-11-30).
+  ``import "gonum.org/v1/gonum/mat"``; since 2026-11-30), or about any name once an excluded cell
+  imported every name of a module (``use plotters::prelude::*;``, then ``use of undeclared type
+  `ChartBuilder```; regex ``GLOB_IMPORT``; since 2026-11-30, stop 15).
 
 A need found in either run excludes the cell (e.g. the reference downloads a file that our
 cells, which never get the network, cannot).
@@ -175,12 +177,19 @@ KERNEL_API = {
     "python": None,
 }
 NAME_ERROR = re.compile(
-    r"NameError|ReferenceError|undefined (?:local variable|method)|cannot find (?:value|function|symbol)|"
-    r"undefined: |not declared in this scope|is not defined")
-# the name a name error is about (Go, C/C++, Python/JavaScript, Ruby, Rust)
+    r"NameError|ReferenceError|undefined (?:local variable|method)|cannot find (?:value|function|symbol|type|macro)|"
+    r"use of undeclared (?:type|crate or module)|undefined: |not declared in this scope|is not defined")
+# the name a name error is about (Go, C/C++, Python/JavaScript, Ruby, Rust: since 2026-11-30 also
+# rustc's `cannot find function/type/macro` and `use of undeclared type`)
 NAME_IN_ERROR = re.compile(
     r"undefined: (\w+)|[‘'`](\w+)[’'`] (?:was not|has not been) declared|name '(\w+)' is not defined|"
-    r"(\w+) is not defined|undefined local variable or method `(\w+)'|cannot find value `(\w+)`")
+    r"(\w+) is not defined|undefined local variable or method `(\w+)'|"
+    r"cannot find (?:value|function|type|macro|struct) `(\w+)`|use of undeclared type `(\w+)`")
+# an import of every public name of a module (Rust `use m::*;`, Java `import p.*;`, C++ `using
+# namespace`, Go's dot import, Python `from m import *`): in an excluded cell, any later name
+# error may be about one of those names
+GLOB_IMPORT = re.compile(r"^\s*(?:pub\s+)?use\s+[\w:]+::\*\s*;|^\s*import\s+(?:static\s+)?[\w.]+\.\*\s*;|"
+                         r"\busing\s+namespace\s+(?!std\b)\w+|^\s*import\s+\.\s+\"|^\s*from\s+\S+\s+import\s+\*", re.M)
 
 
 def read_manifest(path: pathlib.Path) -> list[dict]:
@@ -430,7 +439,7 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
     language = entry["language"]
     python = language == "python"
     ran_here = bool(refs)
-    verdicts, earlier, excluded_before, excluded_words = [], "", False, set()
+    verdicts, earlier, excluded_before, excluded_words, excluded_glob = [], "", False, set(), False
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -467,12 +476,13 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
             need = "cascade"
         if need is None and mine["error"] and not ref["error"]:
             named = NAME_IN_ERROR.search(" ".join((mine["ename"], mine["evalue"], mine["stream"])))
-            if named and next(g for g in named.groups() if g) in excluded_words:
+            if named and (next(g for g in named.groups() if g) in excluded_words or excluded_glob):
                 need = "cascade"
         if need is not None:
             record.update(verdict="excluded", need=need)
             excluded_before = True
             excluded_words |= set(re.findall(r"\w+", source))
+            excluded_glob = excluded_glob or bool(GLOB_IMPORT.search(source))
         else:
             record.update(verdict="differs" if why else "same", why=why)
         verdicts.append(record)

@@ -85,7 +85,9 @@ def main():
         output = "".join(dropped).encode() + output
     if notebook and language == "rust":
         output = drop_generated_warnings(output.decode("utf-8", "surrogateescape"), text.split("\n"), base)
-        output = output.encode("utf-8", "surrogateescape")
+        # a kept whole program's `main` is compiled as `dk_main` (notebook_program.py): the
+        # user wrote, and reads, `main`
+        output = re.sub(r"\bdk_main\b", "main", output).encode("utf-8", "surrogateescape")
     sys.stdout.buffer.write(output)
     sys.exit(done.returncode)
 

@@ -423,6 +423,14 @@ def test_rust_a_whole_programs_main_is_a_function_later_cells_call(kernel):
        "Hello, world!\n7\n")
 
 
+def test_rust_main_called_before_any_whole_program_is_not_found(kernel_factory):
+    """`main()` with no whole program kept is evcxr's "cannot find function `main`", not our own
+    `fn main` calling itself until SIGABRT (real notebook: Glucosquidic/rust-jupyter-tutorial,
+    whose `fn main` cell failed to compile)."""
+    content = error(kernel_factory("docker-rust").run("main()"))
+    assert "cannot find function `main`" in content["evalue"], content
+
+
 def test_rust_a_whole_programs_items_reach_only_a_cell_that_calls_main(kernel):
     """A whole program may need its own flags (an item under `#[cfg(answer)]`): a later cell that
     does not call `main()` compiles without its items (they broke every later cell once)."""

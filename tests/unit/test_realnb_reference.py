@@ -104,3 +104,32 @@ def test_our_own_notices_are_not_the_programs_output():
          "reference": {"error": False, "stream": "10\n", "plain": "", "rich": []}}]}
     run.rejudge(stored)
     assert stored["cells"][0]["verdict"] == "same" and stored["cells"][0]["rejudged"] == "stream text differs"
+
+
+RUST = {"repo": "o/n", "path": "nb.ipynb", "commit": "0" * 40, "language": "rust", "kernel": "docker-rust"}
+
+
+def test_a_rust_name_from_an_excluded_cell_is_a_cascade_and_a_glob_import_covers_every_name():
+    """rustc's `cannot find function`/`use of undeclared type` are name errors too; after an
+    excluded `use plotters::prelude::*;` any name error may be about one of its names, while a
+    name error with no excluded cell before it is still ours (real notebooks: stleary's Perceptron
+    `run`, dskkato/plotters-demo's `ChartBuilder`)."""
+    saved = [nbformat.v4.new_output("stream", text="ok\n")]
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("let early = missing();", outputs=saved, execution_count=1),
+        nbformat.v4.new_code_cell("use rand::Rng;\nuse plotters::prelude::*;\nfn run() {}", execution_count=2),
+        nbformat.v4.new_code_cell("run();", outputs=saved, execution_count=3),
+        nbformat.v4.new_code_cell("let c = ChartBuilder::on(&root);", outputs=saved, execution_count=4),
+        nbformat.v4.new_code_cell('println!("ok");', outputs=saved, execution_count=5),
+    ])
+    compile_error = lambda evalue: _result({"output_type": "error", "ename": "CompileError", "evalue": evalue,  # noqa: E731
+                                            "traceback": []}, status="error")
+    ours = {0: compile_error("error[E0425]: cannot find function `missing` in this scope"),
+            1: compile_error("error[E0432]: unresolved import `rand`: use of undeclared crate or module `rand`"),
+            2: compile_error("error[E0425]: cannot find function `run` in this scope"),
+            3: compile_error("error[E0433]: failed to resolve: use of undeclared type `ChartBuilder`"),
+            4: _result(_stream("ok\n"))}
+    verdicts = run.compare_notebook(RUST, nb, ours, [], ("/workspace",))
+    assert [v["verdict"] for v in verdicts] == ["differs", "excluded", "excluded", "excluded", "same"]
+    assert [v.get("need") for v in verdicts[1:4]] == ["missing package", "cascade", "cascade"]
+    assert run.GLOB_IMPORT.search("use plotters::prelude::*;") and not run.GLOB_IMPORT.search("use std::fmt::Debug;")
