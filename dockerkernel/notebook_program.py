@@ -996,8 +996,21 @@ class NotebookProgram:
                 end = _code_end(last, "go")
                 line_no = _line_of(cell, last.start)
                 original = cell.split("\n")[line_no - 1]
-                edits.append((last.start, last.start, "dkShow("))
-                edits.append((end, end, f") //dk:alt@{line_no}:{original}"))
+                code = last.text[: end - last.start]
+                received = re.fullmatch(r"\s*<-\s*([A-Za-z_][\w.]*)\s*", code)
+                indexed = re.fullmatch(r"\s*([A-Za-z_][\w.]*)\s*\[([^\[\]():]+)\]\s*", blank_literals(code, "go"))
+                if received:  # gomacro's comma-ok forms (dkRecvOK, dkMapIndexOK in notebook_runtime)
+                    shown = f"dkShow(dkRecvOK({received.group(1)})...)"
+                elif indexed:
+                    x, k = indexed.group(1), code[indexed.start(2): indexed.end(2)]
+                    shown = f"if dkIsMap({x}) {{ dkShow(dkMapIndexOK({x}, {k})...) }} else {{ dkShow({code.strip()}) }}"
+                else:
+                    shown = None
+                if shown:
+                    edits.append((last.start, end, shown + f" //dk:alt@{line_no}:{original}"))
+                else:
+                    edits.append((last.start, last.start, "dkShow("))
+                    edits.append((end, end, f") //dk:alt@{line_no}:{original}"))
         body = _apply(cell, edits)
         kept = self._kept(new)
         code_text = blank_literals("\n".join(d.text for d in kept) + "\n" + body, "go")

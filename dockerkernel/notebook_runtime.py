@@ -482,6 +482,30 @@ func dkDisplayNow(v interface{}) error {
 	return nil
 }
 
+// gophernotes (gomacro) shows a trailing receive `<-ch` and map index `m[k]` in their comma-ok
+// form, as two values: `0 false` from a closed channel, `#ff0000 true` for a key that is there
+func dkRecvOK(c interface{}) []interface{} {
+	v, ok := dkreflect.ValueOf(c).Recv()
+	return []interface{}{v.Interface(), ok}
+}
+
+func dkIsMap(m interface{}) bool { return dkreflect.ValueOf(m).Kind() == dkreflect.Map }
+
+func dkMapIndexOK(m interface{}, k interface{}) []interface{} {
+	mv := dkreflect.ValueOf(m)
+	kv := dkreflect.ValueOf(k)
+	if !kv.IsValid() {
+		kv = dkreflect.Zero(mv.Type().Key())
+	} else if kv.Type() != mv.Type().Key() && kv.Type().ConvertibleTo(mv.Type().Key()) {
+		kv = kv.Convert(mv.Type().Key())
+	}
+	v := mv.MapIndex(kv)
+	if !v.IsValid() {
+		return []interface{}{dkreflect.Zero(mv.Type().Elem()).Interface(), false}
+	}
+	return []interface{}{v.Interface(), true}
+}
+
 func dkShow(vs ...interface{}) {
 	if len(vs) == 1 {
 		if bundle := dkRich(vs[0]); bundle != nil && dkFrame("result", bundle) {

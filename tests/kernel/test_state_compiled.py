@@ -412,6 +412,21 @@ def test_go_a_main_the_cell_calls_is_a_function(kernel):
     ok(handle.run('import "fmt"\n\nfunc main() {\n    fmt.Println("Hello World")\n}\n\nmain()'), "Hello World\n")
 
 
+def test_go_a_trailing_receive_or_map_index_shows_its_comma_ok_form(kernel):
+    """gophernotes (gomacro) shows `<-ch` and `m[k]` as two values, `v ok` (real notebook:
+    kylekizirian/gonotes' `<- closedChan` is `0 false`); a slice index is still one value and
+    out of range is Go's own panic."""
+    handle = kernel("go")
+    ok(handle.run('colors := map[string]string{"red": "#ff0000"}\nids := map[int64]string{1: "one"}\nxs := []int{5, 6}'))
+    assert shown(ok(handle.run('colors["red"]'))) == ["#ff0000 true"]
+    assert shown(ok(handle.run('colors["blue"]'))) == [" false"]
+    assert shown(ok(handle.run("ids[1]"))) == ["one true"]  # an untyped constant key of another integer type
+    assert shown(ok(handle.run("xs[1]"))) == ["6"]
+    assert shown(ok(handle.run("closed := make(chan int)\nclose(closed)\n<- closed"))) == ["0 false"]
+    assert shown(ok(handle.run('buf := make(chan string, 1)\nbuf <- "x"\n<-buf'))) == ["x true"]
+    assert "index out of range [5]" in error(handle.run("xs[5]"), "Panic")["evalue"]
+
+
 def test_rust_a_whole_programs_main_is_a_function_later_cells_call(kernel):
     """A whole program runs alone, and its `fn main` stays for a later `main();` (evcxr keeps a
     cell's items; real notebook: cwrightlibrary/LearningRust). A method or path named main is
