@@ -1028,7 +1028,7 @@ class NotebookProgram:
             label = name if d.count == count else self._label(d.count)
             out.append(f"//line {label}:{d.line}\n{d.text}\n")
         out.append(f"func main() {{\n//line {name}:1\n{body}\n")
-        out.append("dkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
+        out.append("dkSettle()\ndkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
         out.append(notebook_runtime.GO)
         # gophernotes' `display` and `Display`, unless the notebook declares those names itself
         for used, own, decl in ((r"\bdisplay\s*\.", "display", "var display dkDisplayAPI\n"),

@@ -39,7 +39,7 @@ __attribute__((unused)) static char *dk_load_str(const char *name) {
 '''
 
 # ---- Go ----------------------------------------------------------------------------------------
-GO_IMPORTS = 'import (\n\tdkbase64 "encoding/base64"\n\tdkbytes "bytes"\n\tdkencoding "encoding"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdksort "sort"\n\tdkstrconv "strconv"\n\tdkstrings "strings"\n\tdkunsafe "unsafe"\n)\n'
+GO_IMPORTS = 'import (\n\tdkbase64 "encoding/base64"\n\tdkbytes "bytes"\n\tdkencoding "encoding"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdkruntime "runtime"\n\tdksort "sort"\n\tdkstrconv "strconv"\n\tdkstrings "strings"\n\tdktime "time"\n\tdkunsafe "unsafe"\n)\n'
 GO = r'''
 const dkDir = "/workspace/.dockerkernel/go/"
 
@@ -352,6 +352,18 @@ func dkLoadDeep(name string, into interface{}) {
 		}
 	}
 	dkfmt.Fprintf(dkos.Stderr, "dockerkernel: the saved value of %s could not be read (%v); it starts at its zero value\n", name, err)
+}
+
+// goroutines the cell started and that are about to end get up to 200 ms to do so before the
+// values are saved and the process exits: in gophernotes they outlive the cell (its process
+// stays), here the cell's process ends with main (real notebook: kylekizirian/gonotes, a
+// goroutine's deferred "done with for loop")
+var dkGoroutinesAtStart = dkruntime.NumGoroutine()
+
+func dkSettle() {
+	for i := 0; i < 20 && dkruntime.NumGoroutine() > dkGoroutinesAtStart; i++ {
+		dktime.Sleep(10 * dktime.Millisecond)
+	}
 }
 
 func dkFinish() {

@@ -427,6 +427,17 @@ def test_go_a_trailing_receive_or_map_index_shows_its_comma_ok_form(kernel):
     assert "index out of range [5]" in error(handle.run("xs[5]"), "Panic")["evalue"]
 
 
+def test_go_goroutines_about_to_end_finish_before_the_cell_does(kernel):
+    """A goroutine the cell released runs to its end (its deferred print shows, its write to a
+    variable is carried) as it would in gophernotes, where goroutines outlive the cell; one that
+    never ends does not hold the cell (real notebook: kylekizirian/gonotes' concurrency)."""
+    handle = kernel("go")
+    ok(handle.run('import "fmt"\ndone := make(chan bool)\nx := 1\ngo func() {\n    defer fmt.Println("finished")\n'
+                  "    <-done\n    x = 2\n}()\ndone <- true"), "finished\n")
+    assert shown(ok(handle.run("x"))) == ["2"]
+    ok(handle.run('stuck := make(chan int)\ngo func() { stuck <- 1 }()\nfmt.Println("end")'), "end\n")
+
+
 def test_rust_a_whole_programs_main_is_a_function_later_cells_call(kernel):
     """A whole program runs alone, and its `fn main` stays for a later `main();` (evcxr keeps a
     cell's items; real notebook: cwrightlibrary/LearningRust). A method or path named main is
