@@ -38,6 +38,7 @@ and the cell's own line. ``Built.relabel`` maps a kept line back to its own cell
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -1068,7 +1069,7 @@ class NotebookProgram:
             if chunk.kind == "decl":
                 # the cell's own items stay where they are, inside main (items may be declared
                 # in a block); later cells get them at the top level
-                shown_by = _rust_evcxr_display_impl(chunk.text)
+                shown_by = " ".join(filter(None, (_rust_evcxr_display_impl(chunk.text), _rust_codec_impl(chunk.text))))
                 if shown_by:  # on the item's last line: the cell's line numbers stay the same
                     edits.append((chunk.end, chunk.end, " " + shown_by))
                 new.append(Decl(chunk.key, _blank_inner_attributes(chunk.text) + (" " + shown_by if shown_by else ""),
@@ -1107,6 +1108,12 @@ class NotebookProgram:
             out += d.text + "\n"
             line += d.text.count("\n") + 2
         out += f"// {NOTEBOOK_MARK}\n" + notebook_runtime.RUST_USE
+        # structs this cell defines again with other fields: a carried value of one no longer
+        # reads back, so dkbuild.py forgets it before compiling (`// dk:retyped NAME ...`)
+        retyped = [d.key.split()[1] for d in new if d.key.startswith("struct ") and d.key in self.decls
+                   and _RUST_SHAPE.findall(self.decls[d.key].text) != _RUST_SHAPE.findall(d.text)]
+        if retyped:
+            out += "// dk:retyped " + " ".join(retyped) + "\n"
         return Built(out, name, decls=new, variables=names, kept_lines=kept_lines, declared=list(names))
 
     # -- Java -----------------------------------------------------------------------------
@@ -1178,6 +1185,59 @@ class NotebookProgram:
 
 # a block-like expression statement that ends at its `}` without `;` (chunks end there)
 _RUST_BLOCK_EXPRESSION = re.compile(r"(?:(?:if|loop|while|for|match|unsafe)\b|\{|'\w+\s*:)[\s\S]*\}\n\Z")
+
+
+_RUST_SHAPE = re.compile(r'out\.push_str\("(\w+) "\)')  # the shape token of _rust_codec_impl's line
+_RUST_STRUCT = re.compile(r"\s*(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?struct\s+([A-Za-z_]\w*)\s*(<[^<>]*(?:<[^<>]*>[^<>]*)*>)?\s*")
+# the field types the generated codec is written for: paths, generic arguments, tuples and arrays
+# (no references, lifetimes, trait objects, function types, `Self`)
+_RUST_PLAIN_TYPE = re.compile(r"[\w:<>,\s\[\];()]+")
+
+
+def _rust_codec_impl(text: str) -> str:
+    """For a struct of the notebook (named or tuple fields), one line implementing dkrt's
+    ``DkCodec`` field by field, so that its values carry to later cells when every field's type
+    carries (each field's bound is ``for<'dk> Type: DkCodec``: a field that does not carry makes
+    the impl not apply, and the value is named as not carried, instead of a compile error);
+    '' for any other item or a struct outside the plain forms (lifetimes, references, defaults,
+    ``where`` clauses, const generics)."""
+    clean = blank_literals(text, "rust")
+    head = _RUST_STRUCT.match(clean)
+    if not head or "'" in clean or "&" in clean or re.search(r"\b(?:where|dyn|impl|fn|Self|const)\b|->", clean[head.end():]):
+        return ""
+    name, generics = head.group(1), head.group(2) or ""
+    if "=" in generics or "'" in generics or "const" in generics:
+        return ""
+    params = [re.match(r"\s*(\w+)", p).group(1) for p in _split_depth0(generics[1:-1])] if generics else []
+    rest = clean[head.end():].strip()
+    if rest.startswith("{") and rest.rstrip(";").rstrip().endswith("}"):
+        fields = [f.strip() for f in _split_depth0(rest.rstrip(";").strip()[1:-1]) if f.strip()]
+        named = [re.fullmatch(r"(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?([A-Za-z_]\w*)\s*:\s*([\s\S]+)", f) for f in fields]
+        if not all(named):
+            return ""
+        pairs = [(m.group(1), " ".join(m.group(2).split())) for m in named]
+        build = f"{name} {{ " + ", ".join(f"{f}: dkrt::DkCodec::dk_get(inp)?" for f, _ in pairs) + " }"
+    elif rest.startswith("(") and rest.rstrip(";").rstrip().endswith(")"):
+        fields = [f.strip() for f in _split_depth0(rest.rstrip(";").strip()[1:-1]) if f.strip()]
+        pairs = [(str(i), " ".join(re.sub(r"^(?:pub(?:\([^)]*\))?\s+)", "", f).split())) for i, f in enumerate(fields)]
+        build = f"{name}(" + ", ".join("dkrt::DkCodec::dk_get(inp)?" for _ in pairs) + ")"
+    else:
+        return ""  # a unit struct carries nothing worth a codec
+    if not pairs or not all(_RUST_PLAIN_TYPE.fullmatch(t) for _, t in pairs):
+        return ""
+    # the definition's shape is saved with the value: a struct defined again with other fields
+    # does not read an old value as itself (dk_load forgets it, once, by name)
+    shape = hashlib.sha1(repr((generics, pairs)).encode()).hexdigest()[:12]
+    bounds = [f"{p}: dkrt::DkCodec" for p in params] + [f"for<'dk> {t}: dkrt::DkCodec" for _, t in pairs]
+    type_name = f'format!("{name}<{", ".join("{}" for _ in params)}>", ' + ", ".join(
+        f"<{p} as dkrt::DkCodec>::dk_type()" for p in params) + ")" if params else f'"{name}".to_string()'
+    return (f"impl{generics} dkrt::DkCodec for {name}{'<' + ', '.join(params) + '>' if params else ''} "
+            f"where {', '.join(bounds)} {{ "
+            f'fn dk_put(&self, out: &mut String) {{ out.push_str("{shape} "); '
+            + " ".join(f"dkrt::DkCodec::dk_put(&self.{f}, out);" for f, _ in pairs) + " } "
+            f'fn dk_get(inp: &mut std::str::SplitAsciiWhitespace) -> Option<Self> {{ if inp.next()? != "{shape}" {{ return None; }} '
+            f"Some({build}) }} "
+            f"fn dk_type() -> String {{ {type_name} }} }}")
 
 
 def _rust_evcxr_display_impl(text: str) -> str:

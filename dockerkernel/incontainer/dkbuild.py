@@ -73,8 +73,8 @@ def main():
         with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
     base = os.path.basename(source)
+    dropped = forget_retyped(text) if notebook and language == "rust" else []
     done, text = compile_with_alternatives(argv, source, text, notebook)
-    dropped = []
     if notebook and language in ("c", "cpp"):
         done, text, dropped = drop_stale_kept(argv, source, text, done)
     if notebook and language == "cpp":
@@ -90,6 +90,34 @@ def main():
         output = re.sub(r"\bdk_main\b", "main", output).encode("utf-8", "surrogateescape")
     sys.stdout.buffer.write(output)
     sys.exit(done.returncode)
+
+
+RETYPED = re.compile(r"^// dk:retyped (.+)$", re.MULTILINE)
+RUST_RESTORE = re.compile(r'include!\("(%s/rust/(\w+)\.rs)"\)' % re.escape(STATE))
+
+
+def forget_retyped(text):
+    """Rust: carried variables whose type mentions a struct this cell defines again with other
+    fields (``// dk:retyped NAME ...``, written by notebook_program.py) are forgotten before the
+    compile: their saved value would not read back as the new struct. Returns the notices."""
+    found = RETYPED.search(text)
+    if not found:
+        return []
+    names = found.group(1).split()
+    notices = []
+    for path, variable in RUST_RESTORE.findall(text):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                restore = fh.read()
+        except OSError:
+            continue
+        hit = next((n for n in names if re.search(r"dk_load::<.*\b%s\b" % re.escape(n), restore)), None)
+        if hit:
+            why = f"its type {hit} was defined again with other fields"
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(f'dk_gone("{variable}", "{why}")')
+            notices.append(f"dockerkernel: {variable} is not carried to the next cell: {why}\n")
+    return notices
 
 
 def compile_with_alternatives(argv, source, text, notebook):

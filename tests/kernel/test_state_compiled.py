@@ -113,7 +113,7 @@ def test_values_round_trip(kernel, lang):
 NOT_CARRIED = {
     "cpp": ("struct Q { int a; int *p; };\nQ q{3, nullptr};", "q.a"),
     "go": ("type counter struct{ n int; ch chan int }\nc := counter{3, nil}", "c.n"),
-    "rust": ("struct Q { a: i32 }\nlet q = Q { a: 3 };", "q.a"),
+    "rust": ("struct Q { a: i32, shared: std::rc::Rc<i32> }\nlet q = Q { a: 3, shared: std::rc::Rc::new(1) };", "q.a"),
     "java": ("Thread th = new Thread(() -> {});", "th.getName()"),
     "c": ("int n = 3;\nint *ptr = &n;", "*ptr"),
 }
@@ -496,6 +496,28 @@ def test_rust_arrays_carry_and_a_bare_block_ends_its_statement(kernel):
     assert "not carried" not in first.stream("stderr"), first.stream("stderr")
     assert shown(ok(handle.run("(items, words)"))) == ['([1, 2, 3], ["a b", ""])']
     assert shown(ok(handle.run("let mut total = 0;\n{\n    for i in items { total += i; }\n}\ntotal"))) == ["6"]
+
+
+def test_rust_the_notebooks_structs_carry_and_one_defined_again_is_named(kernel_factory):
+    """A struct of the notebook whose fields carry carries too (named and tuple fields, generic;
+    real notebook: lnhutnam/rust-notebooks' `m`, a `Matrix<i32>` shown by its evcxr_display in
+    the next cell); one with a field that does not carry (a File) is named, not a compile error.
+    Defined again with the same fields the value stays; with other fields it is named as not
+    carried, and the cell runs."""
+    handle = kernel_factory("docker-rust")
+    first = ok(handle.run(
+        "#[derive(Debug)]\nstruct Person {\n    name: String, // who\n    age: u32,\n}\n"
+        "#[derive(Debug)]\npub struct Grid<T> { pub cells: Vec<T>, pub width: usize }\n#[derive(Debug)]\nstruct Pt(i16, i16);\n"
+        "struct Handle { file: std::fs::File }\n"
+        'let p = Person { name: String::from("ann"), age: 3 };\nlet g = Grid { cells: vec![1, 2], width: 2 };\n'
+        'let q = Pt(1, -2);\nlet h = Handle { file: std::fs::File::open("/etc/hostname").unwrap() };'))
+    assert first.stream("stderr").count("is not carried") == 1 and "h is not carried" in first.stream("stderr")
+    assert shown(ok(handle.run("(&p, &g, &q)"))) == ['(Person { name: "ann", age: 3 }, Grid { cells: [1, 2], width: 2 }, Pt(1, -2))']
+    assert shown(ok(handle.run("#[derive(Debug)]\nstruct Person {\n    name: String,\n    age: u32,\n}\np.age"))) == ["3"]
+    again = ok(handle.run("#[derive(Debug)]\nstruct Person { age: u32, name: String }\ng.width"))
+    assert shown(again) == ["2"]
+    assert "p is not carried to the next cell: its type Person was defined again with other fields" in again.stream("stderr")
+    assert "was defined again" in shown(ok(handle.run("p")))[0]
 
 
 def test_rust_lints_evcxr_allows_are_not_shown(kernel):

@@ -110,7 +110,12 @@ pub fn dk_load<T: DkCodec>(name: &str) -> T {
     let text = std::fs::read_to_string(format!("{}{}.dat", DK_DIR, name)).unwrap_or_default();
     match T::dk_get(&mut text.split_ascii_whitespace()) {
         Some(v) => v,
-        None => panic!("dockerkernel: the saved value of {} could not be read", name),
+        // a struct of the notebook defined again with other fields: forgotten, so that only
+        // this cell fails (the next one is compiled without it), never every later one
+        None => {
+            dk_forget(name, &format!("its saved value no longer reads as {} (was the type defined again?)", T::dk_type()));
+            panic!("dockerkernel: the saved value of {} could not be read as {}; it is forgotten, run the cell again", name, T::dk_type())
+        }
     }
 }
 pub struct DkGone(pub &'static str, pub &'static str);
