@@ -1060,9 +1060,10 @@ class NotebookProgram:
             return Built(sources.wrap_rust(cell), name, whole_program=True, decls=kept)
         # `main()` is the whole program's kept `dk_main`; with none kept it is not found (as in
         # evcxr), rather than our own `fn main` calling itself until the stack overflows
-        calls_main = _rename_rust_main(cell) != cell
+        renamed = _rename_rust_main(cell)
+        calls_main = renamed != cell
         if calls_main:
-            cell = _rename_rust_main(cell)
+            cell = renamed
             chunks = self._chunks(cell, classify_rust)
         edits, new, names = [], [], []
         for chunk in chunks:
