@@ -39,6 +39,7 @@ and the cell's own line. ``Built.relabel`` maps a kept line back to its own cell
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -958,6 +959,7 @@ class NotebookProgram:
         # gophernotes' first releases (igo) imported with `:import "fmt"`: their notebooks still do
         # (a space keeps every column where it was)
         cell = re.sub(r"(?m)^:import\b", " import", cell)
+        cell, shell = _go_shell_lines(cell)
         chunks = self._chunks(cell, classify_go)
         if any(c.kind == "main" for c in chunks):
             # a whole program may declare package variables (`var answer = "unset"`); a call is not one
@@ -980,6 +982,12 @@ class NotebookProgram:
                     imports[path] = (alias, path, count, line)
                     new.append(Decl(f"{alias} {path}", "", count, line, "import"))
                 edits.append((chunk.start, chunk.end, _blank(chunk.text)))
+            elif chunk.kind == "decl" and _go_bodiless(chunk):
+                # `func PNG([]byte) error` alone: gophernotes (gomacro) takes it, as the
+                # documentation its own Display.ipynb shows; Go's compiler refuses it ("missing
+                # function body"): nothing is kept, and the cell says so
+                why = f"dockerkernel: {chunk.key} is dropped: a func without a body declares nothing to call"
+                edits.append((chunk.start, chunk.end, f"dkfmt.Fprintln(dkos.Stderr, {json.dumps(why)})"))
             elif chunk.kind == "decl":
                 new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start)))
                 edits.append((chunk.start, chunk.end, _blank(chunk.text)))
@@ -992,7 +1000,7 @@ class NotebookProgram:
             keyword = re.match(r"(if|for|switch|select|go|defer|return|var|const|type|break|continue|goto|fallthrough)\b", clean)
             # a trailing fmt.Println(...) is shown like any call with results (`3 <nil>`), as
             # gophernotes shows it (gophernotes#179, #191: on purpose); these return nothing
-            silent = re.match(r"(print|println|panic|log\.\w+|os\.Exit|close|delete|Display)\s*\(", clean)
+            silent = re.match(r"(print|println|panic|log\.\w+|os\.Exit|close|delete|Display|dkShell)\s*\(", clean)
             if not keyword and not silent and "=" not in flat and not re.search(r"\S\s*<-", flat) and not clean.endswith(("++", "--")):
                 end = _code_end(last, "go")
                 line_no = _line_of(cell, last.start)
@@ -1016,6 +1024,8 @@ class NotebookProgram:
         kept = self._kept(new)
         code_text = blank_literals("\n".join(d.text for d in kept) + "\n" + body, "go")
         out = [f"package main // {NOTEBOOK_MARK}\n", notebook_runtime.GO_IMPORTS]
+        if shell:
+            out.append(notebook_runtime.GO_SHELL_IMPORT)
         for alias, path, icount, line in imports.values():
             short = alias or re.sub(r"^go-|[.-]v?\d+$", "", path.rstrip("/").split("/")[-1].split(".")[0])
             if re.fullmatch(r"v\d+", path.split("/")[-1]) and not alias:
@@ -1030,7 +1040,7 @@ class NotebookProgram:
             out.append(f"//line {label}:{d.line}\n{d.text}\n")
         out.append(f"func main() {{\n//line {name}:1\n{body}\n")
         out.append("dkSettle()\ndkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
-        out.append(notebook_runtime.GO)
+        out.append(notebook_runtime.GO + (notebook_runtime.GO_SHELL if shell else ""))
         # gophernotes' `display` and `Display`, unless the notebook declares those names itself
         for used, own, decl in ((r"\bdisplay\s*\.", "display", "var display dkDisplayAPI\n"),
                                 (r"\bDisplay\s*\(", "Display", "var Display = dkDisplayNow\n")):
@@ -1281,6 +1291,32 @@ def _rename_rust_main(text: str, define: bool = False) -> str:
     for at in reversed(spots):
         text = text[:at] + "dk_main" + text[at + 4:]
     return text
+
+
+_GO_SHELL_LINE = re.compile(r"[ \t]*\$(.*)")
+
+
+def _go_shell_lines(cell: str) -> tuple[str, bool]:
+    """gophernotes' shell commands: the lines ``$ cmd args`` that open a cell (blank lines
+    between them allowed, up to the first other line) each become ``dkShell("cmd args")`` on
+    the same line, run in order before the rest of the cell (gophernotes' kernel.go
+    ``evalSpecialCommands``: split on blanks, no shell). Returns the cell and whether it had any."""
+    lines = cell.split("\n")
+    found = False
+    for index, line in enumerate(lines):
+        m = _GO_SHELL_LINE.fullmatch(line)
+        if m:
+            lines[index] = f"dkShell({json.dumps(m.group(1).strip())})"
+            found = True
+        elif line.strip():
+            break
+    return "\n".join(lines), found
+
+
+def _go_bodiless(chunk: Chunk) -> bool:
+    """A Go ``func`` declaration without a body (``func PNG([]byte) error``)."""
+    clean = re.sub(r"\b(?:interface|struct)\s*\{[^{}]*\}", "", blank_literals(chunk.text, "go"))
+    return chunk.key.startswith("func ") and "{" not in clean
 
 
 def _rename_go_main(cell: str, mains: list[Chunk]) -> str:

@@ -40,6 +40,22 @@ __attribute__((unused)) static char *dk_load_str(const char *name) {
 
 # ---- Go ----------------------------------------------------------------------------------------
 GO_IMPORTS = 'import (\n\tdkbase64 "encoding/base64"\n\tdkbytes "bytes"\n\tdkencoding "encoding"\n\tdkgob "encoding/gob"\n\tdkjson "encoding/json"\n\tdkfmt "fmt"\n\tdkos "os"\n\tdkreflect "reflect"\n\tdkregexp "regexp"\n\tdkruntime "runtime"\n\tdksort "sort"\n\tdkstrconv "strconv"\n\tdkstrings "strings"\n\tdktime "time"\n\tdkunsafe "unsafe"\n)\n'
+# gophernotes' `$ cmd args` lines (notebook_program._go_shell_lines): only a cell with one
+# imports os/exec
+GO_SHELL_IMPORT = 'import dkexec "os/exec"\n'
+GO_SHELL = r'''
+func dkShell(line string) {
+	args := dkstrings.Fields(line)
+	if len(args) == 0 {
+		return
+	}
+	cmd := dkexec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = dkos.Stdout, dkos.Stderr
+	if err := cmd.Run(); err != nil {
+		panic(dkfmt.Sprintf("$ %s: %v", line, err))
+	}
+}
+'''
 GO = r'''
 const dkDir = "/workspace/.dockerkernel/go/"
 

@@ -67,7 +67,10 @@ kept definition is dropped (``dockerkernel: foo (MyClass) is not carried …``),
 2026-11-30: the notice is ours, not the program's output; what it announces is judged in the
 later cells that use the name; ``--merge --rejudge`` applies it to stored results, of every
 language).  For nondeterministic cells every run of digits is masked as well and lines are
-compared as sorted multisets (threads may interleave).
+compared as sorted multisets (threads may interleave).  Go and Rust cells of a notebook that uses
+a Go ``map[`` or a Rust ``HashMap``/``HashSet`` (since 2026-12-01, ``unordered`` in the JSON) also
+match when only the order of lines, or of the words within a line, differs: those languages
+iterate such maps in a random order, so the original kernel run again differs the same way.
 
 Excluded cells (counted separately, not in the percentage) are classified by their error
 (``classify_need``):
@@ -362,15 +365,34 @@ def summarise(outputs: list, status: str, python: bool) -> dict:
             "stderr": "".join(streams["stderr"]), "plain": "\n".join(plain), "rich": rich}
 
 
-def texts_match(ours: dict, ref: dict, cwds, nondeterministic: bool, python: bool) -> str | None:
-    """None when the text of both sides matches, else which part differs."""
-    n = lambda s: normalise(s, cwds, nondeterministic)  # noqa: E731
-    if n(ours["stream"]) != n(ref["stream"]):
-        separately = (not python and n(ours["stdout"]) == n(ref["stdout"])
-                      and n(ours["stderr"]) == n(ref["stderr"]))
+# Go's maps and Rust's HashMap/HashSet iterate in an order the language leaves random (the Go
+# spec: "not specified and not guaranteed to be the same from one iteration to the next"; fmt
+# printed maps unsorted before Go 1.12): the original kernel run again gives another order
+UNORDERED = {"go": re.compile(r"\bmap\["), "rust": re.compile(r"\bHash(?:Map|Set)\b")}
+WORD = re.compile(r"\w+")
+
+
+def unordered_form(text: str) -> list[str]:
+    """``text`` with the order of its lines, and of the words within each line, taken away;
+    each line keeps its punctuation in place (``map[b:2 a:1]`` and ``map[a:1 b:2]`` agree,
+    ``{1,2}`` and ``[1,2]`` do not)."""
+    return sorted(WORD.sub("w", line) + "\0" + " ".join(sorted(WORD.findall(line))) for line in text.split("\n"))
+
+
+def texts_match(ours: dict, ref: dict, cwds, nondeterministic: bool, python: bool,
+                unordered: bool = False) -> str | None:
+    """None when the text of both sides matches, else which part differs. ``unordered``: the
+    cell's language iterates maps in a random order and the notebook uses one (``UNORDERED``),
+    so lines and the words within a line may come in another order."""
+    def same(a: str, b: str) -> bool:
+        a, b = normalise(a, cwds, nondeterministic), normalise(b, cwds, nondeterministic)
+        return a == b or (unordered and unordered_form(a) == unordered_form(b))
+
+    if not same(ours["stream"], ref["stream"]):
+        separately = not python and same(ours["stdout"], ref["stdout"]) and same(ours["stderr"], ref["stderr"])
         if not separately:
             return "stream text differs"
-    if n(ours["plain"]) != n(ref["plain"]):
+    if not same(ours["plain"], ref["plain"]):
         return "result text differs"
     if ours["rich"] != ref["rich"]:
         return "rich outputs differ"
@@ -425,7 +447,8 @@ def rejudge(entry: dict) -> None:
             continue
         sides = [{k: side.get(k, "") for k in ("stream", "stdout", "stderr", "plain")} | {"rich": side.get("rich", [])}
                  for side in (ours, ref)]
-        if texts_match(sides[0], sides[1], (), bool(cell.get("nondeterministic")), True) is None:
+        if texts_match(sides[0], sides[1], (), bool(cell.get("nondeterministic")), True,
+                       bool(cell.get("unordered"))) is None:
             cell["verdict"], cell["rejudged"] = "same", cell.pop("why")
 
 
@@ -455,8 +478,9 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
             ref = summarise(cell.get("outputs", []), "ok", False)
             errors_only = not has_original_run(cell)
             nondet = bool(NONDETERMINISTIC.search(source))
+        unordered = bool(UNORDERED.get(language) and UNORDERED[language].search(earlier + "\n" + source))
         record = {"index": index, "source": source[:400], "seconds": ours[index]["seconds"],
-                  "nondeterministic": nondet, "errors_only": errors_only,
+                  "nondeterministic": nondet, "unordered": unordered, "errors_only": errors_only,
                   "ours": {k: mine[k] if not isinstance(mine[k], str) else mine[k][:600] for k in KEPT},
                   "reference": {k: ref[k] if not isinstance(ref[k], str) else ref[k][:600] for k in KEPT}}
         need, our_need = classify_need(ref, earlier), classify_need(mine, earlier) or crashed_fetch(mine, source)
@@ -468,7 +492,7 @@ def compare_notebook(entry: dict, nb, ours: dict[int, dict], refs: list[dict[int
         elif python and mine["error"] and mine["ename"] != ref["ename"]:
             why = f"different error ({mine['ename']} vs {ref['ename']})"
         elif not errors_only:
-            why = texts_match(mine, ref, cwds, nondet, python)
+            why = texts_match(mine, ref, cwds, nondet, python, unordered)
         if why and need is None and KERNEL_API.get(language) and KERNEL_API[language].search(source):
             need = "kernel API"
         ref_text = " ".join((ref["ename"], ref["evalue"], ref["stream"]))

@@ -75,6 +75,7 @@ def main():
     base = os.path.basename(source)
     dropped = forget_retyped(text) if notebook and language == "rust" else []
     done, text = compile_with_alternatives(argv, source, text, notebook)
+    done, text = use_unused_go_variables(argv, source, text, done) if notebook and language == "go" else (done, text)
     if notebook and language in ("c", "cpp"):
         done, text, dropped = drop_stale_kept(argv, source, text, done)
     if notebook and language == "cpp":
@@ -142,6 +143,133 @@ def compile_with_alternatives(argv, source, text, notebook):
         with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(text)
     return done, text
+
+
+GO_UNUSED = re.compile(r"^(.+?):(\d+)(?::\d+)?: (?:(\w+) declared but not used|declared and not used: (\w+))$",
+                       re.MULTILINE)  # go 1.19, go 1.20 and later
+GO_LINE = re.compile(r"^//line (.+):(\d+)$")
+
+
+def use_unused_go_variables(argv, source, text, done):
+    """Go: a variable declared and not used is not an error in gophernotes (gomacro does not
+    check it, and notebooks leave loop variables and results unread: kylekizirian/gonotes).
+    Each one the compiler names is used once (``_ = x`` on a line after its declaration, a
+    ``//line`` directive after it keeping the numbers) and the compiler runs again, so the
+    diagnostics left are the ones gophernotes would give too. When a use cannot be placed
+    (it makes a syntax error), the run before it stands."""
+    for _attempt in range(3):
+        if done.returncode == 0:
+            break
+        output = done.stdout.decode("utf-8", "replace")
+        unused = GO_UNUSED.findall(output)
+        if not unused:
+            break
+        patched = _use_go_variables(text.split("\n"), unused)
+        if patched is None:
+            return _without_unused(done), text
+        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(patched)
+        again = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+        if again.returncode != 0 and "syntax error" in again.stdout.decode("utf-8", "replace") \
+                and "syntax error" not in output:
+            with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
+                fh.write(text)
+            return _without_unused(done), text
+        done, text = again, patched
+    return done, text
+
+
+def _without_unused(done):
+    """``done`` with its unused-variable diagnostics taken out when others remain: those are
+    the errors gophernotes would show."""
+    output = done.stdout.decode("utf-8", "surrogateescape")
+    kept = [line for line in output.split("\n") if not GO_UNUSED.fullmatch(line)]
+    if not any(re.match(r"^.+?:\d+(?::\d+)?: ", line) for line in kept):
+        return done
+    return subprocess.CompletedProcess(done.args, done.returncode, "\n".join(kept).encode("utf-8", "surrogateescape"))
+
+
+GO_BLOCK_HEAD = re.compile(r"\s*(?:\}\s*else\s+)?(?:if|for|switch|select)\b.*\{\s*(?://.*)?$|\s*case\b.*:\s*(?://.*)?$")
+
+
+GO_ONE_LINE_BLOCK = re.compile(r"\s*(?:func|if|for|switch|select)\b[^{]*\{.*\}\s*$")
+GO_LITERAL = re.compile(r"//.*$|\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|`[^`]*`")
+
+
+def _go_code(line):
+    """``line`` with its literals and comment blanked, every column where it was."""
+    return GO_LITERAL.sub(lambda m: " " * len(m.group(0)), line)
+
+
+def _go_line_map(lines):
+    """``(where, at)``: (label, line) of the ``//line`` directives -> first index in ``lines``,
+    and index -> (label, line)."""
+    where, at = {}, {}
+    label, number = None, 0
+    for index, line in enumerate(lines):
+        directive = GO_LINE.match(line)
+        if directive:
+            label, number = directive.group(1), int(directive.group(2))
+            continue
+        if label is not None:
+            where.setdefault((label, number), index)
+            at[index] = (label, number)
+            number += 1
+    return where, at
+
+
+def _index_of(where, file, line):
+    """The index in the program of ``file``'s ``line`` (a diagnostic's place), or None."""
+    return next((i for (label, n), i in where.items() if n == line and file.endswith(label)), None)
+
+
+def _statement_end(lines, index):
+    """The index of the line where the statement that starts on ``lines[index]`` ends (its
+    brackets closed), or ``index`` when that line opens a block the variable belongs to."""
+    if GO_BLOCK_HEAD.match(lines[index]):
+        return index
+    depth = 0
+    for end in range(index, min(len(lines), index + 200)):
+        code = _go_code(lines[end])
+        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+        if depth <= 0:
+            return end
+    return index
+
+
+def _use_go_variables(lines, unused):
+    """``lines`` with ``_ = x`` after each (file, line, name) of ``unused``; None if one is not found.
+
+    Inside a one-line block (``func f() { q := 1 }``) before its last brace; after the
+    declaring line when it opens a block (``for i := range c {``: inside it); else after the
+    line where the statement's brackets close (``c := []int{`` … ``}``)."""
+    lines = list(lines)
+    where, at = _go_line_map(lines)
+    inserts = {}  # index of the line to insert after -> names
+    for file, line, old_name, new_name in unused:
+        name = old_name or new_name
+        index = _index_of(where, file, int(line))
+        if index is None:
+            return None
+        code = _go_code(lines[index])
+        if GO_ONE_LINE_BLOCK.match(code):
+            close = code.rindex("}")
+            lines[index] = lines[index][:close] + f"; _ = {name} " + lines[index][close:]
+            continue
+        inserts.setdefault(_statement_end(lines, index), []).append(name)
+    return "\n".join(_insert_uses(lines, inserts, at))
+
+
+def _insert_uses(lines, inserts, at):
+    """``lines`` with ``_, _ = a, b`` after each index of ``inserts`` (index -> names), and a
+    ``//line`` directive after it that gives the next line its own number again."""
+    for index in sorted(inserts, reverse=True):
+        names = inserts[index]
+        label, line = at.get(index, (None, 0))
+        use = ", ".join(["_"] * len(names)) + " = " + ", ".join(names)
+        lines[index + 1:index + 1] = [use] + ([f"//line {label}:{line + 1}"] if label else [])
+    return lines
 
 
 KEPT_MARK = re.compile(r"^//dk:kept (Cell In\[\d+\])\|([^|]*)\|(\d+)\|(\d+)$")

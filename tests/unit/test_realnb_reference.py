@@ -133,3 +133,36 @@ def test_a_rust_name_from_an_excluded_cell_is_a_cascade_and_a_glob_import_covers
     assert [v["verdict"] for v in verdicts] == ["differs", "excluded", "excluded", "excluded", "same"]
     assert [v.get("need") for v in verdicts[1:4]] == ["missing package", "cascade", "cascade"]
     assert run.GLOB_IMPORT.search("use plotters::prelude::*;") and not run.GLOB_IMPORT.search("use std::fmt::Debug;")
+
+
+def test_a_go_or_rust_cell_of_a_notebook_with_maps_matches_in_another_order_only():
+    # samuelastech/go maps.ipynb: Go before 1.12 printed maps unsorted, and `range` over a map
+    # is random in every version; kylekizirian/gonotes collections.ipynb: a set as a map
+    def judged(language, earlier, source, ours, saved):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(earlier), nbformat.v4.new_code_cell(source)]
+        nb.cells[0].execution_count, nb.cells[1].execution_count = 1, 2
+        nb.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text=saved)]
+        entry = {"repo": "o/n", "path": "nb.ipynb", "commit": "0" * 40, "language": language, "kernel": "k"}
+        mine = {0: {"outputs": [], "status": "ok", "seconds": 0.1},
+                1: {"outputs": [nbformat.v4.new_output("stream", name="stdout", text=ours)],
+                    "status": "ok", "seconds": 0.1}}
+        return run.compare_notebook(entry, nb, mine, [], ())[1]
+
+    go_map = 'colors := map[string]string{"red": "#ff0000", "geen": "#4bf745"}'
+    cell = judged("go", go_map, "fmt.Println(colors)", "map[geen:#4bf745 red:#ff0000]\n", "map[red:#ff0000 geen:#4bf745]\n")
+    assert (cell["verdict"], cell["unordered"]) == ("same", True)
+    lines = judged("go", go_map, "for k, v := range colors {\n fmt.Println(k, v)\n}", "red #ff0000\ngeen #4bf745\n",
+                   "geen #4bf745\nred #ff0000\n")
+    assert lines["verdict"] == "same"
+    # the words are the same but the punctuation is not, or a word differs: still different
+    assert judged("go", go_map, "s", "{1,2}\n", "[1,2]\n")["verdict"] == "differs"
+    assert judged("go", go_map, "s", "map[a:1 b:2]\n", "map[a:1 b:3]\n")["verdict"] == "differs"
+    # without a map in the notebook, order counts
+    plain = judged("go", "xs := []int{1, 2}", "fmt.Println(xs)", "[2 1]\n", "[1 2]\n")
+    assert (plain["verdict"], plain["unordered"]) == ("differs", False)
+    rust = judged("rust", "let mut m = HashMap::new();", "println!(\"{:?}\", m);", '{"b": 2, "a": 1}\n', '{"a": 1, "b": 2}\n')
+    assert rust["verdict"] == "same"
+    # Python's dicts keep their insertion order: no such rule
+    python = judged("python", "m = {'map[': 1}", "print(2, 1)", "2 1\n", "1 2\n")
+    assert python["verdict"] == "differs"
