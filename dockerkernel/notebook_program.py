@@ -969,7 +969,10 @@ class NotebookProgram:
             # gophernotes), not the program's entry point
             cell = _rename_go_main(cell, [c for c in chunks if c.kind == "main"])
             chunks = self._chunks(cell, classify_go)
-        edits, new, saves = [], [], []
+        edits, new, saves, closures = [], [], [], {}
+        # variables the cell's own statements declare: they live in main (gophernotes has them
+        # as globals), so a function of this cell that uses one is a closure (_go_closure)
+        cell_variables = {n for c in chunks if c.kind == "statement" for n in c.names}
         imports: dict[str, tuple[str, str, int, int]] = {}  # path -> (alias, path, count, line)
         for decl in self.decls.values():
             if decl.kind == "import":
@@ -990,7 +993,12 @@ class NotebookProgram:
                 edits.append((chunk.start, chunk.end, f"dkfmt.Fprintln(dkos.Stderr, {json.dumps(why)})"))
             elif chunk.kind == "decl":
                 new.append(Decl(chunk.key, chunk.text, count, _line_of(cell, chunk.start)))
-                edits.append((chunk.start, chunk.end, _blank(chunk.text)))
+                closure = _go_closure(chunk, cell_variables)
+                if closure:  # `var inc func()` at the top level, `inc = func() {...}` in place
+                    closures[chunk.key] = closure[0]
+                    edits.append((chunk.start, chunk.end, closure[1]))
+                else:
+                    edits.append((chunk.start, chunk.end, _blank(chunk.text)))
             elif chunk.names:
                 saves.extend(f'dkSave("{n}", {n})' for n in chunk.names)
         last = chunks[-1] if chunks else None
@@ -1023,9 +1031,19 @@ class NotebookProgram:
         body = _apply(cell, edits)
         kept = self._kept(new)
         code_text = blank_literals("\n".join(d.text for d in kept) + "\n" + body, "go")
+        # gophernotes' `display` package and `Display` function, unless the notebook declares
+        # those names itself
+        declares = code_text + "".join(f"{a} \"{p}\"\n" for a, p, _c, _l in imports.values())
+        with_display, with_show = (
+            re.search(used, code_text) and not re.search(
+                r"\b(?:func|var|const|type)\s+%s\b|\b%s\s*(?:,[^=\n]*)?:?=|\bimport\s+%s\b|\b%s\s+\"|[/\"]%s\"" % ((own,) * 5),
+                declares)
+            for used, own in ((r"\bdisplay\s*\.", "display"), (r"\bDisplay\s*\(", "Display")))
         out = [f"package main // {NOTEBOOK_MARK}\n", notebook_runtime.GO_IMPORTS]
         if shell:
             out.append(notebook_runtime.GO_SHELL_IMPORT)
+        if with_display:  # images/go/display.go, on the image's GOPATH
+            out.append('import "display"\n')
         for alias, path, icount, line in imports.values():
             short = alias or re.sub(r"^go-|[.-]v?\d+$", "", path.rstrip("/").split("/")[-1].split(".")[0])
             if re.fullmatch(r"v\d+", path.split("/")[-1]) and not alias:
@@ -1036,18 +1054,16 @@ class NotebookProgram:
         for d in kept:
             if d.kind == "import":
                 continue
+            if d.count == count and d.key in closures:
+                out.append(closures[d.key])
+                continue
             label = name if d.count == count else self._label(d.count)
             out.append(f"//line {label}:{d.line}\n{d.text}\n")
         out.append(f"func main() {{\n//line {name}:1\n{body}\n")
         out.append("dkSettle()\ndkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
         out.append(notebook_runtime.GO + (notebook_runtime.GO_SHELL if shell else ""))
-        # gophernotes' `display` and `Display`, unless the notebook declares those names itself
-        for used, own, decl in ((r"\bdisplay\s*\.", "display", "var display dkDisplayAPI\n"),
-                                (r"\bDisplay\s*\(", "Display", "var Display = dkDisplayNow\n")):
-            if re.search(used, code_text) and not re.search(
-                    r"\b(?:func|var|const|type)\s+%s\b|\b%s\s*(?:,[^=\n]*)?:?=|\bimport\s+%s\b|\b%s\s+\"|/%s\"" % ((own,) * 5),
-                    code_text + "".join(f"{a} \"{p}\"\n" for a, p, _c, _l in imports.values())):
-                out.append(decl)
+        if with_show:
+            out.append("var Display = dkDisplayNow\n")
         declared = [n for c in chunks if c.kind == "statement" for n in c.names]
         return Built("".join(out), name, decls=new, declared=declared)
 
@@ -1311,6 +1327,25 @@ def _go_shell_lines(cell: str) -> tuple[str, bool]:
         elif line.strip():
             break
     return "\n".join(lines), found
+
+
+def _go_closure(chunk: Chunk, cell_variables: set[str]) -> tuple[str, str] | None:
+    """A Go ``func`` of the cell that uses a variable the cell's statements declare, as
+    ``(top-level declaration, text in main)``: ``var inc func()`` and ``inc = func() {...}``
+    in its place (the same lines), so that it sees main's variables as gophernotes' functions
+    see its globals (real notebook: kylekizirian/gonotes' concurrency, ``NumRunning``). None
+    for another func, a method or a generic one (they stay at the top level). Later cells
+    keep it as written: by then those variables are carried ones, declared at the top level."""
+    clean = blank_literals(chunk.text, "go")  # comments and literals blanked, lengths kept
+    m = re.match(r"\s*func\s+([A-Za-z_]\w*)\s*\(", clean)
+    if not m or not cell_variables:
+        return None
+    brace = _first_brace(clean)
+    if brace >= len(clean) or not set(re.findall(r"[A-Za-z_]\w*", clean[brace:])) & cell_variables:
+        return None
+    signature = "func" + chunk.text[m.end() - 1: brace].rstrip()
+    text = chunk.text[: clean.index("func", m.start())] + f"{m.group(1)} = func" + chunk.text[m.end() - 1:]
+    return f"var {m.group(1)} {signature}\n", text
 
 
 def _go_bodiless(chunk: Chunk) -> bool:

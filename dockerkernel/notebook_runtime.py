@@ -425,43 +425,21 @@ func dkFinish() {
 
 // Rich output as gophernotes gives it: a value whose type has HTML() string, Markdown() string,
 // SVG() string, PNG() []byte, ... is shown in that MIME type (gophernotes' HTMLer, Markdowner,
-// ...; github.com/gopherdata/gophernotes examples/Display.ipynb), and display.HTML(s),
-// display.Markdown(s), ... make such values (dkDisplayAPI, declared as `display` when no cell
-// declares that name); Display(v) shows one at once.
+// ...; github.com/gopherdata/gophernotes examples/Display.ipynb); so is a display.Data (the
+// package display, images/go/display.go, imported when a cell names it), a display.Renderer
+// and a display.SimpleRenderer, recognised here by their shapes. Display(v) shows one at once.
 type dkMIMEBundle = map[string]interface{}
-type dkDisplayData struct{ bundle dkMIMEBundle }
-
-func (d dkDisplayData) String() string { return dkfmt.Sprint(d.bundle["text/plain"]) }
-
-func dkText(mime, text string) dkDisplayData {
-	return dkDisplayData{dkMIMEBundle{mime: text, "text/plain": text}}
-}
-
-func dkBinary(mime string, data []byte) dkDisplayData {
-	return dkDisplayData{dkMIMEBundle{mime: dkbase64.StdEncoding.EncodeToString(data), "text/plain": "<" + mime + ">"}}
-}
-
-type dkDisplayAPI struct{}
-
-func (dkDisplayAPI) HTML(s string) dkDisplayData       { return dkText("text/html", s) }
-func (dkDisplayAPI) Markdown(s string) dkDisplayData   { return dkText("text/markdown", s) }
-func (dkDisplayAPI) Latex(s string) dkDisplayData      { return dkText("text/latex", s) }
-func (dkDisplayAPI) Math(s string) dkDisplayData       { return dkText("text/latex", "$$"+s+"$$") }
-func (dkDisplayAPI) SVG(s string) dkDisplayData        { return dkText("image/svg+xml", s) }
-func (dkDisplayAPI) JavaScript(s string) dkDisplayData { return dkText("application/javascript", s) }
-func (dkDisplayAPI) PNG(b []byte) dkDisplayData        { return dkBinary("image/png", b) }
-func (dkDisplayAPI) JPEG(b []byte) dkDisplayData       { return dkBinary("image/jpeg", b) }
-func (dkDisplayAPI) PDF(b []byte) dkDisplayData        { return dkBinary("application/pdf", b) }
-func (dkDisplayAPI) JSON(v map[string]interface{}) dkDisplayData {
-	text, _ := dkjson.MarshalIndent(v, "", "  ")
-	return dkDisplayData{dkMIMEBundle{"application/json": v, "text/plain": string(text)}}
-}
+type dkData = struct{ Data, Metadata, Transient map[string]interface{} }
 
 // dkRich: the MIME bundle of a value that has one, else nil
 func dkRich(v interface{}) dkMIMEBundle {
 	switch r := v.(type) {
-	case dkDisplayData:
-		return r.bundle
+	case dkData:
+		return r.Data
+	case interface{ Render() dkData }:
+		return r.Render().Data
+	case interface{ SimpleRender() map[string]interface{} }:
+		return r.SimpleRender()
 	case interface{ HTML() string }:
 		return dkMIMEBundle{"text/html": r.HTML()}
 	case interface{ Markdown() string }:

@@ -438,6 +438,63 @@ def test_go_goroutines_about_to_end_finish_before_the_cell_does(kernel):
     ok(handle.run('stuck := make(chan int)\ngo func() { stuck <- 1 }()\nfmt.Println("end")'), "end\n")
 
 
+def test_go_what_gophernotes_takes_that_go_refuses(kernel):
+    """gophernotes (gomacro) runs cells Go's compiler refuses, and notebooks rely on it: an
+    unused loop variable or result (kylekizirian/gonotes' `for i := range recv`), a func
+    without a body (gophernotes' own Display.ipynb documents its API so); and its `$ cmd`
+    lines run commands. Other errors of the same cell are still Go's."""
+    handle = kernel("go")
+    ok(handle.run('import "fmt"\nfunc drain(c <-chan int) int {\n    n := 0\n    for i := range c { // each\n'
+                  '        n++\n    }\n    big := []int{\n        1,\n    }\n    return n\n}\n'
+                  "func quiet() { q := 1 }\nc := make(chan int, 2)\nc <- 1\nc <- 2\nclose(c)\nfmt.Println(drain(c))"),
+       "2\n")
+    # the function kept from the cell above compiles with the next cells too
+    assert shown(ok(handle.run("quiet()\n7"))) == ["7"]
+    failed = error(handle.run("func f() {\n    a := 1\n    b := undefinedName\n}"), "CompileError")
+    assert "undefined: undefinedName" in failed["evalue"] and "not used" not in failed["evalue"]
+    # a panic's line is the cell's own, after a variable was used for it
+    failed = error(handle.run("func g() {\n    x := 1\n    panic(\"at three\")\n}\ng()"), "Panic")
+    assert re.search(r"main\.g\(.*\)\n\tCell In\[\d+\]:3\n", "\n".join(failed["traceback"]))
+    result = ok(handle.run("func PNG([]byte) error\nfunc SVG(string) error\n3"))
+    assert shown(result) == ["3"]
+    assert "func PNG is dropped: a func without a body" in result.stream("stderr")
+    assert "func SVG is dropped" in result.stream("stderr")
+    ok(handle.run("$ echo one two\n\n$ printf x\nfmt.Println(\"after\")"), "one two\nxafter\n")
+    failed = error(handle.run("$ ls /no/such/dir\nfmt.Println(\"not reached\")"), "Panic")
+    assert "$ ls /no/such/dir: exit status" in failed["evalue"]
+
+
+def test_go_a_function_sees_the_variables_its_own_cell_declares(kernel):
+    """In gophernotes a cell's variables are globals, so a function of the same cell uses them
+    (kylekizirian/gonotes' concurrency: `var NumRunning int32` and `func handle` in one cell);
+    the function is still there, and still sees them, in later cells."""
+    handle = kernel("go")
+    assert shown(ok(handle.run("count := 0\n// one more\nfunc inc() { count++ }\nfunc twice() { inc(); inc() }\n"
+                               "twice()\ncount"))) == ["2"]
+    assert shown(ok(handle.run("inc()\ncount"))) == ["3"]
+    assert shown(ok(handle.run("var base int32 = 10\nfunc fib(n int) int {\n    if n < 2 {\n"
+                               "        return n + int(base) - int(base)\n    }\n    return fib(n-1) + fib(n-2)\n}\n"
+                               "fib(10)"))) == ["55"]
+    assert shown(ok(handle.run("fib(6)"))) == ["8"]
+    # declared after the function in the cell: not seen, as in gophernotes
+    assert "undefined: later" in error(handle.run("func early() int { return later }\nlater := 1"))["evalue"]
+
+
+def test_go_the_display_packages_types_show_a_renderers_value(kernel):
+    """gophernotes' `display` package has types a notebook implements (gophernotes'
+    Display.ipynb: a SimpleRenderer returns a display.MIMEMap, a Renderer a display.Data)."""
+    handle = kernel("go")
+    result = ok(handle.run("type S struct{}\nfunc (S) SimpleRender() display.MIMEMap {\n"
+                           "    return display.MIMEMap{display.MIMETypeLatex: `$x^2$`}\n}\nS{}"))
+    assert [m["content"]["data"] for m in result.of_type("execute_result")] == [{"text/latex": "$x^2$"}]
+    result = ok(handle.run("type R struct{}\nfunc (R) Render() display.Data {\n    return display.Data{"
+                           "Data: display.MIMEMap{display.MIMETypeHTML: `<i>r</i>`}}\n}\nDisplay(R{})\n"
+                           'display.MakeData3(display.MIMETypeSVG, "svg", "<svg/>")'))
+    assert [m["content"]["data"] for m in result.of_type("display_data")] == [{"text/html": "<i>r</i>"}]
+    assert [m["content"]["data"] for m in result.of_type("execute_result")] == [
+        {"image/svg+xml": "<svg/>", "text/plain": "svg"}]
+
+
 def test_rust_a_whole_programs_main_is_a_function_later_cells_call(kernel):
     """A whole program runs alone, and its `fn main` stays for a later `main();` (evcxr keeps a
     cell's items; real notebook: cwrightlibrary/LearningRust). A method or path named main is

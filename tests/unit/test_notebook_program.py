@@ -364,3 +364,26 @@ def test_a_rust_whole_program_runs_alone_and_keeps_its_items():
     assert "dk_main();" in alone and "fn dk_main" not in alone
     program.reset()
     assert "fn dk_main" not in program.build("main();", 4).program
+
+
+def test_go_gophernotes_shell_lines_bodiless_funcs_and_closures():
+    from dockerkernel.notebook_program import Chunk, _go_bodiless, _go_closure, _go_shell_lines
+
+    # `$` lines open a cell; the first other line ends them; line numbers stay
+    assert _go_shell_lines('$ ls -l\n\n  $ echo "a b"\nx := 1\n$ not this') == (
+        'dkShell("ls -l")\n\ndkShell("echo \\"a b\\"")\nx := 1\n$ not this', True)
+    assert _go_shell_lines("x := 1\n$ ls") == ("x := 1\n$ ls", False)
+
+    def chunk(text):
+        return Chunk(0, len(text), text, kind="decl", key="func " + text.split("func ")[1].split("(")[0].strip())
+
+    assert _go_bodiless(chunk("func PNG([]byte) error"))
+    assert _go_bodiless(chunk("func F(x interface{}) struct{}"))
+    assert not _go_bodiless(chunk("func F() { return }"))
+    # a func using a variable of its own cell becomes a closure in the same lines
+    assert _go_closure(chunk("// c\nfunc inc(by int) (n int) {\n count += by\n return count\n}"), {"count"}) == (
+        "var inc func(by int) (n int)\n", "// c\ninc = func(by int) (n int) {\n count += by\n return count\n}")
+    assert _go_closure(chunk('func f() string { return "count" }'), {"count"}) is None  # a string, not the name
+    assert _go_closure(chunk("func f() int { return other }"), {"count"}) is None
+    assert _go_closure(Chunk(0, 30, "func (s S) m() int { return count }", kind="decl", key="func S.m"), {"count"}) is None
+    assert _go_closure(chunk("func g[T any](x T) T { count++; return x }"), {"count"}) is None
