@@ -75,12 +75,9 @@ def main():
     base = os.path.basename(source)
     dropped = forget_retyped(text) if notebook and language == "rust" else []
     done, text = compile_with_alternatives(argv, source, text, notebook)
-    done, text = use_unused_go_variables(argv, source, text, done) if notebook and language == "go" else (done, text)
-    if notebook and language in ("c", "cpp"):
-        done, text, dropped = drop_stale_kept(argv, source, text, done)
-    if notebook and language == "cpp":
-        done, text, unloadable = drop_unloadable_state(argv, source, text, done)
-        dropped += unloadable
+    if notebook:
+        done, text, mended = mend(argv, source, text, done, language)
+        dropped += mended
     output = done.stdout
     if dropped:
         output = "".join(dropped).encode() + output
@@ -91,6 +88,20 @@ def main():
         output = re.sub(r"\bdk_main\b", "main", output).encode("utf-8", "surrogateescape")
     sys.stdout.buffer.write(output)
     sys.exit(done.returncode)
+
+
+def mend(argv, source, text, done, language):
+    """What a notebook program's failed compile can be mended of, per language (see the
+    functions called); returns the last run, the program and the notices to show first."""
+    notices = []
+    if language == "go":
+        done, text, notices = as_gophernotes(argv, source, text, done)
+    if language in ("c", "cpp"):
+        done, text, notices = drop_stale_kept(argv, source, text, done)
+    if language == "cpp":
+        done, text, unloadable = drop_unloadable_state(argv, source, text, done)
+        notices += unloadable
+    return done, text, notices
 
 
 RETYPED = re.compile(r"^// dk:retyped (.+)$", re.MULTILINE)
@@ -178,6 +189,52 @@ def use_unused_go_variables(argv, source, text, done):
             return _without_unused(done), text
         done, text = again, patched
     return done, text
+
+
+def as_gophernotes(argv, source, text, done):
+    """Go: what gophernotes runs and Go's compiler refuses, made to compile (unused variables,
+    a carried variable declared again); returns the last run, the program and the notices."""
+    done, text = use_unused_go_variables(argv, source, text, done)
+    done, notices = forget_redeclared_go(argv, done)
+    return done, text, notices
+
+
+GO_CARRIED_LINE = re.compile(r'^(?:var (\w+) |\tdkLoad(?:Deep)?\("(\w+)"|\tdkSave\("(\w+)")')
+
+
+def _carried_on(line):
+    """The variable a line of ``dkvars.go`` declares, loads or saves, or None."""
+    found = GO_CARRIED_LINE.match(line)
+    return next((g for g in found.groups() if g), None) if found else None
+
+
+GO_REDECLARED = re.compile(r"^\S*dkvars\.go:\d+(?::\d+)?: (\w+) redeclared in this block$", re.MULTILINE)
+
+
+def forget_redeclared_go(argv, done):
+    """Go: a carried variable the cell declares again as a func, type or const (``f := 5``,
+    then ``func f() int``: gophernotes replaces it) is not carried: it leaves the copy of
+    ``dkvars.go`` this program is built with (its ``var``, load and save), the compiler runs
+    again, and it is named. Returns the last run and the notices."""
+    notices = []
+    for _attempt in range(3):
+        if done.returncode == 0:
+            break
+        names = GO_REDECLARED.findall(done.stdout.decode("utf-8", "replace"))
+        target = next((a for a in argv if a.endswith("/" + EMPTY["go"][0])), None)
+        if not names or target is None:
+            break
+        with open(target, encoding="utf-8", errors="surrogateescape") as fh:
+            lines = fh.read().split("\n")
+        gone = set(names)
+        lines = [line for line in lines if _carried_on(line) not in gone]
+        with open(target, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write("\n".join(lines))
+        notices += [f"dockerkernel: {n} is not carried to the next cell: this cell declares {n} again, "
+                    "not as a variable\n" for n in sorted(gone)]
+        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    return done, notices
 
 
 def _without_unused(done):

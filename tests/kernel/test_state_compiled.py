@@ -450,15 +450,22 @@ def test_go_what_gophernotes_takes_that_go_refuses(kernel):
        "2\n")
     # the function kept from the cell above compiles with the next cells too
     assert shown(ok(handle.run("quiet()\n7"))) == ["7"]
-    failed = error(handle.run("func f() {\n    a := 1\n    b := undefinedName\n}"), "CompileError")
+    failed = error(handle.run("func typo() {\n    a := 1\n    b := undefinedName\n}"), "CompileError")
     assert "undefined: undefinedName" in failed["evalue"] and "not used" not in failed["evalue"]
     # a panic's line is the cell's own, after a variable was used for it
-    failed = error(handle.run("func g() {\n    x := 1\n    panic(\"at three\")\n}\ng()"), "Panic")
-    assert re.search(r"main\.g\(.*\)\n\tCell In\[\d+\]:3\n", "\n".join(failed["traceback"]))
+    failed = error(handle.run("func boom() {\n    x := 1\n    panic(\"at three\")\n}\nboom()"), "Panic")
+    assert re.search(r"main\.boom\(.*\)\n\tCell In\[\d+\]:3\n", "\n".join(failed["traceback"]))
     result = ok(handle.run("func PNG([]byte) error\nfunc SVG(string) error\n3"))
     assert shown(result) == ["3"]
     assert "func PNG is dropped: a func without a body" in result.stream("stderr")
     assert "func SVG is dropped" in result.stream("stderr")
+    # a carried variable declared again as a func or a type is replaced, and named
+    ok(handle.run('shape := 5\nlabel := "s"\nwidth := 2.5'))
+    result = ok(handle.run("func shape() int { return 1 }\ntype label struct{}\nshape()"))
+    assert shown(result) == ["1"]
+    assert "shape is not carried to the next cell: this cell declares shape again" in result.stream("stderr")
+    assert "label is not carried" in result.stream("stderr")
+    assert shown(ok(handle.run("shape() + int(width)"))) == ["3"]
     ok(handle.run("$ echo one two\n\n$ printf x\nfmt.Println(\"after\")"), "one two\nxafter\n")
     failed = error(handle.run("$ ls /no/such/dir\nfmt.Println(\"not reached\")"), "Panic")
     assert "$ ls /no/such/dir: exit status" in failed["evalue"]
