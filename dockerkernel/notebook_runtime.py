@@ -382,8 +382,73 @@ func dkSettle() {
 	}
 }
 
+// gophernotes' cells share one process, so what os.Chdir and os.Setenv do lasts: the working
+// directory and the environment a cell leaves are carried (as Python's and Bash's are), as a
+// difference from the environment this container started with (dkProcessBase), which the
+// carried one is applied over before any variable is loaded (package variables initialise
+// before init functions). The kernel's own DK_* variables are not part of it.
+var dkProcessBase = dkRestoreProcess()
+
+type dkProcess struct {
+	Cwd   string            `json:"cwd"`
+	Set   map[string]string `json:"env_set"`
+	Unset []string          `json:"env_unset"`
+}
+
+func dkEnviron() map[string]string {
+	env := map[string]string{}
+	for _, kv := range dkos.Environ() {
+		if k, v, ok := dkstrings.Cut(kv, "="); ok && !dkstrings.HasPrefix(k, "DK_") {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func dkRestoreProcess() map[string]string {
+	base := dkEnviron()
+	var p dkProcess
+	if data, err := dkos.ReadFile(dkDir + "process.json"); err != nil || dkjson.Unmarshal(data, &p) != nil {
+		return base
+	}
+	for k, v := range p.Set {
+		dkos.Setenv(k, v)
+	}
+	for _, k := range p.Unset {
+		dkos.Unsetenv(k)
+	}
+	if p.Cwd != "" {
+		if err := dkos.Chdir(p.Cwd); err != nil {
+			wd, _ := dkos.Getwd()
+			dkfmt.Fprintf(dkos.Stderr, "dockerkernel: the working directory %s of the previous cell does not exist in "+
+				"this cell's container (only /workspace is kept between cells); the cell starts in %s\n", p.Cwd, wd)
+		}
+	}
+	return base
+}
+
+func dkSaveProcess() {
+	p := dkProcess{Set: map[string]string{}, Unset: []string{}}
+	p.Cwd, _ = dkos.Getwd()
+	now := dkEnviron()
+	for k, v := range now {
+		if b, ok := dkProcessBase[k]; !ok || b != v {
+			p.Set[k] = v
+		}
+	}
+	for k := range dkProcessBase {
+		if _, ok := now[k]; !ok {
+			p.Unset = append(p.Unset, k)
+		}
+	}
+	dksort.Strings(p.Unset)
+	data, _ := dkjson.Marshal(p)
+	dkos.WriteFile(dkDir+"process.json", data, 0o644)
+}
+
 func dkFinish() {
 	dkos.MkdirAll(dkDir, 0o755)
+	dkSaveProcess()
 	names := []string{}
 	imports := map[string]bool{}
 	for name, e := range dkSaved {

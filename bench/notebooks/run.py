@@ -66,9 +66,10 @@ applies it to stored results); the working directory (``/workspace``, the refere
 kept definition is dropped (``dockerkernel: foo (MyClass) is not carried …``), removed (since
 2026-11-30: the notice is ours, not the program's output; what it announces is judged in the
 later cells that use the name; ``--merge --rejudge`` applies it to stored results, of every
-language).  For nondeterministic cells every run of digits is masked as well and lines are
-compared as sorted multisets (threads may interleave).  Go and Rust cells of a notebook that uses
-a Go ``map[`` or a Rust ``HashMap``/``HashSet`` (since 2026-12-01, ``unordered`` in the JSON) also
+language).  For nondeterministic cells every run of digits is masked as well, and the names of
+weekdays and months (a printed date, since stop 16, 2026-11-30), and lines are compared as sorted multisets
+(threads may interleave).  Go and Rust cells of a notebook that uses
+a Go ``map[`` or a Rust ``HashMap``/``HashSet`` (since stop 16, 2026-11-30, ``unordered`` in the JSON) also
 match when only the order of lines, or of the words within a line, differs: those languages
 iterate such maps in a random order, so the original kernel run again differs the same way.
 
@@ -139,6 +140,8 @@ OUR_NOTICE = re.compile(r"^dockerkernel: (?:.* is not carried|not carried over|.
 # fastest: a property of the machine's load at that moment, like the durations themselves)
 SLOWEST = re.compile(r"^The slowest run took [\d.,]+ times longer than the fastest\..*(?:\n|$)", re.M)
 DIGITS = re.compile(r"\d+")
+# the words of a printed date (`Mon Nov 30 20:31:04 2026`, Go's time.ANSIC): a clock's output too
+CLOCK_WORDS = re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b")
 NONDETERMINISTIC = re.compile(
     r"rand|Random|random|time\.Now|Time\.now|Date\.now|new Date|Instant|SystemTime|chrono|clock|"
     r"\bthread|Thread|spawn|go func|goroutine|sync\.WaitGroup|setTimeout|hashCode|object_id|sleep",
@@ -334,7 +337,7 @@ def normalise(text: str, cwds: tuple[str, ...], nondeterministic: bool) -> str:
     while lines and not lines[-1]:
         lines.pop()
     if nondeterministic:
-        lines = sorted(DIGITS.sub("<n>", line) for line in lines)
+        lines = sorted(DIGITS.sub("<n>", CLOCK_WORDS.sub("<w>", line)) for line in lines)
     return "\n".join(lines)
 
 

@@ -487,6 +487,21 @@ def test_go_a_function_sees_the_variables_its_own_cell_declares(kernel):
     assert "undefined: later" in error(handle.run("func early() int { return later }\nlater := 1"))["evalue"]
 
 
+def test_go_the_working_directory_and_environment_carry(kernel):
+    """gophernotes' cells share a process: `os.Chdir` and `os.Setenv` last (as our Python and
+    Bash carry them); a cell that fails carries none of it."""
+    handle = kernel("go")
+    ok(handle.run('import "os"\nos.MkdirAll("/workspace/gowd", 0o755)\nos.Chdir("/workspace/gowd")\n'
+                  'os.Setenv("DK_TEST_FOO", "x")\nos.Setenv("GREETING", "hi")\nos.Unsetenv("LANG")'))
+    ok(handle.run('import "fmt"\nwd, _ := os.Getwd()\nfmt.Println(wd, os.Getenv("GREETING"), os.Getenv("LANG") == "")'),
+       "/workspace/gowd hi true\n")
+    error(handle.run('os.Chdir("/tmp")\nos.Setenv("GREETING", "lost")\npanic("fails")'), "Panic")
+    ok(handle.run('now, _ := os.Getwd()\nfmt.Println(now, os.Getenv("GREETING"))'), "/workspace/gowd hi\n")
+    # the kernel's own DK_ variables are the container's, never carried
+    ok(handle.run('fmt.Println(os.Getenv("DK_TEST_FOO"))'), "\n")
+    ok(handle.run('os.Chdir("/workspace")'))
+
+
 def test_go_the_display_packages_types_show_a_renderers_value(kernel):
     """gophernotes' `display` package has types a notebook implements (gophernotes'
     Display.ipynb: a SimpleRenderer returns a display.MIMEMap, a Renderer a display.Data)."""

@@ -166,3 +166,14 @@ def test_a_go_or_rust_cell_of_a_notebook_with_maps_matches_in_another_order_only
     # Python's dicts keep their insertion order: no such rule
     python = judged("python", "m = {'map[': 1}", "print(2, 1)", "2 1\n", "1 2\n")
     assert python["verdict"] == "differs"
+
+
+def test_a_printed_date_in_a_nondeterministic_cell_is_masked_word_and_digit():
+    # kylekizirian/gonotes concurrency: `time.Now().Format(time.ANSIC)` in each line
+    ours = "running  2 threads at time:  Mon Nov 30 20:31:04 2026\nrunning  1 threads at time:  Mon Nov 30 20:31:04 2026"
+    saved = "running  1 threads at time:  Sun May 22 10:22:20 2022\nrunning  2 threads at time:  Sun May 22 10:22:20 2022"
+    assert run.normalise(ours, (), True) == run.normalise(saved, (), True)
+    # a deterministic cell keeps its words: a weekday is not masked there
+    assert run.normalise("Mon", (), False) != run.normalise("Sun", (), False)
+    # a word that only starts like a month is not one
+    assert run.normalise("Monday Mayor", (), True) == "Monday Mayor"
