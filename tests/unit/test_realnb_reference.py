@@ -150,7 +150,8 @@ def test_a_go_or_rust_cell_of_a_notebook_with_maps_matches_in_another_order_only
         return run.compare_notebook(entry, nb, mine, [], ())[1]
 
     go_map = 'colors := map[string]string{"red": "#ff0000", "geen": "#4bf745"}'
-    cell = judged("go", go_map, "fmt.Println(colors)", "map[geen:#4bf745 red:#ff0000]\n", "map[red:#ff0000 geen:#4bf745]\n")
+    cell = judged("go", go_map, "fmt.Println(colors)", "map[geen:#4bf745 red:#ff0000]\n",
+                  "map[red:#ff0000 geen:#4bf745]\n")
     assert (cell["verdict"], cell["unordered"]) == ("same", True)
     lines = judged("go", go_map, "for k, v := range colors {\n fmt.Println(k, v)\n}", "red #ff0000\ngeen #4bf745\n",
                    "geen #4bf745\nred #ff0000\n")
@@ -161,7 +162,8 @@ def test_a_go_or_rust_cell_of_a_notebook_with_maps_matches_in_another_order_only
     # without a map in the notebook, order counts
     plain = judged("go", "xs := []int{1, 2}", "fmt.Println(xs)", "[2 1]\n", "[1 2]\n")
     assert (plain["verdict"], plain["unordered"]) == ("differs", False)
-    rust = judged("rust", "let mut m = HashMap::new();", "println!(\"{:?}\", m);", '{"b": 2, "a": 1}\n', '{"a": 1, "b": 2}\n')
+    rust = judged("rust", "let mut m = HashMap::new();", "println!(\"{:?}\", m);", '{"b": 2, "a": 1}\n',
+                  '{"a": 1, "b": 2}\n')
     assert rust["verdict"] == "same"
     # Python's dicts keep their insertion order: no such rule
     python = judged("python", "m = {'map[': 1}", "print(2, 1)", "2 1\n", "1 2\n")
@@ -170,8 +172,10 @@ def test_a_go_or_rust_cell_of_a_notebook_with_maps_matches_in_another_order_only
 
 def test_a_printed_date_in_a_nondeterministic_cell_is_masked_word_and_digit():
     # kylekizirian/gonotes concurrency: `time.Now().Format(time.ANSIC)` in each line
-    ours = "running  2 threads at time:  Mon Nov 30 20:31:04 2026\nrunning  1 threads at time:  Mon Nov 30 20:31:04 2026"
-    saved = "running  1 threads at time:  Sun May 22 10:22:20 2022\nrunning  2 threads at time:  Sun May 22 10:22:20 2022"
+    ours = ("running  2 threads at time:  Mon Nov 30 20:31:04 2026\n"
+            "running  1 threads at time:  Mon Nov 30 20:31:04 2026")
+    saved = ("running  1 threads at time:  Sun May 22 10:22:20 2022\n"
+             "running  2 threads at time:  Sun May 22 10:22:20 2022")
     assert run.normalise(ours, (), True) == run.normalise(saved, (), True)
     # a deterministic cell keeps its words: a weekday is not masked there
     assert run.normalise("Mon", (), False) != run.normalise("Sun", (), False)
