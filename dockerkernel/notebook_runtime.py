@@ -313,6 +313,9 @@ func dkSave(name string, v interface{}) {
 	deep := false
 	if t == nil {
 		err = dkfmt.Errorf("it is an untyped nil")
+	} else if t.Kind() == dkreflect.Chan {
+		// a channel lives in the process (and its goroutines with it), which ends with the cell
+		err = dkfmt.Errorf("a channel lives only as long as the cell's process")
 	} else if hidden := dkHidden(t, map[dkreflect.Type]bool{}); hidden != "" {
 		// unexported fields: dkDeep carries them (an interface or a channel still cannot go)
 		var tree interface{}
@@ -379,6 +382,16 @@ var dkGoroutinesAtStart = dkruntime.NumGoroutine()
 func dkSettle() {
 	for i := 0; i < 20 && dkruntime.NumGoroutine() > dkGoroutinesAtStart; i++ {
 		dktime.Sleep(10 * dktime.Millisecond)
+	}
+	// in gophernotes they would go on running into the next cells: named, never silently lost
+	if n := dkruntime.NumGoroutine() - dkGoroutinesAtStart; n > 0 {
+		what := dkfmt.Sprintf("%d goroutines are", n)
+		if n == 1 {
+			what = "1 goroutine is"
+		}
+		dkos.Stdout.Sync()
+		dkfmt.Fprintf(dkos.Stderr, "dockerkernel: %s not carried to the next cell: still running when the cell "+
+			"ended, stopped with its process\n", what)
 	}
 }
 

@@ -135,7 +135,7 @@ DURATION = re.compile(r"[-+]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?\s*(?:ns|µs|us|ms|s|s
 LOOPS = re.compile(r"\b[\d,]+ loops?\b|\bof \d+ runs?\b")
 TIMING_LINE = re.compile(r"^(CPU times|Wall time):.*$", re.M)
 # our kernel's notices on stderr (notebook_program.NotCarriedNotices, boot.js, pyboot, dkbuild)
-OUR_NOTICE = re.compile(r"^dockerkernel: (?:.* is not carried|not carried over|.* is dropped: ).*\n?", re.M)
+OUR_NOTICE = re.compile(r"^dockerkernel: (?:.* (?:is|are) not carried|not carried over|.* is dropped: ).*\n?", re.M)
 # %timeit's note on its own timing variance (printed when the slowest run took over 4x the
 # fastest: a property of the machine's load at that moment, like the durations themselves)
 SLOWEST = re.compile(r"^The slowest run took [\d.,]+ times longer than the fastest\..*(?:\n|$)", re.M)

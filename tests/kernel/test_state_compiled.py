@@ -435,7 +435,12 @@ def test_go_goroutines_about_to_end_finish_before_the_cell_does(kernel):
     ok(handle.run('import "fmt"\ndone := make(chan bool)\nx := 1\ngo func() {\n    defer fmt.Println("finished")\n'
                   "    <-done\n    x = 2\n}()\ndone <- true"), "finished\n")
     assert shown(ok(handle.run("x"))) == ["2"]
-    ok(handle.run('stuck := make(chan int)\ngo func() { stuck <- 1 }()\nfmt.Println("end")'), "end\n")
+    stuck = ok(handle.run('stuck := make(chan int)\ngo func() { stuck <- 1 }()\nfmt.Println("end")'), "end\n")
+    # what gophernotes would keep running is named: the goroutine, and its channel
+    assert ("dockerkernel: 1 goroutine is not carried to the next cell: still running when the cell ended"
+            in stuck.stream("stderr"))
+    assert ("stuck (chan int) is not carried to the next cell: a channel lives only as long as the cell's process"
+            in stuck.stream("stderr"))
 
 
 def test_go_what_gophernotes_takes_that_go_refuses(kernel):
