@@ -438,7 +438,11 @@ def rejudge(entry: dict) -> None:
     only turn ``same``); such a cell is marked ``rejudged`` with the reason it had. Other
     languages than Python: only cells whose stored text was not cut."""
     python = entry.get("language") == "python"
+    maps, sources = UNORDERED.get(entry.get("language")), ""
     for cell in entry.get("cells", []):
+        # results stored before `unordered` was: from the stored sources (their first 400 characters)
+        sources += "\n" + cell.get("source", "")
+        cell.setdefault("unordered", bool(maps and maps.search(sources)))
         if cell.get("verdict") != "differs" or cell.get("why") not in ("stream text differs", "result text differs"):
             continue
         ours, ref = cell.get("ours") or {}, cell.get("reference") or {}
