@@ -178,13 +178,16 @@ def split_chunks(text: str, lang: str) -> list[Chunk]:
                 i = j
                 continue
         if c in _OPEN:
-            stack.append(_OPEN[c])
+            stack.append(i)
             depth += 1
         elif c in ")]}":
+            opened = start
             if stack:
-                stack.pop()
+                opened = stack.pop()
                 depth -= 1
-            if c == "}" and depth == 0 and _block_like(clean[start:i + 1], lang):
+            # Go: the braces of a type literal in a signature (`func f() interface{} {`) end nothing
+            literal = lang == "go" and re.search(r"\b(?:interface|struct)\s*$", clean[start:opened])
+            if c == "}" and depth == 0 and not literal and _block_like(clean[start:i + 1], lang):
                 rest = clean[i + 1 :]
                 m = re.match(r"\s*", rest)
                 after = rest[m.end() :]
@@ -713,6 +716,8 @@ class NotebookProgram:
         if self.language in ("c", "cpp"):
             self.decls = {d.key: d for d in self._merged_c(built.decls)}
         for decl in built.decls if self.language not in ("c", "cpp") else ():
+            for key in [k for k, d in self.decls.items() if self._renamed_away(d, [decl])]:
+                del self.decls[key]
             self.decls.pop(decl.key, None)
             self.decls[decl.key] = decl
         if not succeeded:
@@ -769,8 +774,17 @@ class NotebookProgram:
     def _kept(self, new: list[Decl]) -> list[Decl]:
         """Kept declarations for this build, a redefined key taking the new one's place."""
         by_key = {d.key: d for d in new}
-        out = [by_key.pop(d.key, d) for d in self.decls.values()]
+        out = [by_key.pop(d.key, d) for d in self.decls.values() if not self._renamed_away(d, new)]
         return out + [d for d in new if d.key in by_key]
+
+    def _renamed_away(self, old: Decl, new: list[Decl]) -> bool:
+        """Go: does a new declaration give ``old``'s name to another kind (``func foo``, then
+        ``type foo struct``)? Funcs, types and constants share one namespace: the new one
+        replaces it, as in gophernotes."""
+        if self.language != "go" or old.kind != "decl" or any(d.key == old.key for d in new):
+            return False
+        name = _decl_name(old.key)
+        return "." not in name and any(d.kind == "decl" and _decl_name(d.key) == name for d in new)
 
     def _merged_c(self, new: list[Decl]) -> list[Decl]:
         """C/C++ kept declarations with ``new`` ones, in program order.
@@ -969,6 +983,11 @@ class NotebookProgram:
             # gophernotes), not the program's entry point
             cell = _rename_go_main(cell, [c for c in chunks if c.kind == "main"])
             chunks = self._chunks(cell, classify_go)
+        elif re.search(r"(?<![\w.])main\s*\(", blank_literals(cell, "go")):
+            # `main()` is the `func main` an earlier cell kept (as `dkmain`); with none kept it
+            # is undefined (dkbuild says `main`), never this program's own main calling itself
+            cell = _rename_go_main(cell, [])
+            chunks = self._chunks(cell, classify_go)
         edits, new, saves, closures = [], [], [], {}
         # variables the cell's own statements declare: they live in main (gophernotes has them
         # as globals), so a function of this cell that uses one is a closure (_go_closure)
@@ -1000,7 +1019,7 @@ class NotebookProgram:
                 else:
                     edits.append((chunk.start, chunk.end, _blank(chunk.text)))
             elif chunk.names:
-                saves.extend(f'dkSave("{n}", {n})' for n in chunk.names)
+                saves.extend(f'dkSave("{n}", &{n})' for n in chunk.names)  # a pointer: its static type
         last = chunks[-1] if chunks else None
         if last is not None and last.kind == "statement" and not last.names and "\n" not in last.text.strip():
             clean = blank_literals(last.text, "go").strip()
@@ -1329,6 +1348,9 @@ def _go_shell_lines(cell: str) -> tuple[str, bool]:
     return "\n".join(lines), found
 
 
+_GO_BRACED_TYPE = re.compile(r"\b(?:interface|struct)\s*\{[^{}]*\}")
+
+
 def _go_closure(chunk: Chunk, cell_variables: set[str]) -> tuple[str, str] | None:
     """A Go ``func`` of the cell that uses a variable the cell's statements declare, as
     ``(top-level declaration, text in main)``: ``var inc func()`` and ``inc = func() {...}``
@@ -1340,7 +1362,9 @@ def _go_closure(chunk: Chunk, cell_variables: set[str]) -> tuple[str, str] | Non
     m = re.match(r"\s*func\s+([A-Za-z_]\w*)\s*\(", clean)
     if not m or not cell_variables:
         return None
-    brace = _first_brace(clean)
+    # the body's brace, not one of an `interface{}` or `struct{ A int }` in the signature
+    brace = _first_brace(_GO_BRACED_TYPE.sub(lambda t: " " * len(t.group(0)), _GO_BRACED_TYPE.sub(
+        lambda t: " " * len(t.group(0)), clean)))
     if brace >= len(clean) or not set(re.findall(r"[A-Za-z_]\w*", clean[brace:])) & cell_variables:
         return None
     signature = "func" + chunk.text[m.end() - 1: brace].rstrip()

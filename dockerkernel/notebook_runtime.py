@@ -59,7 +59,9 @@ func dkShell(line string) {
 GO = r'''
 const dkDir = "/workspace/.dockerkernel/go/"
 
-type dkEntry struct{ typ string; pkgs []string; data []byte; deep bool }
+// zero: the variable holds its type's zero value (a nil pointer, map, slice, func, or a nil
+// error): declared in the next cell and not loaded, it is that zero value again
+type dkEntry struct{ typ string; pkgs []string; data []byte; deep, zero bool }
 
 var dkSaved = map[string]dkEntry{}
 var dkDropped = map[string]bool{}
@@ -93,6 +95,30 @@ func dkEncodesItself(t dkreflect.Type) bool {
 		}
 	}
 	return false
+}
+
+// dkProcessBound names a channel or func field that gob would silently leave nil (it skips
+// such fields), or "": such a value is not carried rather than carried wrong
+func dkProcessBound(t dkreflect.Type, seen map[dkreflect.Type]bool) string {
+	if seen[t] || dkEncodesItself(t) {
+		return ""
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case dkreflect.Slice, dkreflect.Array, dkreflect.Ptr, dkreflect.Map:
+		return dkProcessBound(t.Elem(), seen)
+	case dkreflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if k := f.Type.Kind(); k == dkreflect.Chan || k == dkreflect.Func {
+				return dkfmt.Sprintf("its field %s (%v) lives only as long as the cell's process", f.Name, f.Type)
+			}
+			if h := dkProcessBound(f.Type, seen); h != "" {
+				return h
+			}
+		}
+	}
+	return ""
 }
 
 func dkHidden(t dkreflect.Type, seen map[dkreflect.Type]bool) string {
@@ -306,7 +332,25 @@ func dkbase64Decode(text string) ([]byte, error) {
 	return data, err
 }
 
-func dkSave(name string, v interface{}) {
+// dkSave saves the variable *p for the next cell. Through the pointer its static type is
+// known: a nil `error` or `*Node` carries as the zero value of that type.
+func dkSave(name string, p interface{}) {
+	variable := dkreflect.ValueOf(p).Elem()
+	switch variable.Kind() {
+	case dkreflect.Interface, dkreflect.Ptr, dkreflect.Map, dkreflect.Slice, dkreflect.Func, dkreflect.Chan:
+		if variable.IsNil() {
+			pkgs := map[string]bool{}
+			dkPkgs(variable.Type(), pkgs)
+			list := []string{}
+			for p := range pkgs {
+				list = append(list, p)
+			}
+			dkSaved[name] = dkEntry{typ: dkMainRe.ReplaceAllString(variable.Type().String(), ""), pkgs: list, zero: true}
+			delete(dkDropped, name)
+			return
+		}
+	}
+	v := variable.Interface()
 	var buf dkbytes.Buffer
 	t := dkreflect.TypeOf(v)
 	err := error(nil)
@@ -316,6 +360,8 @@ func dkSave(name string, v interface{}) {
 	} else if t.Kind() == dkreflect.Chan {
 		// a channel lives in the process (and its goroutines with it), which ends with the cell
 		err = dkfmt.Errorf("a channel lives only as long as the cell's process")
+	} else if bound := dkProcessBound(t, map[dkreflect.Type]bool{}); bound != "" {
+		err = dkfmt.Errorf("%s", bound)
 	} else if hidden := dkHidden(t, map[dkreflect.Type]bool{}); hidden != "" {
 		// unexported fields: dkDeep carries them (an interface or a channel still cannot go)
 		var tree interface{}
@@ -345,7 +391,7 @@ func dkSave(name string, v interface{}) {
 	for p := range pkgs {
 		list = append(list, p)
 	}
-	dkSaved[name] = dkEntry{dkMainRe.ReplaceAllString(t.String(), ""), list, buf.Bytes(), deep}
+	dkSaved[name] = dkEntry{typ: dkMainRe.ReplaceAllString(t.String(), ""), pkgs: list, data: buf.Bytes(), deep: deep}
 	delete(dkDropped, name)
 }
 
@@ -469,7 +515,9 @@ func dkFinish() {
 		for _, p := range e.pkgs {
 			imports[p] = true
 		}
-		if e.deep {
+		if e.zero {
+			continue
+		} else if e.deep {
 			dkos.WriteFile(dkDir+name+".json", e.data, 0o644)
 		} else {
 			dkos.WriteFile(dkDir+name+".gob", e.data, 0o644)
@@ -486,7 +534,9 @@ func dkFinish() {
 	}
 	b.WriteString("func init() {\n")
 	for _, name := range names {
-		if dkSaved[name].deep {
+		if dkSaved[name].zero {
+			continue // declared above: its zero value is the value
+		} else if dkSaved[name].deep {
 			dkfmt.Fprintf(&b, "\tdkLoadDeep(%q, &%s)\n", name, name)
 		} else {
 			dkfmt.Fprintf(&b, "\tdkLoad(%q, &%s)\n", name, name)
@@ -494,7 +544,7 @@ func dkFinish() {
 	}
 	b.WriteString("}\nfunc dkSaveCarried() {\n")
 	for _, name := range names {
-		dkfmt.Fprintf(&b, "\tdkSave(%q, %s)\n", name, name)
+		dkfmt.Fprintf(&b, "\tdkSave(%q, &%s)\n", name, name)
 	}
 	b.WriteString("}\n")
 	dkos.WriteFile(dkDir+"dkvars.go.tmp", []byte(b.String()), 0o644)

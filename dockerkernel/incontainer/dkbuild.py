@@ -81,6 +81,9 @@ def main():
     output = done.stdout
     if dropped:
         output = "".join(dropped).encode() + output
+    if notebook and language == "go":
+        # a later cell's `main()` calls the kept `dkmain` (notebook_program.py): the user wrote `main`
+        output = re.sub(rb"\bdkmain\b", b"main", output)
     if notebook and language == "rust":
         output = drop_generated_warnings(output.decode("utf-8", "surrogateescape"), text.split("\n"), base)
         # a kept whole program's `main` is compiled as `dk_main` (notebook_program.py): the
@@ -180,8 +183,8 @@ def use_unused_go_variables(argv, source, text, done):
             return _without_unused(done), text
         with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
             fh.write(patched)
-        again = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+        # errors the unused ones hid (Go stops at 10) may be //dk:alt lines to fall back on
+        again, patched = compile_with_alternatives(argv, source, patched, True)
         if again.returncode != 0 and "syntax error" in again.stdout.decode("utf-8", "replace") \
                 and "syntax error" not in output:
             with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
@@ -196,7 +199,74 @@ def as_gophernotes(argv, source, text, done):
     a carried variable declared again); returns the last run, the program and the notices."""
     done, text = use_unused_go_variables(argv, source, text, done)
     done, notices = forget_redeclared_go(argv, done)
-    return done, text, notices
+    done, text, dropped = drop_stale_kept_go(argv, source, text, done)
+    return done, text, notices + dropped
+
+
+GO_ERROR = re.compile(r"^(Cell In\[\d+\]|\S+?):(\d+)(?::\d+)?: (.*)$", re.MULTILINE)
+GO_DECL_NAME = re.compile(r"\s*(?:func\s*\(\s*\w*\s*\*?\s*([A-Za-z_]\w*)[^)]*\)\s*([A-Za-z_]\w*)"
+                          r"|func\s+([A-Za-z_]\w*)|type\s+([A-Za-z_]\w*)|const\s+([A-Za-z_]\w*))")
+
+
+def drop_stale_kept_go(argv, source, text, done):
+    """Go: drop definitions kept from earlier cells that alone no longer compile (as
+    ``drop_stale_kept`` does for C/C++). A function that used a variable of its own cell which
+    was not carried (a channel), or one a later cell gave another type, would otherwise fail
+    every later cell. When every error is inside such definitions (the ``//line Cell In[n]:L``
+    blocks before ``func main``), they are removed, named (``dockerkernel: NAME from Cell In[n]
+    is dropped: …``; the kernel forgets them) and the compiler runs again."""
+    dropped = []
+    for _attempt in range(5):
+        if done.returncode == 0:
+            break
+        errors = GO_ERROR.findall(done.stdout.decode("utf-8", "replace"))
+        lines = text.split("\n")
+        blocks = _go_kept_blocks(lines)
+        hit = {}
+        for where, line, message in errors:
+            block = next((b for b in blocks if b[2] == where and b[3] <= int(line) < b[3] + b[1] - b[0]), None)
+            if block is None or block[4] is None:
+                return done, text, dropped
+            hit.setdefault(block, f"{where}:{line}: {message}")
+        if not hit:
+            break
+        for block, why in sorted(hit.items(), reverse=True):
+            dropped.append(f"dockerkernel: {block[4]} from {block[2]} is dropped: it no longer compiles ({why})\n")
+            del lines[block[0] - 1: block[1]]  # with its //line directive
+        text = "\n".join(lines)
+        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
+            fh.write(text)
+        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    return done, text, dropped
+
+
+def _go_decl_name(lines):
+    """The name a kept Go definition's lines define, as the kernel keys it (``T.m`` for a
+    method), or None (an import, or nothing recognised)."""
+    first = next((code for code in map(_go_code, lines) if code.strip()), "")
+    found = GO_DECL_NAME.match(first)
+    if not found:
+        return None
+    return f"{found.group(1)}.{found.group(2)}" if found.group(1) else next(g for g in found.groups() if g)
+
+
+def _go_kept_blocks(lines):
+    """The definitions kept from earlier cells in a Go notebook program: ``(first index, end
+    index, label, first line, name or None)``, one per ``//line Cell In[n]:L`` directive
+    before ``func main() {``; an import has no name (never dropped)."""
+    blocks, start = [], None
+    for index, line in enumerate(lines + ["//line end:0"]):
+        directive = GO_LINE.match(line)
+        if directive or line.startswith("func main() {"):
+            if start is not None:
+                blocks.append((start[0], index, start[1], start[2], _go_decl_name(lines[start[0]:index])))
+                start = None
+            if line.startswith("func main() {"):
+                break
+            if directive and directive.group(1).startswith("Cell In["):
+                start = (index + 1, directive.group(1), int(directive.group(2)))
+    return blocks
 
 
 GO_CARRIED_LINE = re.compile(r'^(?:var (\w+) |\tdkLoad(?:Deep)?\("(\w+)"|\tdkSave\("(\w+)")')
@@ -250,6 +320,8 @@ def _without_unused(done):
 GO_BLOCK_HEAD = re.compile(r"\s*(?:\}\s*else\s+)?(?:if|for|switch|select)\b.*\{\s*(?://.*)?$|\s*case\b.*:\s*(?://.*)?$")
 
 
+USE_MARK = "// dk:use"
+GO_CONTINUED = (",", "+", "-", "*", "/", "%", "&", "|", "^", "=", "(", "[", "{", ".", "<-")
 GO_ONE_LINE_BLOCK = re.compile(r"\s*(?:func|if|for|switch|select)\b[^{]*\{.*\}\s*$")
 GO_LITERAL = re.compile(r"//.*$|\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|`[^`]*`")
 
@@ -260,8 +332,8 @@ def _go_code(line):
 
 
 def _go_line_map(lines):
-    """``(where, at)``: (label, line) of the ``//line`` directives -> first index in ``lines``,
-    and index -> (label, line)."""
+    """``(where, at)``: (label, line) of the ``//line`` directives -> the indices in ``lines``
+    numbered so, and index -> (label, line)."""
     where, at = {}, {}
     label, number = None, 0
     for index, line in enumerate(lines):
@@ -269,16 +341,22 @@ def _go_line_map(lines):
         if directive:
             label, number = directive.group(1), int(directive.group(2))
             continue
+        if line.endswith(USE_MARK):  # a use this module inserted: not a line of the cell
+            continue
         if label is not None:
-            where.setdefault((label, number), index)
+            where.setdefault((label, number), []).append(index)
             at[index] = (label, number)
             number += 1
     return where, at
 
 
-def _index_of(where, file, line):
-    """The index in the program of ``file``'s ``line`` (a diagnostic's place), or None."""
-    return next((i for (label, n), i in where.items() if n == line and file.endswith(label)), None)
+def _index_of(lines, where, file, line, name):
+    """The index in the program of ``file``'s ``line`` (a diagnostic's place) that holds
+    ``name``, or None. Several program lines may carry one number (the lines after a kept
+    definition count on until the next directive)."""
+    indices = [i for (label, n), found in where.items() if n == line and file.endswith(label) for i in found]
+    return next((i for i in indices if re.search(r"(?<![\w.])%s\b" % re.escape(name), _go_code(lines[i]))),
+                None)
 
 
 def _statement_end(lines, index):
@@ -290,29 +368,60 @@ def _statement_end(lines, index):
     for end in range(index, min(len(lines), index + 200)):
         code = _go_code(lines[end])
         depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
-        if depth <= 0:
+        if depth <= 0 and not code.rstrip().endswith(GO_CONTINUED):  # `a, b := 1,` goes on
             return end
     return index
+
+
+def _same_line_end(code, name):
+    """The column where the statement declaring ``name`` ends on its line (before a ``;`` or
+    the ``}`` that closes the block it is in), when that declaration sits inside a block the
+    line opens (``func k() int { u := 1; return 3 }``, ``defer func() { r := recover() }()``);
+    else None."""
+    found = re.search(r"(?<![\w.])%s\b" % re.escape(name), code)
+    brace = code.find("{")
+    if not found or brace < 0 or found.start() < brace:
+        return None
+    depth = 0
+    for column in range(found.end(), len(code)):
+        c = code[column]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            if depth == 0:
+                return column
+            depth -= 1
+        elif c == ";" and depth == 0:
+            return column
+    return None
 
 
 def _use_go_variables(lines, unused):
     """``lines`` with ``_ = x`` after each (file, line, name) of ``unused``; None if one is not found.
 
-    Inside a one-line block (``func f() { q := 1 }``) before its last brace; after the
-    declaring line when it opens a block (``for i := range c {``: inside it); else after the
-    line where the statement's brackets close (``c := []int{`` … ``}``)."""
+    On the declaring line when the declaration sits in a block that line opens (``func k()
+    int { u := 1; return 3 }``: right after its statement), or the line is a one-line block;
+    ``switch t := x.(type)`` loses its unused ``t :=``; after the declaring line when it opens a
+    block (``for i := range c {``: inside it); else after the line where the statement ends
+    (its brackets closed, no trailing comma or operator: ``c := []int{`` … ``}``)."""
     lines = list(lines)
     where, at = _go_line_map(lines)
     inserts = {}  # index of the line to insert after -> names
     for file, line, old_name, new_name in unused:
         name = old_name or new_name
-        index = _index_of(where, file, int(line))
+        index = _index_of(lines, where, file, int(line), name)
         if index is None:
             return None
         code = _go_code(lines[index])
-        if GO_ONE_LINE_BLOCK.match(code):
-            close = code.rindex("}")
-            lines[index] = lines[index][:close] + f"; _ = {name} " + lines[index][close:]
+        switch = re.search(r"\bswitch\s+(%s\s*:=\s*)" % re.escape(name), code)
+        if switch:  # `switch t := x.(type)` with t unused in every case: `switch x.(type)`
+            lines[index] = lines[index][:switch.start(1)] + " " * len(switch.group(1)) + lines[index][switch.end(1):]
+            continue
+        column = _same_line_end(code, name)
+        if column is None and GO_ONE_LINE_BLOCK.match(code):
+            column = code.rindex("}")
+        if column is not None:
+            lines[index] = lines[index][:column] + f"; _ = {name} " + lines[index][column:]
             continue
         inserts.setdefault(_statement_end(lines, index), []).append(name)
     return "\n".join(_insert_uses(lines, inserts, at))
@@ -324,7 +433,7 @@ def _insert_uses(lines, inserts, at):
     for index in sorted(inserts, reverse=True):
         names = inserts[index]
         label, line = at.get(index, (None, 0))
-        use = ", ".join(["_"] * len(names)) + " = " + ", ".join(names)
+        use = ", ".join(["_"] * len(names)) + " = " + ", ".join(names) + " " + USE_MARK
         lines[index + 1:index + 1] = [use] + ([f"//line {label}:{line + 1}"] if label else [])
     return lines
 

@@ -83,11 +83,14 @@ def compile_summary(lines: list[str]) -> str:
     """The one-line summary of compiler output: the first *error* diagnostic, never a warning.
 
     ``go build`` never says "error" (``./cell.go:3:2: undefined: x``): then the first line
-    with a position that is not a warning, else the first line.
+    with a position that is not a warning, else the first line. The kernel's own notices
+    (``dockerkernel: twice from Cell In[2] is dropped: … (Cell In[2]:3: error: …)``) are not
+    diagnostics, though they quote one.
     """
-    found = next((line for line in lines if _ERROR_LINE.search(line)), None)
+    diagnostics = [line for line in lines if not line.startswith("dockerkernel: ")]  # our notices quote errors
+    found = next((line for line in diagnostics if _ERROR_LINE.search(line)), None)
     if found is None:
-        found = next((line for line in lines if _POSITION.search(line) and "warning" not in line.lower()), None)
+        found = next((line for line in diagnostics if _POSITION.search(line) and "warning" not in line.lower()), None)
     return (found or (lines[0] if lines else "")).strip()
 
 

@@ -48,6 +48,11 @@ JAVA_ERROR = "Cell In[1]:3: error: ';' expected\n        int x = 1\n            
         (RUST_WARNING_THEN_ERROR, "error[E0384]: cannot assign twice to immutable variable `x`"),
         (GO_ERROR, "./Cell In[1]:3:2: undefined: x"),
         (JAVA_ERROR, "Cell In[1]:3: error: ';' expected"),
+        # the kernel's notice that a kept definition was dropped quotes an error: not the summary
+        ("dockerkernel: aa from Cell In[3] is dropped: it no longer compiles (Cell In[3]:3: undefined: err)\n"
+         + GO_ERROR, "./Cell In[1]:3:2: undefined: x"),
+        ("dockerkernel: twice from Cell In[2] is dropped: it no longer compiles (Cell In[2]:3: error: no)\n"
+         + C_WARNING_THEN_ERROR, "Cell In[1]:2:10: error: expected ';' before 'return'"),
     ],
 )
 def test_compile_summary_is_the_first_error_never_a_warning(diagnostics, summary):
