@@ -1061,6 +1061,9 @@ class NotebookProgram:
         out = [f"package main // {NOTEBOOK_MARK}\n", notebook_runtime.GO_IMPORTS]
         if shell:
             out.append(notebook_runtime.GO_SHELL_IMPORT)
+        images = any(path == "image" or path.startswith("image/") for path in imports)
+        if images:
+            out.append(notebook_runtime.GO_IMAGE_IMPORT)
         if with_display:  # images/go/display.go, on the image's GOPATH
             out.append('import "display"\n')
         for alias, path, icount, line in imports.values():
@@ -1080,7 +1083,9 @@ class NotebookProgram:
             out.append(f"//line {label}:{d.line}\n{d.text}\n")
         out.append(f"func main() {{\n//line {name}:1\n{body}\n")
         out.append("dkSettle()\ndkSaveCarried()\n" + "".join(s + "\n" for s in saves) + "dkFinish()\n}\n")
-        out.append(notebook_runtime.GO + (notebook_runtime.GO_SHELL if shell else ""))
+        # the runtime's own lines are its own, not lines after the cell's (a panic's frames)
+        out.append("//line dkruntime.go:1\n" + notebook_runtime.GO + (notebook_runtime.GO_SHELL if shell else "")
+                   + (notebook_runtime.GO_IMAGE if images else ""))
         if with_show:
             out.append("var Display = dkDisplayNow\n")
         declared = [n for c in chunks if c.kind == "statement" for n in c.names]

@@ -56,6 +56,24 @@ func dkShell(line string) {
 	}
 }
 '''
+# an image.Image shown as a PNG: only a notebook that imports an image package links it
+GO_IMAGE_IMPORT = 'import (\n\tdkimage "image"\n\tdkpng "image/png"\n)\n'
+GO_IMAGE = r'''
+func init() {
+	dkImageRich = func(v interface{}) dkMIMEBundle {
+		img, ok := v.(dkimage.Image)
+		if !ok {
+			return nil
+		}
+		var buf dkbytes.Buffer
+		if dkpng.Encode(&buf, img) != nil {
+			return nil
+		}
+		return dkMIMEBundle{"image/png": dkbase64.StdEncoding.EncodeToString(buf.Bytes()),
+			"text/plain": dkfmt.Sprintf("<image %v>", img.Bounds())}
+	}
+}
+'''
 GO = r'''
 const dkDir = "/workspace/.dockerkernel/go/"
 
@@ -587,8 +605,15 @@ func dkRich(v interface{}) dkMIMEBundle {
 	case interface{ PDF() []byte }:
 		return dkMIMEBundle{"application/pdf": dkbase64.StdEncoding.EncodeToString(r.PDF())}
 	}
+	if dkImageRich != nil {
+		return dkImageRich(v)
+	}
 	return nil
 }
+
+// dkImageRich shows an image.Image as a PNG (gophernotes does); set by GO_IMAGE, which a
+// program includes only when the notebook imports an image package
+var dkImageRich func(v interface{}) dkMIMEBundle
 
 func dkFrame(kind string, bundle dkMIMEBundle) bool {
 	nonce := dkos.Getenv("DK_NONCE")
@@ -641,7 +666,8 @@ func dkMapIndexOK(m interface{}, k interface{}) []interface{} {
 }
 
 func dkShow(vs ...interface{}) {
-	if len(vs) == 1 {
+	// a rich value with a nil error (`display.Image(img)`, `display.File(...)`) shows the value
+	if len(vs) == 1 || len(vs) == 2 && vs[1] == nil {
 		if bundle := dkRich(vs[0]); bundle != nil && dkFrame("result", bundle) {
 			return
 		}

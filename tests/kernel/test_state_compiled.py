@@ -507,6 +507,47 @@ def test_go_the_working_directory_and_environment_carry(kernel):
     ok(handle.run('os.Chdir("/workspace")'))
 
 
+def test_go_a_kept_function_that_no_longer_compiles_is_dropped_and_named(kernel):
+    """A function kept from an earlier cell that uses a variable which was not carried (a
+    channel; a cell that panicked carries nothing) or now has another type is dropped and
+    named, never left to fail every later cell; the cell's own error is its summary."""
+    handle = kernel("go")
+    ok(handle.run("pipe := make(chan int, 1)\nfunc send() { pipe <- 1 }\nsend()"))
+    result = ok(handle.run("40 + 2"))
+    assert shown(result) == ["42"]
+    assert ("dockerkernel: send from Cell In[" in result.stream("stderr")
+            and "is dropped: it no longer compiles" in result.stream("stderr"))
+    assert "undefined: send" in error(handle.run("send()"))["evalue"]
+    error(handle.run("hits := 0\nfunc hit() { hits++; panic(\"boom\") }\nhit()"), "Panic")
+    assert shown(ok(handle.run('"next"'))) == ["next"]
+    ok(handle.run("level := 1\nfunc up() { level++ }\nup()"))
+    ok(handle.run('level := "high"'))  # another type: `up` no longer compiles
+    assert shown(ok(handle.run("level"))) == ["high"]
+
+
+def test_go_nil_values_carry_and_gomacros_leniencies_have_their_places(kernel):
+    """A nil error, pointer or slice carries as nil (gob cannot encode nil: `a, err :=
+    strconv.Atoi(...)` is everywhere); a struct with a channel field is named, not carried with
+    the channel silently nil. Unused variables are used where they are declared; `main()`
+    without a kept main is undefined; a signature with `interface{}` in it is one function."""
+    handle = kernel("go")
+    ok(handle.run('import (\n    "fmt"\n    "strconv"\n)\ntype Link struct{ V int; Next *Link }\nvar first *Link\n'
+                  'n, err := strconv.Atoi("42")\nvar none []int'))
+    ok(handle.run('fmt.Println(err == nil, n, first == nil, none == nil)'), "true 42 true true\n")
+    named = ok(handle.run("type Pipe struct{ C chan int; N int }\npp := Pipe{make(chan int, 1), 3}"))
+    assert "pp (main.Pipe) is not carried to the next cell: its field C (chan int)" in named.stream("stderr")
+    # unused, as gophernotes takes them: after the statement, in a deferred func, past Go's 10 errors
+    ok(handle.run("func k() int { u := 1; return 3 }\nfunc d() { defer func() { r := recover() }() }\n"
+                  "func pair() {\n    a, b := 1,\n        2\n}\nfunc kinds(x interface{}) {\n"
+                  "    switch t := x.(type) {\n    case int:\n    }\n}\nfunc many() {\n"
+                  + "".join(f"    v{i} := {i}\n" for i in range(12)) + "}\nmany()\nk()"))
+    assert "undefined: main" in error(handle.run("main()"))["evalue"]
+    assert shown(ok(handle.run("cfg := 5\nfunc conf() interface{} { return cfg }\nconf()"))) == ["5"]
+    # a name given to another kind of declaration replaces the old one
+    ok(handle.run("func thing() int { return 1 }"))
+    assert shown(ok(handle.run("type thing struct{ A int }\nthing{3}"))) == ["{3}"]
+
+
 def test_go_the_display_packages_types_show_a_renderers_value(kernel):
     """gophernotes' `display` package has types a notebook implements (gophernotes'
     Display.ipynb: a SimpleRenderer returns a display.MIMEMap, a Renderer a display.Data)."""
@@ -520,6 +561,15 @@ def test_go_the_display_packages_types_show_a_renderers_value(kernel):
     assert [m["content"]["data"] for m in result.of_type("display_data")] == [{"text/html": "<i>r</i>"}]
     assert [m["content"]["data"] for m in result.of_type("execute_result")] == [
         {"image/svg+xml": "<svg/>", "text/plain": "svg"}]
+    # images and files as gophernotes shows them: an image.Image as a PNG, (Data, nil) as Data
+    result = ok(handle.run('import (\n    "image"\n    "os"\n)\nimg := image.NewRGBA(image.Rect(0, 0, 2, 2))\nimg'))
+    assert [sorted(m["content"]["data"]) for m in result.of_type("execute_result")] == [["image/png", "text/plain"]]
+    result = ok(handle.run("display.Image(img)"))
+    assert [sorted(m["content"]["data"]) for m in result.of_type("execute_result")] == [["image/png", "text/plain"]]
+    result = ok(handle.run('os.WriteFile("d.html", []byte("<b>f</b>"), 0o644)\ndisplay.File("", "d.html")'))
+    assert [m["content"]["data"].get("text/html") for m in result.of_type("execute_result")] == ["<b>f</b>"]
+    result = ok(handle.run('png, _ := os.ReadFile("d.html")\ndisplay.Auto([]byte("\\x89PNG\\r\\n\\x1a\\nxx"))'))
+    assert [sorted(m["content"]["data"]) for m in result.of_type("execute_result")] == [["image/png", "text/plain"]]
 
 
 def test_rust_a_whole_programs_main_is_a_function_later_cells_call(kernel):

@@ -16,7 +16,10 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"mime"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // MIME types of the outputs Jupyter frontends render.
@@ -82,7 +85,7 @@ func MakeData3(mimeType string, plaintext string, data interface{}) Data {
 func Any(mimeType string, data interface{}) Data { return MakeData(mimeType, data) }
 
 // Auto is data as it would show as a cell's value: a Data, Renderer or SimpleRenderer as it
-// chooses, anything else as text.
+// chooses, an image as a PNG, bytes in the type their first bytes say, anything else as text.
 func Auto(data interface{}) Data {
 	switch v := data.(type) {
 	case Data:
@@ -91,15 +94,56 @@ func Auto(data interface{}) Data {
 		return v.Render()
 	case SimpleRenderer:
 		return Data{Data: v.SimpleRender()}
+	case image.Image:
+		if d, err := Image(v); err == nil {
+			return d
+		}
+	case []byte:
+		if t := sniff(v); t != "" {
+			return MakeData(t, v)
+		}
 	}
 	return MakeData(MIMETypeText, data)
 }
 
-// File is the contents of the file at path, shown as mimeType.
+// sniff is the MIME type the first bytes of b say, of those Jupyter renders, or "".
+func sniff(b []byte) string {
+	head := strings.TrimSpace(string(b[:min(len(b), 512)]))
+	switch {
+	case bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")):
+		return MIMETypePNG
+	case bytes.HasPrefix(b, []byte("\xff\xd8\xff")):
+		return MIMETypeJPEG
+	case bytes.HasPrefix(b, []byte("%PDF-")):
+		return MIMETypePDF
+	case strings.HasPrefix(head, "<svg") || strings.HasPrefix(head, "<?xml") && strings.Contains(head, "<svg"):
+		return MIMETypeSVG
+	}
+	return ""
+}
+
+func min(a, b int) int {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// File is the contents of the file at path, shown as mimeType; with "", the type its
+// extension (mime.TypeByExtension) or its first bytes say.
 func File(mimeType string, path string) (Data, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Data{}, err
+	}
+	if mimeType == "" {
+		mimeType = strings.SplitN(mime.TypeByExtension(filepath.Ext(path)), ";", 2)[0]
+	}
+	if mimeType == "" {
+		mimeType = sniff(b)
+	}
+	if mimeType == "" {
+		mimeType = MIMETypeText
 	}
 	if binary[mimeType] {
 		return MakeData(mimeType, b), nil
