@@ -525,11 +525,20 @@ def test_go_a_kept_function_that_no_longer_compiles_is_dropped_and_named(kernel)
     assert shown(ok(handle.run("level"))) == ["high"]
 
 
+def test_go_main_called_in_a_later_cell_is_the_kept_one_or_undefined(kernel_factory):
+    """`main()` calls the `func main` a cell kept (gophernotes defines it); with none it is
+    undefined, never the program's own main calling itself until memory runs out."""
+    handle = kernel_factory("docker-go")
+    assert "undefined: main" in error(handle.run("main()"))["evalue"]
+    ok(handle.run('import "fmt"\nfunc main() { fmt.Println("from main") }\nx := 1'))
+    ok(handle.run("main()"), "from main\n")
+
+
 def test_go_nil_values_carry_and_gomacros_leniencies_have_their_places(kernel):
     """A nil error, pointer or slice carries as nil (gob cannot encode nil: `a, err :=
     strconv.Atoi(...)` is everywhere); a struct with a channel field is named, not carried with
-    the channel silently nil. Unused variables are used where they are declared; `main()`
-    without a kept main is undefined; a signature with `interface{}` in it is one function."""
+    the channel silently nil. Unused variables are used where they are declared; a signature
+    with `interface{}` in it is one function."""
     handle = kernel("go")
     ok(handle.run('import (\n    "fmt"\n    "strconv"\n)\ntype Link struct{ V int; Next *Link }\nvar first *Link\n'
                   'n, err := strconv.Atoi("42")\nvar none []int'))
@@ -541,7 +550,6 @@ def test_go_nil_values_carry_and_gomacros_leniencies_have_their_places(kernel):
                   "func pair() {\n    a, b := 1,\n        2\n}\nfunc kinds(x interface{}) {\n"
                   "    switch t := x.(type) {\n    case int:\n    }\n}\nfunc many() {\n"
                   + "".join(f"    v{i} := {i}\n" for i in range(12)) + "}\nmany()\nk()"))
-    assert "undefined: main" in error(handle.run("main()"))["evalue"]
     assert shown(ok(handle.run("cfg := 5\nfunc conf() interface{} { return cfg }\nconf()"))) == ["5"]
     # a name given to another kind of declaration replaces the old one
     ok(handle.run("func thing() int { return 1 }"))
