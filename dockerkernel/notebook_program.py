@@ -783,8 +783,9 @@ class NotebookProgram:
         replaces it, as in gophernotes."""
         if self.language != "go" or old.kind != "decl" or any(d.key == old.key for d in new):
             return False
-        name = _decl_name(old.key)
-        return "." not in name and any(d.kind == "decl" and _decl_name(d.key) == name for d in new)
+        name = _decl_name(old.key)  # a method (`T.m`) or a `const (…)` group has no single name
+        return bool(re.fullmatch(r"[A-Za-z_]\w*", name)) and any(
+            d.kind == "decl" and _decl_name(d.key) == name for d in new)
 
     def _merged_c(self, new: list[Decl]) -> list[Decl]:
         """C/C++ kept declarations with ``new`` ones, in program order.
@@ -1368,8 +1369,11 @@ def _go_closure(chunk: Chunk, cell_variables: set[str]) -> tuple[str, str] | Non
     if not m or not cell_variables:
         return None
     # the body's brace, not one of an `interface{}` or `struct{ A int }` in the signature
-    brace = _first_brace(_GO_BRACED_TYPE.sub(lambda t: " " * len(t.group(0)), _GO_BRACED_TYPE.sub(
-        lambda t: " " * len(t.group(0)), clean)))
+    # (blanked twice: one level of nesting, `struct{ A struct{} }`)
+    def blank(t: re.Match) -> str:
+        return " " * len(t.group(0))
+
+    brace = _first_brace(_GO_BRACED_TYPE.sub(blank, _GO_BRACED_TYPE.sub(blank, clean)))
     if brace >= len(clean) or not set(re.findall(r"[A-Za-z_]\w*", clean[brace:])) & cell_variables:
         return None
     signature = "func" + chunk.text[m.end() - 1: brace].rstrip()
@@ -1379,7 +1383,7 @@ def _go_closure(chunk: Chunk, cell_variables: set[str]) -> tuple[str, str] | Non
 
 def _go_bodiless(chunk: Chunk) -> bool:
     """A Go ``func`` declaration without a body (``func PNG([]byte) error``)."""
-    clean = re.sub(r"\b(?:interface|struct)\s*\{[^{}]*\}", "", blank_literals(chunk.text, "go"))
+    clean = _GO_BRACED_TYPE.sub("", _GO_BRACED_TYPE.sub("", blank_literals(chunk.text, "go")))
     return chunk.key.startswith("func ") and "{" not in clean
 
 

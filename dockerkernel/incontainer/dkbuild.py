@@ -167,10 +167,10 @@ GO_LINE = re.compile(r"^//line (.+):(\d+)$")
 def use_unused_go_variables(argv, source, text, done):
     """Go: a variable declared and not used is not an error in gophernotes (gomacro does not
     check it, and notebooks leave loop variables and results unread: kylekizirian/gonotes).
-    Each one the compiler names is used once (``_ = x`` on a line after its declaration, a
-    ``//line`` directive after it keeping the numbers) and the compiler runs again, so the
-    diagnostics left are the ones gophernotes would give too. When a use cannot be placed
-    (it makes a syntax error), the run before it stands."""
+    Each one the compiler names is used once where it is declared (``_ = x``, placed as
+    ``_use_go_variables`` says) and the compiler runs again, so the diagnostics left are the
+    ones gophernotes would give too. When a use cannot be placed (it makes a syntax error), the
+    run before it stands, without its unused-variable lines if others remain."""
     for _attempt in range(3):
         if done.returncode == 0:
             break
@@ -258,6 +258,8 @@ def _go_kept_blocks(lines):
     blocks, start = [], None
     for index, line in enumerate(lines + ["//line end:0"]):
         directive = GO_LINE.match(line)
+        if directive and index and lines[index - 1].endswith(USE_MARK):
+            continue  # the directive after an inserted use: the same definition goes on
         if directive or line.startswith("func main() {"):
             if start is not None:
                 blocks.append((start[0], index, start[1], start[2], _go_decl_name(lines[start[0]:index])))

@@ -387,3 +387,11 @@ def test_go_gophernotes_shell_lines_bodiless_funcs_and_closures():
     assert _go_closure(chunk("func f() int { return other }"), {"count"}) is None
     assert _go_closure(Chunk(0, 30, "func (s S) m() int { return count }", kind="decl", key="func S.m"), {"count"}) is None
     assert _go_closure(chunk("func g[T any](x T) T { count++; return x }"), {"count"}) is None
+
+
+def test_go_a_name_given_to_another_kind_replaces_it_but_const_groups_stay_apart():
+    program = NotebookProgram("go", "cell.go")
+    for count, cell in enumerate(["const (\n\tA = 1\n)", "const (\n\tB = 2\n)", "func foo() int { return A + B }",
+                                  "func (p P) foo() {}", "type foo struct{}"], 1):
+        program.commit(program.build(cell, count), compiled=True, succeeded=True)
+    assert list(program.decls) == ["const const ( A = 1 )", "const const ( B = 2 )", "func P.foo", "type foo"]
