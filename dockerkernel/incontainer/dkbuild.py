@@ -234,10 +234,7 @@ def drop_stale_kept_go(argv, source, text, done):
             dropped.append(f"dockerkernel: {block[4]} from {block[2]} is dropped: it no longer compiles ({why})\n")
             del lines[block[0] - 1: block[1]]  # with its //line directive
         text = "\n".join(lines)
-        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT)
+        done = recompile(argv, source, text)
     return done, text, dropped
 
 
@@ -440,6 +437,14 @@ def _insert_uses(lines, inserts, at):
     return lines
 
 
+def recompile(argv, source, text):
+    """Write ``text`` to ``source`` and run the compiler again; its completed process."""
+    with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
+        fh.write(text)
+    return subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+
+
 KEPT_MARK = re.compile(r"^//dk:kept (Cell In\[\d+\])\|([^|]*)\|(\d+)\|(\d+)$")
 GCC_ERROR = re.compile(r"^(.+?):(\d+):(?:\d+:)? (?:fatal )?error: (.*)$", re.MULTILINE)
 
@@ -479,10 +484,7 @@ def drop_stale_kept(argv, source, text, done):
             dropped.append(f"dockerkernel: {block[3]} from {block[2]} is dropped: it no longer compiles ({why})\n")
             del lines[block[0]: block[1] + 1]
         text = "\n".join(lines)
-        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT)
+        done = recompile(argv, source, text)
     return done, text, dropped
 
 
@@ -526,10 +528,7 @@ def drop_unloadable_state(argv, source, text, done):
             with open(copy, "w", encoding="utf-8", errors="surrogateescape") as fh:
                 fh.write("\n".join(headers[path]))
             text = text.replace('"%s"' % path, '"%s"' % copy)
-        with open(source, "w", encoding="utf-8", errors="surrogateescape") as fh:
-            fh.write(text)
-        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT)
+        done = recompile(argv, source, text)
     return done, text, notices
 
 
